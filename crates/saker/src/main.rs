@@ -1,0 +1,34 @@
+//! saker: runtime security and system-call capture in one binary.
+//!
+//! The binary only parses flags and wires the library crates together; the
+//! work lives in `saker-abi`, `saker-scap`, `saker-fields` and the crates
+//! that follow them.
+
+mod cli;
+mod trace;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Trace(t) => trace::run(t),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`saker trace | head`) is a normal way to stop.
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == ErrorKind::BrokenPipe))
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("saker: error: {err:#}");
+            ExitCode::from(err.downcast_ref::<cli::UsageError>().map_or(1, |_| 2))
+        }
+    }
+}
