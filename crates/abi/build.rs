@@ -339,16 +339,23 @@ fn main() {
     }
     writeln!(rs, "];\n").unwrap();
 
+    // Dense tables indexed by number ("" where there is no name), so a lookup
+    // on the per-event path is one bounds check.
     for (file, name, doc) in [
-        ("errno.tsv", "ERRNO_NAMES", "errno values and their names"),
-        ("syscalls.tsv", "SYSCALL_NAMES", "syscall ids of generic events and their names"),
-        ("signals.tsv", "SIGNAL_NAMES", "signal numbers and their names"),
+        ("errno.tsv", "ERRNO_NAMES", "errno names, indexed by the positive errno value"),
+        ("syscalls.tsv", "SYSCALL_NAMES", "syscall names, indexed by the id of generic events"),
+        ("signals.tsv", "SIGNAL_NAMES", "signal names, indexed by signal number"),
     ] {
         let t = simple_table(file);
+        let len = t.iter().map(|(n, _)| *n as usize + 1).max().unwrap_or(0);
+        let mut dense = vec![String::new(); len];
+        for (n, s) in t {
+            dense[n as usize] = s;
+        }
         writeln!(rs, "/// The {doc}.").unwrap();
-        write!(rs, "pub static {name}: [(i64, &str); {}] = [", t.len()).unwrap();
-        for (n, s) in &t {
-            write!(rs, "({n}, {s:?}), ").unwrap();
+        write!(rs, "pub(crate) static {name}: [&str; {len}] = [").unwrap();
+        for s in &dense {
+            write!(rs, "{s:?}, ").unwrap();
         }
         writeln!(rs, "];").unwrap();
     }

@@ -30,8 +30,7 @@ mod value;
 pub use builder::EventBuilder;
 pub use event::{Event, EventError, HEADER_LEN, Params};
 pub use table::{
-    C_HEADER, Category, DynParamInfo, ERRNO_NAMES, EVENT_TABLE, EVENT_TYPE_COUNT, EventFlags, EventInfo, EventType,
-    FLAG_TABLES, FlagTable, ParamInfo, ParamTable, ParamType, PrintFormat, SIGNAL_NAMES, SYSCALL_NAMES, errno_name,
-    signal_name,
+    C_HEADER, Category, DynParamInfo, EVENT_TABLE, EVENT_TYPE_COUNT, EventFlags, EventInfo, EventType, FLAG_TABLES,
+    FlagTable, ParamInfo, ParamTable, ParamType, PrintFormat, errno_name, signal_name, syscall_name,
 };
 pub use value::{Param, SockAddr, SockTuple, Value, decode_value};

@@ -238,18 +238,27 @@ impl FlagTable {
     }
 }
 
-fn lookup(table: &'static [(i64, &'static str)], n: i64) -> Option<&'static str> {
-    table.iter().find(|(v, _)| *v == n).map(|(_, s)| *s)
+#[inline]
+fn lookup(table: &'static [&'static str], n: u64) -> Option<&'static str> {
+    table.get(usize::try_from(n).ok()?).copied().filter(|s| !s.is_empty())
 }
 
 /// The name of an errno value (positive or negative), like `ENOENT`.
+#[inline]
 pub fn errno_name(errno: i64) -> Option<&'static str> {
-    lookup(&ERRNO_NAMES, errno.unsigned_abs() as i64)
+    lookup(&ERRNO_NAMES, errno.unsigned_abs())
 }
 
 /// The name of a signal number, like `SIGKILL`.
+#[inline]
 pub fn signal_name(sig: i64) -> Option<&'static str> {
-    lookup(&SIGNAL_NAMES, sig)
+    lookup(&SIGNAL_NAMES, u64::try_from(sig).ok()?)
+}
+
+/// The name of the syscall a generic event's id denotes, like `pselect6`.
+#[inline]
+pub fn syscall_name(id: u64) -> Option<&'static str> {
+    lookup(&SYSCALL_NAMES, id)
 }
 
 /// The ABI as a C header for the kernel-side code; `kernel/include/saker_events.h`

@@ -9,8 +9,8 @@
 //! deliberate differences are listed in `docs/compatibility.md`.
 
 use saker_abi::{
-    Event, EventType, FlagTable, Param, ParamTable, ParamType, PrintFormat, SYSCALL_NAMES, SockAddr, SockTuple, Value,
-    errno_name, signal_name,
+    Event, EventType, FlagTable, Param, ParamTable, ParamType, PrintFormat, SockAddr, SockTuple, Value, errno_name,
+    signal_name, syscall_name,
 };
 
 use crate::field::{write_i64, write_u64};
@@ -322,10 +322,6 @@ fn write_number(ty: ParamType, fmt: PrintFormat, v: u64, out: &mut Vec<u8>) {
         PrintFormat::PaddedDec10 => out.extend_from_slice(format!("{v:09}").as_bytes()),
         _ => write_u64(out, v),
     }
-}
-
-fn syscall_name(id: u64) -> Option<&'static str> {
-    SYSCALL_NAMES.iter().find(|&&(n, _)| n == id as i64).map(|&(_, s)| s)
 }
 
 /// The name a generic event shows as its type: the syscall's.

@@ -1,0 +1,239 @@
+//! The syntax tree of a filter condition.
+
+use std::fmt;
+
+/// Where something is in the condition text: byte offset, 1-based line and column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Pos {
+    /// Byte offset from the start of the text.
+    pub offset: usize,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1, in bytes.
+    pub col: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} column {}", self.line, self.col)
+    }
+}
+
+/// A check operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `exists`
+    Exists,
+    /// `=` or `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `contains`
+    Contains,
+    /// `icontains`
+    IContains,
+    /// `bcontains` (hex bytes)
+    BContains,
+    /// `startswith`
+    StartsWith,
+    /// `bstartswith` (hex bytes)
+    BStartsWith,
+    /// `endswith`
+    EndsWith,
+    /// `glob`
+    Glob,
+    /// `iglob`
+    IGlob,
+    /// `regex`
+    Regex,
+    /// `in`
+    In,
+    /// `intersects`
+    Intersects,
+    /// `pmatch` (path prefix match)
+    Pmatch,
+}
+
+impl Op {
+    /// The operator as written in conditions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Exists => "exists",
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Contains => "contains",
+            Op::IContains => "icontains",
+            Op::BContains => "bcontains",
+            Op::StartsWith => "startswith",
+            Op::BStartsWith => "bstartswith",
+            Op::EndsWith => "endswith",
+            Op::Glob => "glob",
+            Op::IGlob => "iglob",
+            Op::Regex => "regex",
+            Op::In => "in",
+            Op::Intersects => "intersects",
+            Op::Pmatch => "pmatch",
+        }
+    }
+
+    /// Whether the right side is a list.
+    pub fn takes_list(self) -> bool {
+        matches!(self, Op::In | Op::Intersects | Op::Pmatch)
+    }
+}
+
+/// A transformer applied to a field's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transformer {
+    /// `tolower(...)`
+    ToLower,
+    /// `toupper(...)`
+    ToUpper,
+    /// `b64(...)`: base64-decode.
+    B64,
+    /// `basename(...)`: the last path component.
+    Basename,
+    /// `len(...)`: the length of a string or list.
+    Len,
+}
+
+impl Transformer {
+    /// The transformer's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transformer::ToLower => "tolower",
+            Transformer::ToUpper => "toupper",
+            Transformer::B64 => "b64",
+            Transformer::Basename => "basename",
+            Transformer::Len => "len",
+        }
+    }
+}
+
+/// A field reference, possibly under transformers: `proc.aname[2]`, `tolower(proc.name)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldRef {
+    /// A field with an optional argument.
+    Field {
+        /// Field name, e.g. `proc.aname`.
+        name: String,
+        /// The argument in brackets, if any.
+        arg: Option<String>,
+        /// Where the field name starts.
+        pos: Pos,
+    },
+    /// A transformer applied to a field reference.
+    Transformed {
+        /// The transformer.
+        transformer: Transformer,
+        /// What it applies to.
+        inner: Box<FieldRef>,
+        /// Where the transformer starts.
+        pos: Pos,
+    },
+}
+
+impl FieldRef {
+    /// Where the reference starts.
+    pub fn pos(&self) -> Pos {
+        match self {
+            FieldRef::Field { pos, .. } | FieldRef::Transformed { pos, .. } => *pos,
+        }
+    }
+}
+
+impl fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldRef::Field { name, arg: None, .. } => f.write_str(name),
+            FieldRef::Field { name, arg: Some(a), .. } => write!(f, "{name}[{a}]"),
+            FieldRef::Transformed { transformer, inner, .. } => write!(f, "{}({inner})", transformer.as_str()),
+        }
+    }
+}
+
+/// A literal value with its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Literal {
+    /// The value, unquoted and unescaped.
+    pub text: String,
+    /// Where it is.
+    pub pos: Pos,
+}
+
+/// The right side of a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rhs {
+    /// A single value: `bash`, `"a b"`, `42`.
+    Value(Literal),
+    /// A list in parentheses; items may name lists, which rule loading expands.
+    List(Vec<Literal>, Pos),
+    /// Another field's value: `val(proc.pname)`, or a transformed field.
+    Field(FieldRef),
+}
+
+/// A condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    /// All must hold.
+    And(Vec<Expr>, Pos),
+    /// One must hold.
+    Or(Vec<Expr>, Pos),
+    /// Must not hold.
+    Not(Box<Expr>, Pos),
+    /// A field compared with something.
+    Check {
+        /// The field (left side).
+        field: FieldRef,
+        /// The operator.
+        op: Op,
+        /// The right side, absent for `exists`.
+        rhs: Option<Rhs>,
+        /// Where the check starts.
+        pos: Pos,
+    },
+    /// A bare identifier: a macro name, replaced when rules are loaded.
+    Identifier(String, Pos),
+}
+
+impl Expr {
+    /// Where the expression starts.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Expr::And(_, p) | Expr::Or(_, p) | Expr::Not(_, p) | Expr::Identifier(_, p) => *p,
+            Expr::Check { pos, .. } => *pos,
+        }
+    }
+
+    /// Calls `f` on every node, depth first, parents before children.
+    pub fn visit<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        f(self);
+        match self {
+            Expr::And(v, _) | Expr::Or(v, _) => v.iter().for_each(|e| e.visit(f)),
+            Expr::Not(e, _) => e.visit(f),
+            Expr::Check { .. } | Expr::Identifier(..) => {}
+        }
+    }
+
+    /// Calls `f` on every node, children before parents, allowing changes.
+    pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
+        match self {
+            Expr::And(v, _) | Expr::Or(v, _) => v.iter_mut().for_each(|e| e.visit_mut(f)),
+            Expr::Not(e, _) => e.visit_mut(f),
+            Expr::Check { .. } | Expr::Identifier(..) => {}
+        }
+        f(self);
+    }
+}
