@@ -22,17 +22,54 @@ pub struct EventContext<'a> {
     pub state: &'a dyn StateView,
 }
 
-/// The value type of a field, as `saker fields` lists it.
+/// The value type of a field, as `saker fields` lists it and filters compare it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldKind {
-    /// Text.
+pub enum FieldType {
+    /// Text (bytes).
     String,
     /// Unsigned integer.
     Uint64,
     /// Signed integer.
     Int64,
+    /// `true` or `false`.
+    Bool,
     /// Nanosecond timestamp.
     AbsTime,
+    /// An IPv4 or IPv6 address.
+    IpAddr,
+    /// An IPv4 or IPv6 network (compares with CIDR literals).
+    IpNet,
+}
+
+impl FieldType {
+    /// The name `saker fields` shows, as sysdig's `-l` names types.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::String => "CHARBUF",
+            FieldType::Uint64 => "UINT64",
+            FieldType::Int64 => "INT64",
+            FieldType::Bool => "BOOL",
+            FieldType::AbsTime => "ABSTIME",
+            FieldType::IpAddr => "IPADDR",
+            FieldType::IpNet => "IPNET",
+        }
+    }
+}
+
+/// A field's value for one event, borrowed from the event, the state or a
+/// scratch buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// Text.
+    Str(&'a [u8]),
+    /// A signed number.
+    Int(i64),
+    /// An unsigned number or a timestamp.
+    Uint(u64),
+    /// A boolean.
+    Bool(bool),
+    /// An address.
+    Ip(std::net::IpAddr),
 }
 
 /// A field users can name: its name, type and what it means.
@@ -41,7 +78,7 @@ pub struct FieldInfo {
     /// Full name (`evt.type`); fields taking an argument end in `.` or take `[...]`.
     pub name: &'static str,
     /// Value type.
-    pub kind: FieldKind,
+    pub kind: FieldType,
     /// Whether it takes an argument (`evt.arg.NAME`, `evt.arg[N]`).
     pub takes_arg: bool,
     /// One line for `saker fields`.
@@ -75,119 +112,119 @@ pub static FIELDS: &[FieldInfo] = &[
     FieldInfo {
         id: Id::EvtNum,
         name: "evt.num",
-        kind: FieldKind::Uint64,
+        kind: FieldType::Uint64,
         takes_arg: false,
         desc: "event number, from 1",
     },
     FieldInfo {
         id: Id::EvtTime,
         name: "evt.time",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "event timestamp as a time string with nanoseconds, local time zone",
     },
     FieldInfo {
         id: Id::EvtDatetime,
         name: "evt.datetime",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "event timestamp as a date and time string with nanoseconds, local time zone",
     },
     FieldInfo {
         id: Id::EvtRawtime,
         name: "evt.rawtime",
-        kind: FieldKind::AbsTime,
+        kind: FieldType::AbsTime,
         takes_arg: false,
         desc: "event timestamp, nanoseconds since the epoch",
     },
     FieldInfo {
         id: Id::EvtOutputtime,
         name: "evt.outputtime",
-        kind: FieldKind::AbsTime,
+        kind: FieldType::AbsTime,
         takes_arg: false,
         desc: "event timestamp as printed in the default output line (same as evt.time)",
     },
     FieldInfo {
         id: Id::EvtCpu,
         name: "evt.cpu",
-        kind: FieldKind::Int64,
+        kind: FieldType::Int64,
         takes_arg: false,
         desc: "CPU the event was captured on",
     },
     FieldInfo {
         id: Id::EvtDir,
         name: "evt.dir",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "event direction: '>' for enter events, '<' for exit events",
     },
     FieldInfo {
         id: Id::EvtType,
         name: "evt.type",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "event name, e.g. 'open'",
     },
     FieldInfo {
         id: Id::EvtArgs,
         name: "evt.args",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "all the event's arguments, as name=value pairs",
     },
     FieldInfo {
         id: Id::EvtInfo,
         name: "evt.info",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "the event's arguments for humans (the same as evt.args for system calls)",
     },
     FieldInfo {
         id: Id::EvtRes,
         name: "evt.res",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "result of an exit event: 'SUCCESS', or the error name such as 'ENOENT'",
     },
     FieldInfo {
         id: Id::EvtRawRes,
         name: "evt.rawres",
-        kind: FieldKind::Int64,
+        kind: FieldType::Int64,
         takes_arg: false,
         desc: "result of an exit event as a number, e.g. -2 or 3",
     },
     FieldInfo {
         id: Id::EvtFailed,
         name: "evt.failed",
-        kind: FieldKind::String,
+        kind: FieldType::Bool,
         takes_arg: false,
         desc: "'true' for exit events whose result is an error, else 'false'",
     },
     FieldInfo {
         id: Id::EvtArg,
         name: "evt.arg",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: true,
         desc: "one argument by name (evt.arg.fd) or position (evt.arg[0]), rendered for humans",
     },
     FieldInfo {
         id: Id::EvtRawArg,
         name: "evt.rawarg",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: true,
         desc: "one argument by name (evt.rawarg.flags), as its raw value",
     },
     FieldInfo {
         id: Id::ThreadTid,
         name: "thread.tid",
-        kind: FieldKind::Int64,
+        kind: FieldType::Int64,
         takes_arg: false,
         desc: "id of the thread",
     },
     FieldInfo {
         id: Id::ProcName,
         name: "proc.name",
-        kind: FieldKind::String,
+        kind: FieldType::String,
         takes_arg: false,
         desc: "name of the process (its comm)",
     },
@@ -331,16 +368,66 @@ impl Field {
         }
     }
 
+    /// The type of the field's values. For `evt.rawarg.NAME` it is the type
+    /// of the first event parameter with that name, as sysdig decides it.
+    pub fn ty(&self) -> FieldType {
+        if self.id == Id::EvtRawArg
+            && let ArgRef::Name(ix) = &self.arg
+            && let Some((code, &i)) = ix.iter().enumerate().find(|(_, i)| **i != u8::MAX)
+        {
+            return raw_param_type(EVENT_TABLE[code].params[i as usize].ty);
+        }
+        self.info.kind
+    }
+
+    /// The field's value for `ctx`, typed, for comparisons. Text that has to
+    /// be built (rendered arguments, times) goes into `scratch`.
+    pub fn extract<'s>(&self, ctx: &'s EventContext<'_>, scratch: &'s mut Vec<u8>) -> Option<FieldValue<'s>> {
+        let ev = &ctx.event;
+        Some(match self.id {
+            Id::EvtNum => FieldValue::Uint(ctx.num),
+            Id::EvtRawtime | Id::EvtOutputtime => FieldValue::Uint(ev.ts()),
+            Id::EvtCpu => FieldValue::Int(ctx.cpu as i64),
+            Id::ThreadTid => FieldValue::Int(ev.tid() as i64),
+            Id::EvtRawRes => FieldValue::Int(render::raw_res(ev)?),
+            Id::EvtFailed => FieldValue::Bool(render::raw_res(ev).is_some_and(|v| v < 0)),
+            Id::EvtDir => FieldValue::Str(if ev.event_type().is_enter() { b">" } else { b"<" }),
+            Id::ProcName => FieldValue::Str(ctx.state.comm(ev.tid() as i64)?),
+            Id::EvtRawArg => {
+                let p = self.arg_index(ev).and_then(|i| ev.param(i))?;
+                match (self.ty(), p.value()) {
+                    (FieldType::Int64, saker_abi::Value::Int(v)) => FieldValue::Int(v),
+                    (FieldType::Int64, saker_abi::Value::Uint(v)) => FieldValue::Int(v as i64),
+                    (FieldType::Uint64, saker_abi::Value::Uint(v)) => FieldValue::Uint(v),
+                    (FieldType::Uint64, saker_abi::Value::Int(v)) => FieldValue::Uint(v as u64),
+                    (_, saker_abi::Value::Str(s) | saker_abi::Value::Bytes(s)) => FieldValue::Str(s),
+                    _ => {
+                        scratch.clear();
+                        render::write_param(ev, &p, ArgStyle::Raw, ctx.state, scratch).then_some(())?;
+                        FieldValue::Str(scratch)
+                    }
+                }
+            }
+            _ => {
+                scratch.clear();
+                if !self.write(ctx, scratch) {
+                    return None;
+                }
+                FieldValue::Str(scratch)
+            }
+        })
+    }
+
     /// Appends the field's value as a JSON value: numbers and timestamps as
     /// numbers, everything else as a string.
     pub fn write_json(&self, ctx: &EventContext<'_>, out: &mut Vec<u8>) -> bool {
         match self.info.kind {
-            FieldKind::AbsTime => {
+            FieldType::AbsTime => {
                 write_u64(out, ctx.event.ts());
                 true
             }
-            FieldKind::Uint64 | FieldKind::Int64 => self.write(ctx, out),
-            FieldKind::String => {
+            FieldType::Uint64 | FieldType::Int64 | FieldType::Bool => self.write(ctx, out),
+            FieldType::String | FieldType::IpAddr | FieldType::IpNet => {
                 let mut text = Vec::new();
                 if !self.write(ctx, &mut text) {
                     return false;
@@ -427,4 +514,35 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// How filters see a raw parameter of type `ty`.
+fn raw_param_type(ty: saker_abi::ParamType) -> FieldType {
+    use saker_abi::ParamType as T;
+    match ty {
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::Errno | T::Fd | T::Pid | T::Fd32 | T::Pid32 => FieldType::Int64,
+        T::Uint8
+        | T::Uint16
+        | T::Uint32
+        | T::Uint64
+        | T::Syscallid
+        | T::Sigtype
+        | T::Reltime
+        | T::Port
+        | T::L4proto
+        | T::Sockfamily
+        | T::Bool
+        | T::Flags8
+        | T::Flags16
+        | T::Flags32
+        | T::Uid
+        | T::Gid
+        | T::Sigset
+        | T::Mode
+        | T::Enumflags8
+        | T::Enumflags16
+        | T::Enumflags32 => FieldType::Uint64,
+        T::Abstime => FieldType::AbsTime,
+        _ => FieldType::String,
+    }
 }

@@ -48,3 +48,29 @@ impl StateView for NoState {
         None
     }
 }
+
+/// The rebuilt kernel state of `saker-state`.
+impl StateView for saker_state::State {
+    #[inline]
+    fn comm(&self, tid: i64) -> Option<&[u8]> {
+        self.thread(tid).map(|t| t.comm())
+    }
+    #[inline]
+    fn cwd(&self, tid: i64) -> Option<&[u8]> {
+        saker_state::State::cwd(self, tid)
+    }
+    #[inline]
+    fn fd(&self, tid: i64, fd: i64) -> Option<FdView<'_>> {
+        saker_state::State::fd(self, tid, fd).map(|f| FdView {
+            typechar: f.typechar(),
+            l4char: f.l4char(),
+            name: &f.name,
+        })
+    }
+    fn user_name(&self, tid: i64, uid: u32) -> Option<&[u8]> {
+        self.user(tid, uid).map(|u| &*u.name)
+    }
+    fn group_name(&self, tid: i64, gid: u32) -> Option<&[u8]> {
+        self.group(tid, gid).map(|g| &*g.name)
+    }
+}

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use saker_abi::{Category, EventType};
 use saker_driver::{CaptureSource, EventSource, Next};
-use saker_fields::{DEFAULT_FORMAT, EventContext, Format, NoState, TimeFormatter};
+use saker_fields::{DEFAULT_FORMAT, EventContext, Format, TimeFormatter};
 use saker_scap::Writer;
+use saker_state::{Limits, State};
 
 use crate::cli::{TraceArgs, UsageError};
 
@@ -51,7 +52,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let time = TimeFormatter::default();
-    let state = NoState;
+    let mut state = State::from_capture(source.header(), &Limits::default());
     let mut line = Vec::with_capacity(4096);
     let mut visibility = Visibility { show_internal: false, seen_other_event: false };
     let mut num: u64 = 0;
@@ -77,6 +78,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
                 None => w.write_event(rec.cpu, &rec.event)?,
             }
         }
+        state.apply(&rec.event, rec.cpu);
         if args.quiet || !visibility.shows(rec.event.event_type()) {
             continue;
         }

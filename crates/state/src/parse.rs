@@ -1,0 +1,2032 @@
+//! Event parsing: how each event changes the state (libsinsp's `parsers.cpp`
+//! semantics, restated).
+
+use std::sync::Arc;
+
+use saker_abi::{Event, EventFlags, EventInfo, ParamType};
+
+use crate::container::{container_of_cgroups, parse_container_json};
+use crate::fd::{Fd, FdType, fd_flags, l4};
+use crate::thread::{ExecInfo, Thread, exe_flags, thread_flags as tf};
+use crate::util::{self, Str, concat_paths, empty_str, is_v4_mapped, new_str};
+use crate::{CANCELED_FD, Container, Runtime, Source, State};
+
+/// libs' `PPM_O_*` open flags used here.
+pub(crate) const PPM_O_DIRECTORY: u32 = 1 << 10;
+pub(crate) const PPM_O_CLOEXEC: u32 = 1 << 12;
+/// Linux `SOCK_CLOEXEC` (socket type and accept4 flags are raw).
+const SOCK_CLOEXEC: u64 = 0o2000000;
+const PPM_AF_UNIX: u8 = 1;
+const PPM_AF_INET: u8 = 2;
+const PPM_AF_INET6: u8 = 10;
+const PPM_AF_NETLINK: u64 = 16;
+/// `-EINPROGRESS`.
+const EINPROGRESS: i64 = -115;
+/// A child clone older than this when its parent's clone exit arrives is a
+/// stale entry for a reused tid.
+const CLONE_STALE_TIME_NS: u64 = 2_000_000_000;
+
+/// Event codes (libs' `PPME_*`) this module looks at.
+#[allow(dead_code)]
+mod t {
+    pub const OPEN_E: u16 = 2;
+    pub const OPEN_X: u16 = 3;
+    pub const CLOSE_E: u16 = 4;
+    pub const CLOSE_X: u16 = 5;
+    pub const EXECVE_8_X: u16 = 13;
+    pub const CLONE_11_X: u16 = 15;
+    pub const PROCEXIT_E: u16 = 16;
+    pub const SOCKET_E: u16 = 18;
+    pub const SOCKET_X: u16 = 19;
+    pub const BIND_X: u16 = 21;
+    pub const CONNECT_E: u16 = 22;
+    pub const CONNECT_X: u16 = 23;
+    pub const ACCEPT_X: u16 = 27;
+    pub const SENDTO_E: u16 = 30;
+    pub const SENDTO_X: u16 = 31;
+    pub const RECVFROM_X: u16 = 35;
+    pub const SOCKETPAIR_E: u16 = 42;
+    pub const SOCKETPAIR_X: u16 = 43;
+    pub const SENDMSG_E: u16 = 48;
+    pub const SENDMSG_X: u16 = 49;
+    pub const SENDMMSG_X: u16 = 51;
+    pub const RECVMSG_X: u16 = 53;
+    pub const RECVMMSG_X: u16 = 55;
+    pub const ACCEPT4_E: u16 = 56;
+    pub const ACCEPT4_X: u16 = 57;
+    pub const CREAT_E: u16 = 58;
+    pub const CREAT_X: u16 = 59;
+    pub const PIPE_X: u16 = 61;
+    pub const EVENTFD_X: u16 = 63;
+    pub const GETCWD_X: u16 = 93;
+    pub const CHDIR_X: u16 = 95;
+    pub const FCHDIR_X: u16 = 97;
+    pub const OPENAT_E: u16 = 102;
+    pub const OPENAT_X: u16 = 103;
+    pub const DUP_X: u16 = 125;
+    pub const SIGNALFD_X: u16 = 127;
+    pub const TIMERFD_CREATE_X: u16 = 137;
+    pub const INOTIFY_INIT_X: u16 = 139;
+    pub const GETRLIMIT_E: u16 = 140;
+    pub const GETRLIMIT_X: u16 = 141;
+    pub const SETRLIMIT_E: u16 = 142;
+    pub const SETRLIMIT_X: u16 = 143;
+    pub const PRLIMIT_E: u16 = 144;
+    pub const PRLIMIT_X: u16 = 145;
+    pub const SCHEDSWITCH_1_E: u16 = 146;
+    pub const FCNTL_E: u16 = 150;
+    pub const FCNTL_X: u16 = 151;
+    pub const SCHEDSWITCH_6_E: u16 = 152;
+    pub const EXECVE_13_X: u16 = 155;
+    pub const CLONE_16_X: u16 = 157;
+    pub const BRK_4_X: u16 = 159;
+    pub const MMAP_X: u16 = 161;
+    pub const MMAP2_X: u16 = 163;
+    pub const MUNMAP_X: u16 = 165;
+    pub const EXECVE_14_X: u16 = 173;
+    pub const FORK_X: u16 = 183;
+    pub const VFORK_X: u16 = 185;
+    pub const PROCEXIT_1_E: u16 = 186;
+    pub const SETRESUID_E: u16 = 192;
+    pub const SETRESUID_X: u16 = 193;
+    pub const SETRESGID_E: u16 = 194;
+    pub const SETRESGID_X: u16 = 195;
+    pub const SETUID_E: u16 = 198;
+    pub const SETUID_X: u16 = 199;
+    pub const SETGID_E: u16 = 200;
+    pub const SETGID_X: u16 = 201;
+    pub const EXECVE_15_X: u16 = 215;
+    pub const CLONE_17_X: u16 = 217;
+    pub const FORK_17_X: u16 = 219;
+    pub const VFORK_17_X: u16 = 221;
+    pub const CLONE_20_X: u16 = 223;
+    pub const FORK_20_X: u16 = 225;
+    pub const VFORK_20_X: u16 = 227;
+    pub const CONTAINER_E: u16 = 228;
+    pub const EXECVE_16_X: u16 = 231;
+    pub const ACCEPT_5_X: u16 = 247;
+    pub const ACCEPT4_5_E: u16 = 248;
+    pub const ACCEPT4_5_X: u16 = 249;
+    pub const CHROOT_X: u16 = 267;
+    pub const CONTAINER_JSON_E: u16 = 272;
+    pub const SETSID_X: u16 = 275;
+    pub const EXECVE_17_X: u16 = 283;
+    pub const EXECVE_18_E: u16 = 288;
+    pub const EXECVE_18_X: u16 = 289;
+    pub const EXECVE_19_E: u16 = 292;
+    pub const EXECVE_19_X: u16 = 293;
+    pub const OPENAT_2_E: u16 = 306;
+    pub const OPENAT_2_X: u16 = 307;
+    pub const USERFAULTFD_X: u16 = 321;
+    pub const CONTAINER_JSON_2_E: u16 = 324;
+    pub const OPENAT2_E: u16 = 326;
+    pub const OPENAT2_X: u16 = 327;
+    pub const EXECVEAT_E: u16 = 330;
+    pub const EXECVEAT_X: u16 = 331;
+    pub const CLONE3_X: u16 = 335;
+    pub const OPEN_BY_HANDLE_AT_X: u16 = 337;
+    pub const IO_URING_SETUP_X: u16 = 339;
+    pub const CAPSET_X: u16 = 353;
+    pub const USER_ADDED_E: u16 = 354;
+    pub const USER_DELETED_E: u16 = 356;
+    pub const GROUP_ADDED_E: u16 = 358;
+    pub const GROUP_DELETED_E: u16 = 360;
+    pub const DUP2_X: u16 = 363;
+    pub const DUP3_X: u16 = 365;
+    pub const DUP_1_X: u16 = 367;
+    pub const BPF_2_X: u16 = 369;
+    pub const EPOLL_CREATE_X: u16 = 375;
+    pub const EPOLL_CREATE1_X: u16 = 377;
+    pub const ACCEPT4_6_E: u16 = 388;
+    pub const ACCEPT4_6_X: u16 = 389;
+    pub const PIPE2_X: u16 = 393;
+    pub const INOTIFY_INIT1_X: u16 = 395;
+    pub const EVENTFD2_X: u16 = 397;
+    pub const SIGNALFD4_X: u16 = 399;
+    pub const PRCTL_X: u16 = 401;
+    pub const MEMFD_CREATE_X: u16 = 405;
+    pub const PIDFD_GETFD_X: u16 = 407;
+    pub const PIDFD_OPEN_X: u16 = 409;
+    pub const SETREUID_X: u16 = 427;
+    pub const SETREGID_X: u16 = 429;
+}
+
+fn is_clone_exit(ty: u16) -> bool {
+    matches!(
+        ty,
+        t::CLONE_11_X
+            | t::CLONE_16_X
+            | t::CLONE_17_X
+            | t::CLONE_20_X
+            | t::FORK_X
+            | t::FORK_17_X
+            | t::FORK_20_X
+            | t::VFORK_X
+            | t::VFORK_17_X
+            | t::VFORK_20_X
+            | t::CLONE3_X
+    )
+}
+
+/// Enter events whose arguments the exit may need.
+fn stores_enter(ty: u16) -> bool {
+    matches!(
+        ty,
+        t::OPEN_E
+            | t::CREAT_E
+            | t::OPENAT_E
+            | t::OPENAT_2_E
+            | t::OPENAT2_E
+            | t::SOCKET_E
+            | t::SOCKETPAIR_E
+            | t::CONNECT_E
+            | t::SENDTO_E
+            | t::SENDMSG_E
+            | t::ACCEPT4_E
+            | t::ACCEPT4_5_E
+            | t::ACCEPT4_6_E
+            | t::EXECVE_18_E
+            | t::EXECVE_19_E
+            | t::EXECVEAT_E
+            | t::FCNTL_E
+            | t::SETUID_E
+            | t::SETGID_E
+            | t::SETRESUID_E
+            | t::SETRESGID_E
+            | t::GETRLIMIT_E
+            | t::SETRLIMIT_E
+            | t::PRLIMIT_E
+    )
+}
+
+/// Where the fd an exit event works on is among its own parameters (the
+/// current, exit-only versions); older versions name it only in the enter
+/// event.
+fn exit_fd_param(ty: u16) -> Option<usize> {
+    Some(match ty {
+        t::CLOSE_X | t::FCNTL_X | t::FCHDIR_X | t::DUP_1_X | t::DUP2_X | t::DUP3_X => 1,
+        t::SENDMMSG_X | t::RECVMMSG_X => 1,
+        t::BIND_X | t::CONNECT_X | t::SENDTO_X | t::SENDMSG_X => 2,
+        t::RECVFROM_X => 3,
+        t::RECVMSG_X => 5,
+        _ => return None,
+    })
+}
+
+#[inline]
+fn pi64(ev: &Event<'_>, i: usize) -> Option<i64> {
+    ev.param(i)?.as_i64()
+}
+
+#[inline]
+fn pu64(ev: &Event<'_>, i: usize) -> Option<u64> {
+    ev.param(i)?.as_u64()
+}
+
+/// A parameter's raw bytes, `None` when absent or empty.
+#[inline]
+fn pbytes<'a>(ev: &Event<'a>, i: usize) -> Option<&'a [u8]> {
+    let b = ev.param(i)?.bytes();
+    (!b.is_empty()).then_some(b)
+}
+
+/// A string parameter up to its NUL, `None` when absent or empty.
+#[inline]
+fn pstr<'a>(ev: &Event<'a>, i: usize) -> Option<&'a [u8]> {
+    let b = pbytes(ev, i)?;
+    Some(match b.iter().position(|&c| c == 0) {
+        Some(p) => &b[..p],
+        None => b,
+    })
+}
+
+/// A NUL-separated buffer parameter (args, env, cgroups), empty when absent.
+#[inline]
+fn pbuf<'a>(ev: &Event<'a>, i: usize) -> &'a [u8] {
+    pbytes(ev, i).unwrap_or(b"")
+}
+
+/// The per-event context parsing works with.
+struct Ctx<'e, 'a> {
+    ev: &'e Event<'a>,
+    ty: u16,
+    tid: i64,
+    /// The thread exists (possibly just created).
+    known: bool,
+    /// The fd the event works on (libsinsp's `m_fdinfo` number), when known.
+    fd: Option<i64>,
+    /// The matching enter event, when it was stored and is valid.
+    enter: Option<Event<'e>>,
+}
+
+pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
+    s.flush_pending();
+    s.overlay = None;
+    let ty = ev.event_type().0;
+    let Some(info) = ev.event_type().info() else { return };
+    match ty {
+        t::CONTAINER_JSON_E | t::CONTAINER_JSON_2_E => {
+            if let Some(c) = pbytes(ev, 0).and_then(parse_container_json) {
+                // libsinsp gives the event a pseudo-thread named after the container.
+                let mut name = b"container:".to_vec();
+                name.extend_from_slice(&c.id);
+                let name = new_str(&name);
+                let info =
+                    ExecInfo { comm: name.clone(), exe: name, container_id: c.id.clone(), ..ExecInfo::default() };
+                let mut t = Thread::new(ev.tid() as i64, -1, Arc::new(info));
+                t.vtid = -2;
+                t.vpid = -2;
+                s.overlay = Some(Box::new(t));
+                s.add_container(c);
+            }
+            return;
+        }
+        t::CONTAINER_E => {
+            if let Some(id) = pstr(ev, 0) {
+                let e = empty_str();
+                s.add_container(Container {
+                    id: new_str(id),
+                    full_id: new_str(id),
+                    runtime: Runtime::from_libs_type(pu64(ev, 1).unwrap_or(u64::MAX)),
+                    name: new_str(pstr(ev, 2).unwrap_or(b"")),
+                    image: new_str(pstr(ev, 3).unwrap_or(b"")),
+                    image_id: e.clone(),
+                    image_repo: e.clone(),
+                    image_tag: e,
+                    privileged: None,
+                });
+            }
+            return;
+        }
+        t::USER_ADDED_E | t::USER_DELETED_E | t::GROUP_ADDED_E | t::GROUP_DELETED_E => {
+            parse_user_event(s, ev, ty);
+            return;
+        }
+        _ => {}
+    }
+    if info.flags.contains(EventFlags::SKIPPARSERESET) || info.flags.contains(EventFlags::UNUSED) {
+        return;
+    }
+    let tid = ev.tid() as i64;
+    let is_switch = ty == t::SCHEDSWITCH_6_E || ty == t::SCHEDSWITCH_1_E;
+    let creates = !(is_clone_exit(ty) || is_switch || ty == t::PROCEXIT_1_E || ty == t::PROCEXIT_E);
+    let known = if creates { s.get_or_create(tid) } else { s.threads.contains_key(&tid) };
+    if is_switch {
+        if known && ty == t::SCHEDSWITCH_6_E {
+            let t = s.threads.get_mut(&tid).unwrap();
+            t.pfmajor = pu64(ev, 1).unwrap_or(t.pfmajor);
+            t.pfminor = pu64(ev, 2).unwrap_or(t.pfminor);
+        }
+        return;
+    }
+    let enter_dir = ty & 1 == 0;
+    let mut stored = Vec::new();
+    let mut fd = None;
+    let mut valid = false;
+    if known {
+        let max_stored = s.limits.max_stored_event;
+        let t = s.threads.get_mut(&tid).unwrap();
+        let main_pid = (!t.is_main_thread() && t.pid >= 0).then_some(t.pid);
+        if enter_dir {
+            t.last.ty = ty;
+            t.last.fd = -1;
+            if info.flags.contains(EventFlags::USES_FD)
+                && let Some(p) = info.params.first()
+                && matches!(p.ty, ParamType::Fd | ParamType::Fd32)
+            {
+                t.last.fd = pi64(ev, 0).unwrap_or(-1);
+                fd = Some(t.last.fd);
+            }
+            if stores_enter(ty) {
+                let bytes = ev.as_bytes();
+                t.last.stored.clear();
+                if bytes.len() <= max_stored {
+                    t.last.stored.extend_from_slice(bytes);
+                } else {
+                    s.counters.dropped_enter_events += 1;
+                }
+            }
+        } else {
+            valid = ty == t.last.ty.wrapping_add(1) || (ty == t::EXECVE_19_X && t.last.ty == t::EXECVEAT_E);
+            t.last.valid = valid;
+            if !valid {
+                t.last.fd = -1;
+            }
+            if !t.last.stored.is_empty() {
+                stored = std::mem::take(&mut t.last.stored);
+            }
+            fd = match exit_fd_param(ty).and_then(|i| pi64(ev, i)) {
+                Some(f) => Some(f),
+                None if valid && info.flags.contains(EventFlags::USES_FD) => Some(t.last.fd),
+                None => None,
+            };
+        }
+        // libsinsp creates a missing main thread when it needs the process's fds.
+        if let Some(pid) = main_pid
+            && !s.threads.contains_key(&pid)
+        {
+            s.get_or_create(pid);
+        }
+    }
+    let enter = if valid && !stored.is_empty() {
+        Event::parse(&stored).ok().filter(|e| {
+            let et = e.event_type().0;
+            et.wrapping_add(1) == ty || (ty == t::EXECVE_19_X && et == t::EXECVEAT_E)
+        })
+    } else {
+        None
+    };
+    let mut cx = Ctx { ev, ty, tid, known, fd, enter };
+    if !enter_dir && known && fd.is_some() {
+        s.check_close_canceled(&cx);
+    }
+    dispatch(s, &mut cx, info);
+    if stored.capacity() > 0
+        && let Some(t) = s.threads.get_mut(&tid)
+    {
+        // libsinsp frees the stored enter event after every exit; keep the
+        // buffer for the next one.
+        stored.clear();
+        t.last.stored = stored;
+    }
+}
+
+fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
+    match cx.ty {
+        t::OPEN_X | t::CREAT_X | t::OPENAT_X | t::OPENAT_2_X | t::OPENAT2_X | t::OPEN_BY_HANDLE_AT_X => {
+            parse_open_exit(s, cx)
+        }
+        t::SOCKET_X => parse_socket_exit(s, cx),
+        t::BIND_X => parse_bind_exit(s, cx),
+        t::CONNECT_E => parse_connect_enter(s, cx),
+        t::CONNECT_X => parse_connect_exit(s, cx),
+        t::ACCEPT_X | t::ACCEPT_5_X | t::ACCEPT4_X | t::ACCEPT4_5_X | t::ACCEPT4_6_X => parse_accept_exit(s, cx),
+        t::CLOSE_E => parse_close_enter(s, cx),
+        t::CLOSE_X => parse_close_exit(s, cx),
+        t::PIPE_X | t::PIPE2_X => parse_pipe_exit(s, cx),
+        t::SOCKETPAIR_X => parse_socketpair_exit(s, cx),
+        t::EVENTFD_X | t::EVENTFD2_X => {
+            let cloexec = cx.ty == t::EVENTFD2_X && pu64(cx.ev, 1).unwrap_or(0) as u32 & PPM_O_CLOEXEC != 0;
+            single_fd_exit(s, cx, FdType::Event, cloexec)
+        }
+        t::SIGNALFD_X | t::SIGNALFD4_X => {
+            let cloexec = cx.ty == t::SIGNALFD4_X && pu64(cx.ev, 1).unwrap_or(0) as u32 & PPM_O_CLOEXEC != 0;
+            single_fd_exit(s, cx, FdType::Signalfd, cloexec)
+        }
+        t::TIMERFD_CREATE_X => single_fd_exit(s, cx, FdType::Timerfd, false),
+        t::INOTIFY_INIT_X | t::INOTIFY_INIT1_X => {
+            let cloexec = cx.ty == t::INOTIFY_INIT1_X && pu64(cx.ev, 1).unwrap_or(0) as u32 & PPM_O_CLOEXEC != 0;
+            single_fd_exit(s, cx, FdType::Inotify, cloexec)
+        }
+        t::EPOLL_CREATE_X | t::EPOLL_CREATE1_X => {
+            let cloexec = cx.ty == t::EPOLL_CREATE1_X && pu64(cx.ev, 1).unwrap_or(0) & 1 != 0;
+            single_fd_exit(s, cx, FdType::Eventpoll, cloexec)
+        }
+        t::BPF_2_X => single_fd_exit(s, cx, FdType::Bpf, false),
+        t::USERFAULTFD_X => single_fd_exit(s, cx, FdType::Userfaultfd, false),
+        t::IO_URING_SETUP_X => single_fd_exit(s, cx, FdType::IoUring, false),
+        t::MEMFD_CREATE_X => parse_memfd_exit(s, cx),
+        t::PIDFD_OPEN_X => parse_pidfd_open_exit(s, cx),
+        t::PIDFD_GETFD_X => parse_pidfd_getfd_exit(s, cx),
+        t::DUP_X | t::DUP_1_X | t::DUP2_X | t::DUP3_X => parse_dup_exit(s, cx),
+        t::FCNTL_X => parse_fcntl_exit(s, cx),
+        t::SENDTO_X | t::SENDMSG_X | t::SENDMMSG_X => parse_datagram_exit(s, cx, false),
+        t::RECVFROM_X | t::RECVMSG_X | t::RECVMMSG_X => parse_datagram_exit(s, cx, true),
+        t::CHDIR_X | t::GETCWD_X => {
+            if cx.known
+                && pi64(cx.ev, 0).is_some_and(|r| r >= 0)
+                && let Some(path) = pbytes(cx.ev, 1)
+            {
+                let path = path.to_vec();
+                s.set_cwd(cx.tid, &path);
+            }
+        }
+        t::FCHDIR_X => {
+            if cx.known
+                && pi64(cx.ev, 0).is_some_and(|r| r >= 0)
+                && let Some(f) = cx.fd
+                && let Some(name) = s.fd(cx.tid, f).map(|f| f.name.clone())
+            {
+                s.set_cwd(cx.tid, &name);
+            }
+        }
+        t::CHROOT_X => parse_chroot_exit(s, cx),
+        t::SETSID_X => {
+            if let Some(r) = pi64(cx.ev, 0).filter(|&r| r >= 0)
+                && let Some(t) = s.threads.get_mut(&cx.tid)
+            {
+                t.sid = r;
+            }
+        }
+        t::SETUID_X | t::SETGID_X | t::SETRESUID_X | t::SETRESGID_X | t::SETREUID_X | t::SETREGID_X => {
+            parse_setid_exit(s, cx)
+        }
+        t::CAPSET_X => {
+            if pi64(cx.ev, 0).is_some_and(|r| r >= 0)
+                && let Some(t) = s.threads.get_mut(&cx.tid)
+            {
+                t.cap_inheritable = pu64(cx.ev, 1).unwrap_or(t.cap_inheritable);
+                t.cap_permitted = pu64(cx.ev, 2).unwrap_or(t.cap_permitted);
+                t.cap_effective = pu64(cx.ev, 3).unwrap_or(t.cap_effective);
+            }
+        }
+        t::PRCTL_X => {
+            // PR_SET_NAME changes the thread's comm.
+            if pi64(cx.ev, 0).is_some_and(|r| r >= 0)
+                && pu64(cx.ev, 1) == Some(15)
+                && let Some(name) = pstr(cx.ev, 2)
+                && let Some(t) = s.threads.get_mut(&cx.tid)
+                && *t.info.comm != *name
+            {
+                Arc::make_mut(&mut t.info).comm = new_str(name);
+            }
+        }
+        t::GETRLIMIT_X | t::SETRLIMIT_X | t::PRLIMIT_X => parse_rlimit_exit(s, cx),
+        t::BRK_4_X | t::MMAP_X | t::MMAP2_X | t::MUNMAP_X => {
+            if let Some(t) = s.threads.get_mut(&cx.tid) {
+                t.vmsize_kb = pu64(cx.ev, 1).map_or(t.vmsize_kb, |v| v as u32);
+                t.vmrss_kb = pu64(cx.ev, 2).map_or(t.vmrss_kb, |v| v as u32);
+                t.vmswap_kb = pu64(cx.ev, 3).map_or(t.vmswap_kb, |v| v as u32);
+            }
+        }
+        ty if is_clone_exit(ty) => parse_clone_exit(s, cx),
+        t::EXECVE_8_X
+        | t::EXECVE_13_X
+        | t::EXECVE_14_X
+        | t::EXECVE_15_X
+        | t::EXECVE_16_X
+        | t::EXECVE_17_X
+        | t::EXECVE_18_X
+        | t::EXECVE_19_X
+        | t::EXECVEAT_X => parse_execve_exit(s, cx),
+        t::PROCEXIT_E | t::PROCEXIT_1_E => {
+            if let Some(t) = s.threads.get_mut(&cx.tid) {
+                t.flags |= tf::CLOSED;
+                s.pending_thread = Some(cx.tid);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl State {
+    /// Carries out the removals the previous event scheduled.
+    #[inline]
+    pub(crate) fn flush_pending(&mut self) {
+        if self.pending_thread.is_some() || !self.pending_fds.1.is_empty() {
+            self.flush_pending_slow();
+        }
+    }
+
+    fn flush_pending_slow(&mut self) {
+        while let Some(tid) = self.pending_thread.take() {
+            self.remove_thread(tid, false);
+        }
+        if !self.pending_fds.1.is_empty() {
+            let tid = self.pending_fds.0;
+            let fds = std::mem::take(&mut self.pending_fds.1);
+            if let Some(m) = self.main_tid(tid)
+                && let Some(t) = self.threads.get_mut(&m)
+            {
+                for f in &fds {
+                    if t.fds.map.remove(f).is_some() {
+                        self.counters.fds_removed += 1;
+                    }
+                }
+            }
+            let mut fds = fds;
+            fds.clear();
+            self.pending_fds.1 = fds;
+        }
+    }
+
+    /// The tid of `tid`'s main thread, if both are in the table.
+    #[inline]
+    pub(crate) fn main_tid(&self, tid: i64) -> Option<i64> {
+        let t = self.threads.get(&tid)?;
+        if t.is_main_thread() { Some(tid) } else { self.threads.contains_key(&t.pid).then_some(t.pid) }
+    }
+
+    /// Makes sure thread `tid` exists: libsinsp's `get_thread_ref` with OS
+    /// lookup. A live state reads /proc; a capture adds a placeholder.
+    /// False if the table is full.
+    pub(crate) fn get_or_create(&mut self, tid: i64) -> bool {
+        if self.threads.contains_key(&tid) {
+            return true;
+        }
+        if self.threads.len() >= self.limits.max_threads {
+            self.counters.thread_limit_hits += 1;
+            return false;
+        }
+        let mut t = match &self.source {
+            Source::Live(root) => {
+                let root = root.clone();
+                crate::proc::read_thread(&root, tid)
+                    .map(|p| {
+                        let mut ports = std::collections::HashSet::new();
+                        self.thread_from_info(&p, &mut ports)
+                    })
+                    .unwrap_or_else(|| Thread::placeholder(tid))
+            }
+            Source::Capture => Thread::placeholder(tid),
+        };
+        t.flags |= tf::ACTIVE;
+        // Threads of this tid's process already in the table.
+        t.nchilds = self.threads.values().filter(|c| c.pid == tid && c.tid != tid).count() as u32;
+        self.counters.threads_repaired += 1;
+        self.add_thread(t);
+        true
+    }
+
+    /// Adds a thread (libsinsp's `add_thread`): counted against the limit;
+    /// a new thread of a process counts as a child of its main thread.
+    fn add_thread(&mut self, t: Thread) -> bool {
+        if self.threads.len() >= self.limits.max_threads && !self.threads.contains_key(&t.tid) {
+            self.counters.thread_limit_hits += 1;
+            return false;
+        }
+        if t.flags & tf::CLONE_THREAD != 0 && t.pid != t.tid {
+            if !self.threads.contains_key(&t.pid) {
+                self.get_or_create(t.pid);
+            }
+            if let Some(m) = self.threads.get_mut(&t.pid) {
+                m.nchilds += 1;
+            }
+        }
+        self.counters.threads_added += 1;
+        self.threads.insert(t.tid, t);
+        true
+    }
+
+    /// Removes a thread (libsinsp's `remove_thread`): a main thread whose
+    /// other threads are still alive stays (closed) until the last one
+    /// goes, unless `force`.
+    pub(crate) fn remove_thread(&mut self, tid: i64, force: bool) {
+        let Some(t) = self.threads.get(&tid) else { return };
+        let nchilds = t.nchilds;
+        if nchilds != 0 && !force {
+            return;
+        }
+        if t.flags & tf::CLONE_THREAD != 0 && t.pid != t.tid {
+            let pid = t.pid;
+            if let Some(m) = self.threads.get_mut(&pid)
+                && m.nchilds > 0
+            {
+                m.nchilds -= 1;
+                if m.nchilds == 0 && m.flags & tf::CLOSED != 0 {
+                    self.pending_thread = Some(pid);
+                }
+            }
+        }
+        if let Some(t) = self.threads.remove(&tid) {
+            self.counters.threads_removed += 1;
+            self.counters.fds_removed += t.fds.len() as u64;
+        }
+        if nchilds != 0 {
+            // A main thread removed before its threads: recount every
+            // process's threads (libsinsp's recreate_child_dependencies).
+            self.recount_children();
+        }
+    }
+
+    /// Recomputes each main thread's count of other threads.
+    pub(crate) fn recount_children(&mut self) {
+        let mut pids = Vec::new();
+        for t in self.threads.values_mut() {
+            t.nchilds = 0;
+            if t.flags & tf::CLONE_THREAD != 0 && t.pid != t.tid {
+                pids.push(t.pid);
+            }
+        }
+        for pid in pids {
+            if let Some(m) = self.threads.get_mut(&pid) {
+                m.nchilds += 1;
+            }
+        }
+    }
+
+    /// Adds fd `fd` to `tid`'s process (libsinsp's `sinsp_fdtable::add`):
+    /// replaces an existing one; a new fd over one whose close is in
+    /// progress cancels that close.
+    fn add_fd(&mut self, tid: i64, fd: i64, mut new: Fd) -> bool {
+        let Some(m) = self.main_tid(tid) else { return false };
+        let max = self.limits.max_fds_per_process;
+        let t = self.threads.get_mut(&m).unwrap();
+        if let Some(old) = t.fds.map.get_mut(&fd) {
+            if old.flags & fd_flags::CLOSE_IN_PROGRESS != 0 {
+                new.flags &= !fd_flags::CLOSE_IN_PROGRESS;
+                new.flags |= fd_flags::CLOSE_CANCELED;
+                let old = old.clone();
+                t.fds.map.insert(CANCELED_FD, old);
+            }
+            t.fds.map.insert(fd, new);
+            true
+        } else if t.fds.map.len() < max {
+            t.fds.map.insert(fd, new);
+            self.counters.fds_added += 1;
+            true
+        } else {
+            self.counters.fd_limit_hits += 1;
+            false
+        }
+    }
+
+    fn fd_mut(&mut self, tid: i64, fd: i64) -> Option<&mut Fd> {
+        let m = self.main_tid(tid)?;
+        self.threads.get_mut(&m)?.fds.map.get_mut(&fd)
+    }
+
+    /// Schedules the removal of fd `fd` of `tid`'s process at the next event.
+    fn erase_fd_later(&mut self, tid: i64, fd: i64) {
+        if self.pending_fds.0 != tid && !self.pending_fds.1.is_empty() {
+            self.flush_fds_now();
+        }
+        self.pending_fds.0 = tid;
+        self.pending_fds.1.push(fd);
+    }
+
+    fn flush_fds_now(&mut self) {
+        let pending = self.pending_thread.take();
+        self.flush_pending();
+        self.pending_thread = pending;
+    }
+
+    /// An exit event on an fd whose close was canceled drops the saved
+    /// (closed) entry, as libsinsp's `reset` does.
+    fn check_close_canceled(&mut self, cx: &Ctx<'_, '_>) {
+        let Some(f) = cx.fd else { return };
+        let canceled = self.fd_mut(cx.tid, f).is_some_and(|fd| {
+            let c = fd.flags & fd_flags::CLOSE_CANCELED != 0;
+            fd.flags &= !fd_flags::CLOSE_CANCELED;
+            c
+        });
+        if canceled {
+            self.erase_fd_later(cx.tid, CANCELED_FD);
+        }
+    }
+
+    /// Sets the working directory of `tid`'s process (relative paths are
+    /// resolved against the current one; the result ends in `/`).
+    fn set_cwd(&mut self, tid: i64, path: &[u8]) {
+        let Some(m) = self.main_tid(tid) else { return };
+        let mut buf = std::mem::take(&mut self.scratch);
+        let t = self.threads.get_mut(&m).unwrap();
+        concat_paths(&mut buf, &t.cwd, path);
+        if buf.last() != Some(&b'/') {
+            buf.push(b'/');
+        }
+        if *t.cwd != *buf {
+            t.cwd = new_str(&buf);
+        }
+        self.scratch = buf;
+    }
+
+    /// The directory a path relative to `dirfd` starts from (libsinsp's
+    /// `parse_dirfd`).
+    fn dirfd_base(&self, tid: i64, path: &[u8], dirfd: i64) -> Vec<u8> {
+        if path.first() == Some(&b'/') {
+            b".".to_vec()
+        } else if dirfd == -100 {
+            self.cwd(tid).unwrap_or(b"").to_vec()
+        } else {
+            match self.fd(tid, dirfd) {
+                Some(f) => {
+                    let mut d = f.name.to_vec();
+                    d.push(b'/');
+                    d
+                }
+                None => b"<UNKNOWN>".to_vec(),
+            }
+        }
+    }
+
+    /// Fills in the missing address of a datagram socket from the
+    /// interfaces (libsinsp's `sinsp_network_interfaces::update_fd`).
+    pub(crate) fn infer_ipv4(&self, fd: &mut Fd) {
+        if fd.ty != FdType::Ipv4Socket {
+            return;
+        }
+        let sip = u32::from_le_bytes(fd.sock.v4_sip());
+        let dip = u32::from_le_bytes(fd.sock.v4_dip());
+        if sip != 0 && dip != 0 {
+            return;
+        }
+        let same_ports = fd.sock.v4_sport() == fd.sock.v4_dport();
+        if sip == 0 {
+            let new = self.infer_ipv4_address(dip);
+            if new == dip && same_ports {
+                return;
+            }
+            fd.sock.set_v4_sip(new.to_le_bytes());
+        } else {
+            let new = self.infer_ipv4_address(sip);
+            if new == sip && same_ports {
+                return;
+            }
+            fd.sock.set_v4_dip(new.to_le_bytes());
+        }
+    }
+
+    fn infer_ipv4_address(&self, dest: u32) -> u32 {
+        if let Some(i) = self.ipv4_ifs.iter().find(|i| i.addr == dest) {
+            return i.addr;
+        }
+        if let Some(i) = self.ipv4_ifs.iter().find(|i| i.addr & i.netmask == dest & i.netmask) {
+            return i.addr;
+        }
+        const LOOPBACK: u32 = 0x0100_007f;
+        self.ipv4_ifs.iter().find(|i| i.addr != LOOPBACK).map_or(0, |i| i.addr)
+    }
+
+    fn infer_ipv6(&self, fd: &mut Fd) {
+        if fd.ty != FdType::Ipv6Socket {
+            return;
+        }
+        let (sip, dip) = (fd.sock.v6_sip(), fd.sock.v6_dip());
+        let empty = [0u8; 16];
+        if sip != empty && dip != empty {
+            return;
+        }
+        let same_ports = fd.sock.v6_sport() == fd.sock.v6_dport();
+        let known = if sip == empty { dip } else { sip };
+        let new = self.infer_ipv6_address(&known);
+        if new == known && same_ports {
+            return;
+        }
+        if sip == empty {
+            fd.sock.set_v6_sip(new);
+        } else {
+            fd.sock.set_v6_dip(new);
+        }
+    }
+
+    /// libsinsp's `infer_ipv6_address`: an interface with this address, then
+    /// one in the same /64, then the first that is not loopback.
+    fn infer_ipv6_address(&self, dest: &[u8; 16]) -> [u8; 16] {
+        if let Some(a) = self.ipv6_ifs.iter().find(|a| *a == dest) {
+            return *a;
+        }
+        if let Some(a) = self.ipv6_ifs.iter().find(|a| a[..8] == dest[..8]) {
+            return *a;
+        }
+        let mut lo = [0u8; 16];
+        lo[15] = 1;
+        self.ipv6_ifs.iter().find(|a| **a != lo).copied().unwrap_or([0; 16])
+    }
+}
+
+fn parse_open_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if !cx.known {
+        return;
+    }
+    let ev = cx.ev;
+    let Some(fd) = pi64(ev, 0) else { return };
+    let tid = cx.tid;
+    let mut dev = 0u32;
+    let (name, flags, base): (&[u8], u32, Vec<u8>);
+    let usable = |n: &[u8]| !n.is_empty() && n != b"(NULL)";
+    match cx.ty {
+        t::OPEN_X | t::CREAT_X => {
+            let is_open = cx.ty == t::OPEN_X;
+            let mut n = pstr(ev, 1).unwrap_or(b"");
+            let mut f = if is_open { pu64(ev, 2).unwrap_or(0) as u32 } else { 0 };
+            let dev_idx = if is_open { 4 } else { 3 };
+            if ev.nparams() as usize > dev_idx {
+                dev = pu64(ev, dev_idx).unwrap_or(0) as u32;
+            }
+            if let Some(e) = &cx.enter {
+                let en = pstr(e, 0).unwrap_or(b"");
+                if e.nparams() >= if is_open { 2 } else { 1 } && usable(en) {
+                    n = en;
+                    f = if is_open { pu64(e, 1).unwrap_or(0) as u32 } else { 0 };
+                }
+            }
+            name = n;
+            flags = f;
+            base = s.cwd(tid).unwrap_or(b"").to_vec();
+        }
+        t::OPENAT_X => {
+            let Some(e) = &cx.enter else {
+                s.counters.missing_enter_events += 1;
+                return;
+            };
+            name = pstr(e, 1).unwrap_or(b"");
+            flags = pu64(e, 2).unwrap_or(0) as u32;
+            let dirfd = pi64(e, 0).unwrap_or(-100);
+            base = s.dirfd_base(tid, name, dirfd);
+        }
+        t::OPENAT_2_X | t::OPENAT2_X => {
+            let mut n = pstr(ev, 2).unwrap_or(b"");
+            let mut f = pu64(ev, 3).unwrap_or(0) as u32;
+            let mut dirfd = pi64(ev, 1).unwrap_or(-100);
+            let dev_idx = if cx.ty == t::OPENAT_2_X { 5 } else { 6 };
+            if ev.nparams() as usize > dev_idx {
+                dev = pu64(ev, dev_idx).unwrap_or(0) as u32;
+            }
+            if let Some(e) = &cx.enter {
+                let en = pstr(e, 1).unwrap_or(b"");
+                if e.nparams() >= 3 && usable(en) {
+                    n = en;
+                    f = pu64(e, 2).unwrap_or(0) as u32;
+                    dirfd = pi64(e, 0).unwrap_or(-100);
+                }
+            }
+            name = n;
+            flags = f;
+            base = s.dirfd_base(tid, name, dirfd);
+        }
+        t::OPEN_BY_HANDLE_AT_X => {
+            name = pstr(ev, 3).unwrap_or(b"");
+            flags = pu64(ev, 2).unwrap_or(0) as u32;
+            dev = pu64(ev, 4).unwrap_or(0) as u32;
+            base = Vec::new();
+        }
+        _ => return,
+    }
+    if fd < 0 {
+        return;
+    }
+    let mut full = std::mem::take(&mut s.scratch);
+    concat_paths(&mut full, &base, name);
+    let mut f = Fd::new(if flags & PPM_O_DIRECTORY != 0 { FdType::Directory } else { FdType::File }, new_str(&full));
+    s.scratch = full;
+    f.open_flags = flags;
+    f.dev = dev;
+    if let Some(ino) = match cx.ty {
+        t::OPEN_X => pu64(ev, 5),
+        t::CREAT_X => pu64(ev, 4),
+        t::OPENAT_2_X => pu64(ev, 6),
+        t::OPENAT2_X => pu64(ev, 7),
+        t::OPEN_BY_HANDLE_AT_X => pu64(ev, 5),
+        _ => None,
+    } {
+        f.ino = ino;
+    }
+    if flags & PPM_O_CLOEXEC != 0 {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    s.add_fd(tid, fd, f);
+}
+
+/// A socket fd as libsinsp's `add_socket` makes it; `None` for families
+/// it does not track.
+fn new_socket(domain: u64, ty: u64, proto: u64) -> Option<Fd> {
+    const SOCK_STREAM: u64 = 1;
+    const SOCK_DGRAM: u64 = 2;
+    const SOCK_RAW: u64 = 3;
+    let mut f = Fd::default();
+    match domain as u8 {
+        _ if domain == PPM_AF_UNIX as u64 => f.ty = FdType::UnixSocket,
+        _ if domain == PPM_AF_INET as u64 || domain == PPM_AF_INET6 as u64 => {
+            let p = match proto {
+                6 => {
+                    if ty == SOCK_RAW {
+                        l4::RAW
+                    } else {
+                        l4::TCP
+                    }
+                }
+                17 => {
+                    if ty == SOCK_RAW {
+                        l4::RAW
+                    } else {
+                        l4::UDP
+                    }
+                }
+                0 => match ty & 0xff {
+                    SOCK_STREAM => l4::TCP,
+                    SOCK_DGRAM => l4::UDP,
+                    _ => l4::UNKNOWN,
+                },
+                1 => {
+                    if ty == SOCK_RAW {
+                        l4::RAW
+                    } else {
+                        l4::ICMP
+                    }
+                }
+                255 => l4::RAW,
+                _ => l4::UNKNOWN,
+            };
+            if domain == PPM_AF_INET as u64 {
+                f.ty = FdType::Ipv4Socket;
+                f.sock.set_v4_l4(p);
+            } else {
+                f.ty = FdType::Ipv6Socket;
+                f.sock.set_v6_l4(p);
+            }
+        }
+        _ if domain == PPM_AF_NETLINK => f.ty = FdType::Netlink,
+        _ => return None,
+    }
+    if ty & SOCK_CLOEXEC != 0 {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    Some(f)
+}
+
+fn parse_socket_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fd) = pi64(cx.ev, 0) else { return };
+    if fd < 0 || !cx.known {
+        return;
+    }
+    let args = match (pu64(cx.ev, 1), pu64(cx.ev, 2), pu64(cx.ev, 3)) {
+        (Some(d), Some(t), Some(p)) => Some((d, t, p)),
+        _ => cx.enter.as_ref().and_then(|e| Some((pu64(e, 0)?, pu64(e, 1)?, pu64(e, 2)?))),
+    };
+    let Some((domain, ty, proto)) = args else {
+        s.counters.missing_enter_events += 1;
+        return;
+    };
+    if let Some(mut f) = new_socket(domain, ty, proto) {
+        if pu64(cx.ev, 4).is_some_and(|fl| fl as u32 & PPM_O_CLOEXEC != 0) {
+            f.flags |= fd_flags::CLOEXEC;
+        }
+        s.add_fd(cx.tid, fd, f);
+    }
+}
+
+/// `a.b.c.d:port`, `ipv6:port` or the unix path of a sockaddr parameter,
+/// as libsinsp renders it (`get_param_as_str`).
+fn sockaddr_text(b: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write;
+    out.clear();
+    let Some((&fam, rest)) = b.split_first() else { return };
+    match fam {
+        PPM_AF_INET if rest.len() >= 6 => {
+            util::push_ipv4(out, rest[..4].try_into().unwrap());
+            let _ = write!(out, ":{}", u16::from_le_bytes([rest[4], rest[5]]));
+        }
+        PPM_AF_INET6 if rest.len() >= 18 => {
+            util::push_ipv6(out, rest[..16].try_into().unwrap());
+            let _ = write!(out, ":{}", u16::from_le_bytes([rest[16], rest[17]]));
+        }
+        PPM_AF_UNIX => {
+            let path = rest.split(|&c| c == 0).next().unwrap_or(b"");
+            out.extend(path.iter().copied().filter(|c| (0x20..0x7f).contains(c)));
+        }
+        _ => {}
+    }
+}
+
+/// The text of a socktuple parameter (`get_param_as_str`).
+fn socktuple_text(b: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write;
+    out.clear();
+    let Some((&fam, rest)) = b.split_first() else { return };
+    match fam {
+        PPM_AF_INET if rest.len() >= 12 => {
+            util::push_ipv4(out, rest[..4].try_into().unwrap());
+            let _ = write!(out, ":{}->", u16::from_le_bytes([rest[4], rest[5]]));
+            util::push_ipv4(out, rest[6..10].try_into().unwrap());
+            let _ = write!(out, ":{}", u16::from_le_bytes([rest[10], rest[11]]));
+        }
+        PPM_AF_INET6 if rest.len() >= 36 => {
+            let (s, d) = (&rest[..16], &rest[18..34]);
+            let (sp, dp) = (u16::from_le_bytes([rest[16], rest[17]]), u16::from_le_bytes([rest[34], rest[35]]));
+            if is_v4_mapped(s) && is_v4_mapped(d) {
+                util::push_ipv4(out, s[12..16].try_into().unwrap());
+                let _ = write!(out, ":{sp}->");
+                util::push_ipv4(out, d[12..16].try_into().unwrap());
+                let _ = write!(out, ":{dp}");
+            } else {
+                util::push_ipv6(out, s.try_into().unwrap());
+                let _ = write!(out, ":{sp}->");
+                util::push_ipv6(out, d.try_into().unwrap());
+                let _ = write!(out, ":{dp}");
+            }
+        }
+        PPM_AF_UNIX if rest.len() >= 16 => {
+            let src = u64::from_le_bytes(rest[..8].try_into().unwrap());
+            let dst = u64::from_le_bytes(rest[8..16].try_into().unwrap());
+            let _ = write!(out, "{src:x}->{dst:x} ");
+            let path = rest[16..].split(|&c| c == 0).next().unwrap_or(b"");
+            out.extend(path.iter().copied().filter(|c| (0x20..0x7f).contains(c)));
+        }
+        _ => {}
+    }
+}
+
+/// libsinsp's `set_unix_info`: source and destination from the 16 bytes
+/// after the family byte (zero-padded).
+fn set_unix_info(f: &mut Fd, packed: &[u8]) {
+    let mut b = [0u8; 16];
+    let n = packed.len().saturating_sub(1).min(16);
+    b[..n].copy_from_slice(&packed[1..1 + n]);
+    f.sock.set_unix(u64::from_le_bytes(b[..8].try_into().unwrap()), u64::from_le_bytes(b[8..].try_into().unwrap()));
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+
+fn parse_bind_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fdn) = cx.fd else { return };
+    if pi64(cx.ev, 0).is_none_or(|r| r < 0) {
+        return;
+    }
+    let Some(addr) = pbytes(cx.ev, 1) else { return };
+    let mut name = std::mem::take(&mut s.scratch);
+    sockaddr_text(addr, &mut name);
+    if let Some(f) = s.fd_mut(cx.tid, fdn) {
+        match addr[0] {
+            PPM_AF_INET if addr.len() >= 7 => {
+                let ip: [u8; 4] = addr[1..5].try_into().unwrap();
+                let port = u16_at(addr, 5);
+                if port > 0 {
+                    let l4 = f.sock.v4_l4();
+                    f.ty = FdType::Ipv4Server;
+                    f.sock.set_v4srv(ip, port, l4);
+                    f.set_role_server();
+                }
+            }
+            PPM_AF_INET6 if addr.len() >= 19 => {
+                let ip: [u8; 16] = addr[1..17].try_into().unwrap();
+                let port = u16_at(addr, 17);
+                if port > 0 {
+                    let l4 = f.sock.v6_l4();
+                    if is_v4_mapped(&ip) {
+                        f.ty = FdType::Ipv4Server;
+                        f.sock.set_v4srv(ip[12..].try_into().unwrap(), port, l4);
+                    } else {
+                        f.ty = FdType::Ipv6Server;
+                        f.sock.set_v6srv(ip, port, l4);
+                    }
+                    f.set_role_server();
+                }
+            }
+            _ => {}
+        }
+        f.name = new_str(&name);
+    }
+    s.scratch = name;
+}
+
+fn parse_connect_enter(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fdn) = cx.fd else { return };
+    let Some(addr) = pbytes(cx.ev, 1) else { return };
+    let mut name = std::mem::take(&mut s.scratch);
+    if let Some(f) = s.fd_mut(cx.tid, fdn) {
+        match addr[0] {
+            PPM_AF_INET if addr.len() >= 7 => {
+                f.ty = FdType::Ipv4Socket;
+                f.sock.set_v4_dip(addr[1..5].try_into().unwrap());
+                f.sock.set_v4_dport(u16_at(addr, 5));
+            }
+            PPM_AF_INET6 if addr.len() >= 19 => {
+                let ip: [u8; 16] = addr[1..17].try_into().unwrap();
+                let port = u16_at(addr, 17);
+                if is_v4_mapped(&ip) {
+                    f.ty = FdType::Ipv4Socket;
+                    f.sock.set_v4_dip(ip[12..].try_into().unwrap());
+                    f.sock.set_v4_dport(port);
+                } else {
+                    f.ty = FdType::Ipv6Socket;
+                    f.sock.set_v6_dip(ip);
+                    f.sock.set_v6_dport(port);
+                }
+            }
+            PPM_AF_INET | PPM_AF_INET6 => {}
+            _ => {
+                sockaddr_text(addr, &mut name);
+                f.name = new_str(&name);
+                set_unix_info(f, addr);
+            }
+        }
+    }
+    s.scratch = name;
+}
+
+/// libsinsp's `update_ipv4_addresses_and_ports`: true if the tuple changed.
+fn update_v4(f: &mut Fd, sip: [u8; 4], sport: u16, dip: [u8; 4], dport: u16) -> bool {
+    let k = &f.sock;
+    if f.ty == FdType::Ipv4Socket
+        && ((sip == k.v4_sip() && sport == k.v4_sport() && dip == k.v4_dip() && dport == k.v4_dport())
+            || (dip == k.v4_sip() && dport == k.v4_sport() && sip == k.v4_dip() && sport == k.v4_dport()))
+    {
+        return false;
+    }
+    let mut changed = false;
+    if f.sock.v4_sip() != sip {
+        f.sock.set_v4_sip(sip);
+        changed = true;
+    }
+    if f.sock.v4_sport() != sport {
+        f.sock.set_v4_sport(sport);
+        changed = true;
+    }
+    if f.sock.v4_dip() == [0; 4] {
+        f.sock.set_v4_dip(dip);
+        changed = true;
+    }
+    if f.sock.v4_dport() == 0 {
+        f.sock.set_v4_dport(dport);
+        changed = true;
+    }
+    changed
+}
+
+/// libsinsp's `set_ipv6_addresses_and_ports`.
+fn update_v6(f: &mut Fd, t: &[u8]) -> bool {
+    let sip: [u8; 16] = t[1..17].try_into().unwrap();
+    let sport = u16_at(t, 17);
+    let dip: [u8; 16] = t[19..35].try_into().unwrap();
+    let dport = u16_at(t, 35);
+    let k = &f.sock;
+    if f.ty == FdType::Ipv6Socket
+        && ((sip == k.v6_sip() && sport == k.v6_sport() && dip == k.v6_dip() && dport == k.v6_dport())
+            || (dip == k.v6_sip() && dport == k.v6_sport() && sip == k.v6_dip() && sport == k.v6_dport()))
+    {
+        return false;
+    }
+    let mut changed = false;
+    if f.sock.v6_sip() != sip {
+        f.sock.set_v6_sip(sip);
+        changed = true;
+    }
+    if f.sock.v6_sport() != sport {
+        f.sock.set_v6_sport(sport);
+        changed = true;
+    }
+    if f.sock.v6_dip() == [0; 16] {
+        f.sock.set_v6_dip(dip);
+        changed = true;
+    }
+    if f.sock.v6_dport() == 0 {
+        f.sock.set_v6_dport(dport);
+        changed = true;
+    }
+    changed
+}
+
+fn v4_of_tuple(t: &[u8]) -> ([u8; 4], u16, [u8; 4], u16) {
+    (t[1..5].try_into().unwrap(), u16_at(t, 5), t[7..11].try_into().unwrap(), u16_at(t, 11))
+}
+
+fn v4_of_mapped_tuple(t: &[u8]) -> ([u8; 4], u16, [u8; 4], u16) {
+    (t[13..17].try_into().unwrap(), u16_at(t, 17), t[31..35].try_into().unwrap(), u16_at(t, 35))
+}
+
+fn swap_addresses(f: &mut Fd) {
+    if f.ty == FdType::Ipv4Socket {
+        let (sip, sport, dip, dport) = (f.sock.v4_sip(), f.sock.v4_sport(), f.sock.v4_dip(), f.sock.v4_dport());
+        f.sock.set_v4(dip, dport, sip, sport);
+    } else {
+        let (sip, sport, dip, dport) = (f.sock.v6_sip(), f.sock.v6_sport(), f.sock.v6_dip(), f.sock.v6_dport());
+        f.sock.set_v6_sip(dip);
+        f.sock.set_v6_sport(dport);
+        f.sock.set_v6_dip(sip);
+        f.sock.set_v6_dport(sport);
+    }
+}
+
+fn tuple_ok(t: &[u8]) -> bool {
+    match t.first() {
+        Some(&PPM_AF_INET) => t.len() >= 13,
+        Some(&PPM_AF_INET6) => t.len() >= 37,
+        Some(&PPM_AF_UNIX) => t.len() >= 17,
+        _ => false,
+    }
+}
+
+fn parse_connect_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fdn) = cx.fd else { return };
+    let Some(res) = pi64(cx.ev, 0) else { return };
+    if res < 0 && res != EINPROGRESS {
+        return;
+    }
+    let Some(f) = s.fd_mut(cx.tid, fdn) else { return };
+    f.flags |= fd_flags::CONNECTED;
+    let Some(tuple) = pbytes(cx.ev, 1).filter(|t| tuple_ok(t)) else { return };
+    let mut name = std::mem::take(&mut s.scratch);
+    let f = s.fd_mut(cx.tid, fdn).unwrap();
+    match tuple[0] {
+        PPM_AF_INET | PPM_AF_INET6 => {
+            let changed = if tuple[0] == PPM_AF_INET6 {
+                if !(is_v4_mapped(&tuple[1..17]) && is_v4_mapped(&tuple[19..35])) {
+                    f.ty = FdType::Ipv6Socket;
+                    update_v6(f, tuple)
+                } else {
+                    f.ty = FdType::Ipv4Socket;
+                    let (a, b, c, d) = v4_of_mapped_tuple(tuple);
+                    update_v4(f, a, b, c, d)
+                }
+            } else {
+                f.ty = FdType::Ipv4Socket;
+                let (a, b, c, d) = v4_of_tuple(tuple);
+                update_v4(f, a, b, c, d)
+            };
+            if changed && f.is_role_server() && f.sock.v4_l4() == l4::UDP {
+                swap_addresses(f);
+            }
+            f.sockinfo_name(&mut name);
+            f.name = new_str(&name);
+        }
+        _ => {
+            socktuple_text(tuple, &mut name);
+            f.name = new_str(&name);
+            set_unix_info(f, tuple);
+        }
+    }
+    if f.is_role_none() {
+        f.set_role_client();
+    }
+    s.scratch = name;
+}
+
+fn parse_accept_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if !cx.known {
+        return;
+    }
+    let Some(fd) = pi64(cx.ev, 0) else { return };
+    if fd < 0 {
+        return;
+    }
+    if let Some(t) = s.threads.get_mut(&cx.tid) {
+        t.last.fd = fd;
+    }
+    let Some(tuple) = pbytes(cx.ev, 1).filter(|t| tuple_ok(t)) else { return };
+    let mut f = Fd::default();
+    match tuple[0] {
+        PPM_AF_INET => {
+            let (a, b, c, d) = v4_of_tuple(tuple);
+            update_v4(&mut f, a, b, c, d);
+            f.ty = FdType::Ipv4Socket;
+            f.sock.set_v4_l4(l4::TCP);
+        }
+        PPM_AF_INET6 => {
+            if is_v4_mapped(&tuple[1..17]) && is_v4_mapped(&tuple[19..35]) {
+                let (a, b, c, d) = v4_of_mapped_tuple(tuple);
+                update_v4(&mut f, a, b, c, d);
+                f.ty = FdType::Ipv4Socket;
+                f.sock.set_v4_l4(l4::TCP);
+            } else {
+                update_v6(&mut f, tuple);
+                f.ty = FdType::Ipv6Socket;
+                f.sock.set_v6_l4(l4::TCP);
+            }
+        }
+        PPM_AF_UNIX => {
+            f.ty = FdType::UnixSocket;
+            set_unix_info(&mut f, tuple);
+        }
+        _ => return,
+    }
+    let mut name = std::mem::take(&mut s.scratch);
+    socktuple_text(tuple, &mut name);
+    f.name = new_str(&name);
+    s.scratch = name;
+    f.flags = fd_flags::ROLE_SERVER | fd_flags::CONNECTED;
+    let flags = match cx.ty {
+        t::ACCEPT4_6_X => pu64(cx.ev, 5),
+        t::ACCEPT4_X | t::ACCEPT4_5_X => cx.enter.as_ref().and_then(|e| pu64(e, 0)),
+        _ => None,
+    };
+    if flags.is_some_and(|fl| fl & SOCK_CLOEXEC != 0) {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    s.add_fd(cx.tid, fd, f);
+}
+
+fn parse_close_enter(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if let Some(fdn) = cx.fd
+        && let Some(f) = s.fd_mut(cx.tid, fdn)
+    {
+        f.flags |= fd_flags::CLOSE_IN_PROGRESS;
+    }
+}
+
+fn parse_close_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(res) = pi64(cx.ev, 0) else { return };
+    let Some(fdn) = cx.fd else { return };
+    let Some(f) = s.fd_mut(cx.tid, fdn) else { return };
+    if res >= 0 {
+        if f.flags & fd_flags::CLOSE_CANCELED != 0 {
+            f.flags &= !fd_flags::CLOSE_CANCELED;
+            s.erase_fd_later(cx.tid, CANCELED_FD);
+        } else {
+            s.erase_fd_later(cx.tid, fdn);
+        }
+    } else {
+        f.flags &= !fd_flags::CLOSE_IN_PROGRESS;
+    }
+}
+
+fn parse_pipe_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if pi64(cx.ev, 0).is_none_or(|r| r < 0) || !cx.known {
+        return;
+    }
+    let (Some(fd1), Some(fd2)) = (pi64(cx.ev, 1), pi64(cx.ev, 2)) else { return };
+    let ino = pu64(cx.ev, 3).unwrap_or(0);
+    let cloexec = cx.ty == t::PIPE2_X && pu64(cx.ev, 4).unwrap_or(0) as u32 & PPM_O_CLOEXEC != 0;
+    for fd in [fd1, fd2] {
+        let mut f = Fd::new(FdType::Fifo, empty_str());
+        f.ino = ino;
+        if cloexec {
+            f.flags |= fd_flags::CLOEXEC;
+        }
+        s.add_fd(cx.tid, fd, f);
+    }
+}
+
+fn parse_socketpair_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if pi64(cx.ev, 0).is_none_or(|r| r < 0) || !cx.known {
+        return;
+    }
+    let (Some(fd1), Some(fd2)) = (pi64(cx.ev, 1), pi64(cx.ev, 2)) else { return };
+    let mut f = Fd::new(FdType::UnixSocket, empty_str());
+    f.sock.set_unix(pu64(cx.ev, 3).unwrap_or(0), pu64(cx.ev, 4).unwrap_or(0));
+    let ty = pu64(cx.ev, 6).or_else(|| cx.enter.as_ref().and_then(|e| pu64(e, 1)));
+    if ty.is_some_and(|t| t & SOCK_CLOEXEC != 0) {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    s.add_fd(cx.tid, fd1, f.clone());
+    s.add_fd(cx.tid, fd2, f);
+}
+
+fn single_fd_exit(s: &mut State, cx: &mut Ctx<'_, '_>, ty: FdType, cloexec: bool) {
+    if !cx.known {
+        return;
+    }
+    let Some(fd) = pi64(cx.ev, 0) else { return };
+    if fd < 0 {
+        return;
+    }
+    let mut f = Fd::new(ty, empty_str());
+    if cloexec {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    s.add_fd(cx.tid, fd, f);
+}
+
+fn parse_memfd_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fd) = pi64(cx.ev, 0).filter(|&f| f >= 0) else { return };
+    if !cx.known {
+        return;
+    }
+    let mut name = b"memfd:".to_vec();
+    name.extend_from_slice(pstr(cx.ev, 1).unwrap_or(b""));
+    let mut f = Fd::new(FdType::Memfd, new_str(&name));
+    let flags = pu64(cx.ev, 2).unwrap_or(0);
+    f.open_flags = flags as u32;
+    if flags & 1 != 0 {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    s.add_fd(cx.tid, fd, f);
+}
+
+fn parse_pidfd_open_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fd) = pi64(cx.ev, 0).filter(|&f| f >= 0) else { return };
+    if !cx.known {
+        return;
+    }
+    let pid = pi64(cx.ev, 1).unwrap_or(-1);
+    let mut f = Fd::new(FdType::Pidfd, new_str(format!("pidfd:{pid}").as_bytes()));
+    // The target pid, for pidfd_getfd.
+    f.ino = pid as u64;
+    // pidfd_open only accepts PIDFD_NONBLOCK; pidfds are always close-on-exec.
+    f.flags |= fd_flags::CLOEXEC;
+    s.add_fd(cx.tid, fd, f);
+}
+
+fn parse_pidfd_getfd_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let Some(fd) = pi64(cx.ev, 0).filter(|&f| f >= 0) else { return };
+    let (Some(pidfd), Some(target)) = (pi64(cx.ev, 1), pi64(cx.ev, 2)) else { return };
+    let Some(pid) = s.fd(cx.tid, pidfd).filter(|f| f.ty == FdType::Pidfd).map(|f| f.ino as i64) else { return };
+    let Some(mut f) = s.fd(pid, target).cloned() else { return };
+    // The new fd is always close-on-exec.
+    f.flags = (f.flags & !(fd_flags::CLOSE_IN_PROGRESS | fd_flags::CLOSE_CANCELED)) | fd_flags::CLOEXEC;
+    s.add_fd(cx.tid, fd, f);
+}
+
+fn parse_dup_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if !cx.known {
+        return;
+    }
+    let Some(res) = pi64(cx.ev, 0) else { return };
+    if res < 0 {
+        return;
+    }
+    if let Some(t) = s.threads.get_mut(&cx.tid) {
+        if res == 0 {
+            t.flags |= tf::PIPE_DST;
+        }
+        if res == 1 {
+            t.flags |= tf::PIPE_SRC;
+        }
+    }
+    let Some(old) = cx.fd.and_then(|f| s.fd(cx.tid, f)) else { return };
+    let mut f = old.clone();
+    f.flags &= !(fd_flags::CLOEXEC | fd_flags::CLOSE_IN_PROGRESS | fd_flags::CLOSE_CANCELED);
+    if cx.ty == t::DUP3_X && pu64(cx.ev, 3).is_some_and(|fl| fl as u32 & PPM_O_CLOEXEC != 0) {
+        f.flags |= fd_flags::CLOEXEC;
+    }
+    s.add_fd(cx.tid, res, f);
+}
+
+fn parse_fcntl_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    const F_DUPFD: u64 = 1;
+    const F_SETFD: u64 = 3;
+    const F_DUPFD_CLOEXEC: u64 = 26;
+    let Some(res) = pi64(cx.ev, 0) else { return };
+    let cmd = pu64(cx.ev, 2).or_else(|| cx.enter.as_ref().and_then(|e| pu64(e, 1)));
+    let Some(cmd) = cmd else { return };
+    if res < 0 {
+        return;
+    }
+    let Some(fdn) = cx.fd else { return };
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let Some(old) = s.fd(cx.tid, fdn) else { return };
+            let mut f = old.clone();
+            f.flags &= !(fd_flags::CLOEXEC | fd_flags::CLOSE_IN_PROGRESS | fd_flags::CLOSE_CANCELED);
+            if cmd == F_DUPFD_CLOEXEC {
+                f.flags |= fd_flags::CLOEXEC;
+            }
+            s.add_fd(cx.tid, res, f);
+        }
+        F_SETFD => {
+            if let Some(arg) = pu64(cx.ev, 3)
+                && let Some(f) = s.fd_mut(cx.tid, fdn)
+            {
+                if arg & 1 != 0 {
+                    f.flags |= fd_flags::CLOEXEC;
+                } else {
+                    f.flags &= !fd_flags::CLOEXEC;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A datagram (or any socket read/write with an address): libsinsp's
+/// `parse_rw_exit` tuple update, which names UDP sockets after their peers.
+fn parse_datagram_exit(s: &mut State, cx: &mut Ctx<'_, '_>, incoming: bool) {
+    let Some(fdn) = cx.fd else { return };
+    let Some(res) = pi64(cx.ev, 0) else { return };
+    let Some(m) = s.main_tid(cx.tid) else { return };
+    let Some(f) = s.threads.get_mut(&m).unwrap().fds.map.get_mut(&fdn) else { return };
+    if res < 0 {
+        return;
+    }
+    if matches!(f.ty, FdType::Ipv4Socket | FdType::Ipv6Socket) {
+        f.flags |= fd_flags::CONNECTED;
+    }
+    let tcp = f.sock.v4_l4() == l4::TCP;
+    if !f.name.is_empty() && tcp {
+        return;
+    }
+    // Where the tuple is: in the exit (current versions), else in the enter.
+    let tuple = match cx.ty {
+        t::RECVFROM_X => pbytes(cx.ev, 2),
+        t::RECVMSG_X => pbytes(cx.ev, 3),
+        t::RECVMMSG_X | t::SENDMMSG_X => pbytes(cx.ev, 4),
+        t::SENDTO_X | t::SENDMSG_X => pbytes(cx.ev, 4).or_else(|| {
+            let e = cx.enter.as_ref()?;
+            pbytes(e, 2)
+        }),
+        _ => None,
+    };
+    let Some(tuple) = tuple.filter(|t| tuple_ok(t)) else {
+        if !incoming && cx.enter.is_none() && matches!(cx.ty, t::SENDTO_X | t::SENDMSG_X) {
+            s.counters.missing_enter_events += 1;
+        }
+        return;
+    };
+    let mut name = std::mem::take(&mut s.scratch);
+    if update_fd(s, m, fdn, tuple) {
+        let t = s.threads.get(&m).unwrap();
+        let f = &t.fds.map[&fdn];
+        if matches!(f.ty, FdType::Ipv4Socket | FdType::Ipv6Socket) {
+            let mut role = None;
+            if f.is_role_none() {
+                role = Some(guess_role(t, f, incoming));
+            }
+            let f = s.threads.get_mut(&m).unwrap().fds.map.get_mut(&fdn).unwrap();
+            match role {
+                Some(true) => f.set_role_server(),
+                Some(false) => f.set_role_client(),
+                None => {}
+            }
+            if (incoming && f.is_role_client()) || (!incoming && f.is_role_server()) {
+                swap_addresses(f);
+            }
+            f.sockinfo_name(&mut name);
+            f.name = new_str(&name);
+        } else {
+            socktuple_text(tuple, &mut name);
+            let f = s.threads.get_mut(&m).unwrap().fds.map.get_mut(&fdn).unwrap();
+            f.name = new_str(&name);
+        }
+    }
+    s.scratch = name;
+}
+
+/// libsinsp's `set_net_role_by_guessing`: true for server.
+fn guess_role(t: &Thread, f: &Fd, incoming: bool) -> bool {
+    let dport = f.sock.v4_dport();
+    let sport = f.sock.v4_sport();
+    let bound = t.fds.map.values().any(|o| match o.ty {
+        FdType::Ipv4Socket => o.sock.v4_dport() == dport,
+        FdType::Ipv4Server => o.sock.v4srv_port() == dport,
+        _ => false,
+    });
+    if !bound {
+        return false;
+    }
+    let client_port = t.fds.map.values().any(|o| o.ty == FdType::Ipv4Socket && o.sock.v4_sport() == sport);
+    if !client_port {
+        return true;
+    }
+    // "wild-ass guess": a server usually starts with a read.
+    incoming
+}
+
+/// libsinsp's `update_fd`: takes the tuple of a datagram into the fd
+/// (changes of type and protocol stay even when the tuple is unchanged).
+fn update_fd(s: &mut State, m: i64, fdn: i64, tuple: &[u8]) -> bool {
+    let mut f = s.threads[&m].fds.map[&fdn].clone();
+    let changed = update_fd_inner(s, &mut f, tuple);
+    s.threads.get_mut(&m).unwrap().fds.map.insert(fdn, f);
+    changed
+}
+
+fn update_fd_inner(s: &State, f: &mut Fd, tuple: &[u8]) -> bool {
+    match tuple[0] {
+        PPM_AF_INET => {
+            if f.ty == FdType::Ipv4Server {
+                let l = f.sock.v4srv_l4();
+                f.sock.set_v4_l4(l);
+            }
+            f.ty = FdType::Ipv4Socket;
+            let (a, b, c, d) = v4_of_tuple(tuple);
+            if !update_v4(f, a, b, c, d) {
+                return false;
+            }
+        }
+        PPM_AF_INET6 => {
+            if is_v4_mapped(&tuple[1..17]) && is_v4_mapped(&tuple[19..35]) {
+                f.ty = FdType::Ipv4Socket;
+                let (a, b, c, d) = v4_of_mapped_tuple(tuple);
+                if !update_v4(f, a, b, c, d) {
+                    return false;
+                }
+            } else if !update_v6(f, tuple) {
+                return false;
+            }
+        }
+        PPM_AF_UNIX => {
+            f.ty = FdType::UnixSocket;
+            set_unix_info(f, tuple);
+            let path = tuple[17..].split(|&c| c == 0).next().unwrap_or(b"");
+            f.name = new_str(path);
+            return true;
+        }
+        _ => {}
+    }
+    if f.ty == FdType::Ipv4Socket && f.sock.v4_l4() == l4::UNKNOWN {
+        f.sock.set_v4_l4(l4::UDP);
+    } else if f.ty == FdType::Ipv6Socket && f.sock.v6_l4() == l4::UNKNOWN {
+        f.sock.set_v6_l4(l4::UDP);
+    }
+    s.infer_ipv4(f);
+    s.infer_ipv6(f);
+    true
+}
+
+fn parse_chroot_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if pi64(cx.ev, 0) != Some(0) {
+        return;
+    }
+    let Some(path) = pstr(cx.ev, 1) else { return };
+    let root: Str = if path.first() == Some(&b'/') {
+        new_str(path)
+    } else {
+        let mut buf = Vec::new();
+        concat_paths(&mut buf, s.cwd(cx.tid).unwrap_or(b""), path);
+        new_str(&buf)
+    };
+    if let Some(t) = s.threads.get_mut(&cx.tid) {
+        Arc::make_mut(&mut t.info).root = root;
+    }
+}
+
+fn parse_setid_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    if pi64(cx.ev, 0).is_none_or(|r| r < 0) {
+        return;
+    }
+    let e = cx.enter.as_ref();
+    // (value, is_gid): the new effective id from the exit (current
+    // versions) or the enter event.
+    let new = match cx.ty {
+        t::SETUID_X => pu64(cx.ev, 1).or_else(|| e.and_then(|e| pu64(e, 0))).map(|v| (v, false)),
+        t::SETGID_X => pu64(cx.ev, 1).or_else(|| e.and_then(|e| pu64(e, 0))).map(|v| (v, true)),
+        t::SETRESUID_X => pu64(cx.ev, 2).or_else(|| e.and_then(|e| pu64(e, 1))).map(|v| (v, false)),
+        t::SETRESGID_X => pu64(cx.ev, 2).or_else(|| e.and_then(|e| pu64(e, 1))).map(|v| (v, true)),
+        t::SETREUID_X => pu64(cx.ev, 2).map(|v| (v, false)),
+        t::SETREGID_X => pu64(cx.ev, 2).map(|v| (v, true)),
+        _ => None,
+    };
+    let Some((v, is_gid)) = new else { return };
+    let v = v as u32;
+    if v == u32::MAX && cx.ty != t::SETUID_X && cx.ty != t::SETGID_X {
+        return;
+    }
+    if let Some(t) = s.threads.get_mut(&cx.tid) {
+        if is_gid {
+            t.gid = v;
+        } else {
+            t.uid = v;
+        }
+    }
+}
+
+fn parse_rlimit_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    const RLIMIT_NOFILE: u64 = 7;
+    if pi64(cx.ev, 0).is_none_or(|r| r < 0) {
+        return;
+    }
+    let e = cx.enter.as_ref();
+    if cx.ty == t::PRLIMIT_X {
+        let resource = pu64(cx.ev, 6).or_else(|| e.and_then(|e| pu64(e, 1)));
+        if resource != Some(RLIMIT_NOFILE) {
+            return;
+        }
+        let Some(cur) = pi64(cx.ev, 1).filter(|&c| c != -1) else { return };
+        let mut pid = pi64(cx.ev, 5).or_else(|| e.and_then(|e| pi64(e, 0))).unwrap_or(0);
+        if pid == 0 {
+            pid = cx.tid;
+        }
+        if !s.get_or_create(pid) {
+            return;
+        }
+        if let Some(m) = s.main_tid(pid) {
+            s.threads.get_mut(&m).unwrap().fdlimit = cur;
+        }
+    } else {
+        let resource = pu64(cx.ev, 3).or_else(|| e.and_then(|e| pu64(e, 0)));
+        if resource != Some(RLIMIT_NOFILE) {
+            return;
+        }
+        let Some(cur) = pi64(cx.ev, 1).filter(|&c| c != -1) else { return };
+        if let Some(m) = s.main_tid(cx.tid) {
+            s.threads.get_mut(&m).unwrap().fdlimit = cur;
+        }
+    }
+}
+
+fn parse_user_event(s: &mut State, ev: &Event<'_>, ty: u16) {
+    match ty {
+        t::USER_ADDED_E | t::USER_DELETED_E => {
+            let (Some(uid), Some(gid)) = (pu64(ev, 0), pu64(ev, 1)) else { return };
+            let container = pstr(ev, 5).unwrap_or(b"");
+            if ty == t::USER_ADDED_E {
+                let text = |i| pstr(ev, i).unwrap_or(b"");
+                s.add_user_raw(container, uid as u32, gid as u32, text(2), text(3), text(4));
+            } else {
+                s.remove_user(container, uid as u32);
+            }
+        }
+        _ => {
+            let Some(gid) = pu64(ev, 0) else { return };
+            let container = pstr(ev, 2).unwrap_or(b"");
+            if ty == t::GROUP_ADDED_E {
+                s.add_group_raw(container, gid as u32, pstr(ev, 1).unwrap_or(b""));
+            } else {
+                s.remove_group(container, gid as u32);
+            }
+        }
+    }
+}
+
+/// Param indices of the clone/fork exit versions: (flags, uid, has comm).
+fn clone_layout(ty: u16) -> (usize, usize, bool) {
+    match ty {
+        t::CLONE_11_X => (8, 9, false),
+        t::CLONE_16_X | t::FORK_X | t::VFORK_X => (13, 14, false),
+        t::CLONE_17_X | t::FORK_17_X | t::VFORK_17_X => (14, 15, true),
+        _ => (15, 16, true),
+    }
+}
+
+fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let ev = cx.ev;
+    let ty = cx.ty;
+    let (flags_i, uid_i, has_comm) = clone_layout(ty);
+    let v20 = matches!(ty, t::CLONE_20_X | t::FORK_20_X | t::VFORK_20_X | t::CLONE3_X);
+    let Some(mut childtid) = pi64(ev, 0) else { return };
+    let flags = pu64(ev, flags_i).unwrap_or(0) as u32;
+    if childtid < 0 {
+        return;
+    }
+    let mut tid = cx.tid;
+    let (vtid, vpid) = if v20 { (pi64(ev, 18).unwrap_or(tid), pi64(ev, 19).unwrap_or(-1)) } else { (tid, -1) };
+    let in_container = flags & tf::CHILD_IN_PIDNS != 0 || tid != vtid;
+    let mut inverted = false;
+    if childtid == 0 {
+        // The child's side.
+        if let Some(t) = s.threads.get(&tid)
+            && t.clone_ts != 0
+            && ev.ts().saturating_sub(t.clone_ts) > CLONE_STALE_TIME_NS
+        {
+            s.remove_thread(tid, true);
+        }
+        let parent = if flags & tf::CLONE_THREAD != 0 { pi64(ev, 4) } else { pi64(ev, 5) };
+        match s.threads.get_mut(&tid) {
+            None => {
+                inverted = true;
+                childtid = tid;
+                tid = parent.unwrap_or(-1);
+            }
+            Some(t) => {
+                if in_container {
+                    t.vtid = vtid;
+                    t.vpid = vpid;
+                }
+                return;
+            }
+        }
+    } else if in_container {
+        // The parent sees the child's namespace tid: wait for the child's event.
+        return;
+    }
+    if !s.get_or_create(tid) {
+        return;
+    }
+    let p = &s.threads[&tid];
+    let valid_parent = !(&*p.info.comm == b"<NA>" && p.uid == u32::MAX);
+    if let Some(c) = s.threads.get(&childtid) {
+        if c.flags & tf::CLONE_INVERTED != 0 {
+            return;
+        }
+        s.remove_thread(childtid, true);
+    }
+    let exe = pstr(ev, 1).unwrap_or(b"");
+    let comm = if has_comm { pstr(ev, 13).unwrap_or(b"") } else { exe };
+    let args = pbuf(ev, 2);
+    if !valid_parent {
+        // A placeholder parent: take the program data from the event, for
+        // the parent too.
+        let p = s.threads.get_mut(&tid).unwrap();
+        let i = Arc::make_mut(&mut p.info);
+        i.comm = new_str(comm);
+        i.exe = new_str(exe);
+        i.args = new_str(args);
+    }
+    let p = &s.threads[&tid];
+    // Program data: the parent's, with exe/comm/args (and cgroups) from the
+    // event; shared with the parent when they are the same.
+    let cgroups = if v20 { pbytes(ev, 14) } else { None };
+    let same = *p.info.exe == *exe
+        && *p.info.comm == *comm
+        && *p.info.args == *args
+        && cgroups.is_none_or(|c| *p.info.cgroups == *c);
+    let info = if same {
+        p.info.clone()
+    } else {
+        let mut i = (*p.info).clone();
+        i.exe = new_str(exe);
+        i.comm = new_str(comm);
+        i.args = new_str(args);
+        if let Some(c) = cgroups {
+            i.cgroups = new_str(c);
+            i.container_id = container_of_cgroups(c).map_or_else(empty_str, |(_, id)| new_str(id));
+        }
+        Arc::new(i)
+    };
+    let mut c = Thread::new(childtid, pi64(ev, 4).unwrap_or(childtid), info);
+    c.ptid = tid;
+    c.sid = p.sid;
+    c.vpgid = p.vpgid;
+    c.pgid = p.pgid;
+    c.tty = p.tty;
+    c.loginuid = p.loginuid;
+    c.exe_flags = p.exe_flags;
+    c.exe_ino = p.exe_ino;
+    c.exe_ino_ctime = p.exe_ino_ctime;
+    c.exe_ino_mtime = p.exe_ino_mtime;
+    c.cap_inheritable = p.cap_inheritable;
+    c.cap_permitted = p.cap_permitted;
+    c.cap_effective = p.cap_effective;
+    c.pidns_init_start_ts = if v20 { pu64(ev, 20).unwrap_or(p.pidns_init_start_ts) } else { p.pidns_init_start_ts };
+    c.flags = flags;
+    if flags & tf::CLONE_THREAD == 0 {
+        c.pid = childtid;
+        // A new process: a copy of the parent process's fds and cwd.
+        let pm = s.main_tid(tid).unwrap_or(tid);
+        let pmt = &s.threads[&pm];
+        c.fds = pmt.fds.clone();
+        for f in c.fds.map.values_mut() {
+            f.flags &= !(fd_flags::CLOSE_IN_PROGRESS | fd_flags::CLOSE_CANCELED);
+        }
+        c.fds.map.remove(&CANCELED_FD);
+        c.cwd = pmt.cwd.clone();
+    }
+    if inverted {
+        c.flags |= tf::CLONE_INVERTED;
+    }
+    c.fdlimit = pi64(ev, 7).unwrap_or(-1);
+    if ty != t::CLONE_11_X {
+        c.pfmajor = pu64(ev, 8).unwrap_or(0);
+        c.pfminor = pu64(ev, 9).unwrap_or(0);
+        c.vmsize_kb = pu64(ev, 10).unwrap_or(0) as u32;
+        c.vmrss_kb = pu64(ev, 11).unwrap_or(0) as u32;
+        c.vmswap_kb = pu64(ev, 12).unwrap_or(0) as u32;
+    }
+    c.uid = pu64(ev, uid_i).unwrap_or(0) as u32;
+    c.gid = pu64(ev, uid_i + 1).unwrap_or(0) as u32;
+    if in_container {
+        c.vtid = vtid;
+        c.vpid = vpid;
+    } else {
+        c.vtid = c.tid;
+        c.vpid = c.pid;
+    }
+    c.clone_ts = ev.ts();
+    s.add_thread(c);
+}
+
+fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
+    let ev = cx.ev;
+    let ty = cx.ty;
+    if pi64(ev, 0).is_none_or(|r| r < 0) || !cx.known {
+        return;
+    }
+    let np = ev.nparams() as usize;
+    let tid = cx.tid;
+    let exe = pstr(ev, 1).unwrap_or(b"");
+    let comm =
+        if matches!(ty, t::EXECVE_8_X | t::EXECVE_13_X | t::EXECVE_14_X) { exe } else { pstr(ev, 13).unwrap_or(b"") };
+    let args = pbuf(ev, 2);
+    let env_i = match ty {
+        t::EXECVE_8_X | t::EXECVE_13_X => None,
+        t::EXECVE_14_X => Some(13),
+        t::EXECVE_15_X => Some(14),
+        _ => Some(15),
+    };
+    let has_cgroups = !matches!(ty, t::EXECVE_8_X | t::EXECVE_13_X | t::EXECVE_14_X | t::EXECVE_15_X);
+    // The executable's path: the trusted one from the exit (current
+    // versions), else the enter event's filename resolved against the cwd.
+    let mut exepath: Option<Vec<u8>> = None;
+    if let Some(p) = pstr(ev, 27) {
+        exepath = Some(p.to_vec());
+    } else if let Some(e) = &cx.enter {
+        if e.event_type().0 == t::EXECVEAT_E {
+            if let Some(path) = pstr(e, 1) {
+                if path.starts_with(b"<NA>") {
+                    exepath = Some(b"<NA>".to_vec());
+                } else {
+                    let dirfd = pi64(e, 0).unwrap_or(-100);
+                    let fl = pu64(e, 2).unwrap_or(0);
+                    let base = s.dirfd_base(tid, path, dirfd);
+                    let mut out = Vec::new();
+                    // AT_EMPTY_PATH: the dirfd is the executable.
+                    if fl & 1 != 0 && path.is_empty() {
+                        concat_paths(&mut out, b"", &base);
+                    } else {
+                        concat_paths(&mut out, &base, path);
+                    }
+                    exepath = Some(out);
+                }
+            }
+        } else if let Some(path) = pstr(e, 0) {
+            if path.starts_with(b"<NA>") {
+                exepath = Some(b"<NA>".to_vec());
+            } else {
+                let mut out = Vec::new();
+                concat_paths(&mut out, s.cwd(tid).unwrap_or(b""), path);
+                exepath = Some(out);
+            }
+        }
+    } else if let Some(p) = pstr(ev, 30) {
+        let mut out = Vec::new();
+        concat_paths(&mut out, s.cwd(tid).unwrap_or(b""), p);
+        exepath = Some(out);
+    }
+    let t = s.threads.get_mut(&tid).unwrap();
+    let old = &t.info;
+    let mut info = ExecInfo {
+        comm: new_str(comm),
+        exe: new_str(exe),
+        exepath: match &exepath {
+            Some(p) => new_str(p),
+            None => old.exepath.clone(),
+        },
+        args: new_str(args),
+        env: env_i.and_then(|i| pbytes(ev, i)).map_or_else(|| old.env.clone(), new_str),
+        cgroups: old.cgroups.clone(),
+        root: old.root.clone(),
+        container_id: old.container_id.clone(),
+    };
+    if has_cgroups
+        && let Some(c) = pbytes(ev, 14)
+        && *info.cgroups != *c
+    {
+        info.cgroups = new_str(c);
+        info.container_id = container_of_cgroups(c).map_or_else(empty_str, |(_, id)| new_str(id));
+    }
+    t.info = Arc::new(info);
+    if let Some(pid) = pi64(ev, 4) {
+        t.pid = pid;
+    }
+    if t.ptid == -1
+        && let Some(p) = pi64(ev, 5)
+    {
+        t.ptid = p;
+    }
+    t.fdlimit = pi64(ev, 7).unwrap_or(t.fdlimit);
+    if ty != t::EXECVE_8_X {
+        t.pfmajor = pu64(ev, 8).unwrap_or(t.pfmajor);
+        t.pfminor = pu64(ev, 9).unwrap_or(t.pfminor);
+        t.vmsize_kb = pu64(ev, 10).map_or(t.vmsize_kb, |v| v as u32);
+        t.vmrss_kb = pu64(ev, 11).map_or(t.vmrss_kb, |v| v as u32);
+        t.vmswap_kb = pu64(ev, 12).map_or(t.vmswap_kb, |v| v as u32);
+    }
+    if matches!(ty, t::EXECVE_17_X | t::EXECVE_18_X | t::EXECVE_19_X | t::EXECVEAT_X) {
+        t.tty = pu64(ev, 16).map_or(t.tty, |v| v as u32);
+    }
+    if matches!(ty, t::EXECVE_19_X | t::EXECVEAT_X) {
+        t.vpgid = pi64(ev, 17).unwrap_or(t.vpgid);
+        if np > 18 {
+            t.loginuid = pu64(ev, 18).map_or(t.loginuid, |v| v as u32);
+        }
+        if np > 19
+            && let Some(fl) = pu64(ev, 19)
+        {
+            t.exe_flags = fl as u32
+                & (exe_flags::WRITABLE | exe_flags::UPPER_LAYER | exe_flags::FROM_MEMFD | exe_flags::LOWER_LAYER);
+        }
+        if np > 22 {
+            t.cap_inheritable = pu64(ev, 20).unwrap_or(t.cap_inheritable);
+            t.cap_permitted = pu64(ev, 21).unwrap_or(t.cap_permitted);
+            t.cap_effective = pu64(ev, 22).unwrap_or(t.cap_effective);
+        }
+        if np > 25 {
+            t.exe_ino = pu64(ev, 23).unwrap_or(t.exe_ino);
+            t.exe_ino_ctime = pu64(ev, 24).unwrap_or(t.exe_ino_ctime);
+            t.exe_ino_mtime = pu64(ev, 25).unwrap_or(t.exe_ino_mtime);
+        }
+        if np > 26 {
+            t.uid = pu64(ev, 26).map_or(t.uid, |v| v as u32);
+        }
+        if np > 28 {
+            t.pgid = pi64(ev, 28).unwrap_or(t.pgid);
+        }
+        if np > 29 {
+            t.gid = pu64(ev, 29).map_or(t.gid, |v| v as u32);
+        }
+    }
+    let keep = t.flags & (tf::PIPE_SRC | tf::PIPE_DST | tf::IS_MAIN_THREAD | tf::CLONE_INVERTED);
+    t.flags = tf::ACTIVE | tf::NAME_CHANGED | keep;
+    // The new image closes the close-on-exec fds.
+    if let Some(m) = s.main_tid(tid) {
+        let t = s.threads.get_mut(&m).unwrap();
+        let before = t.fds.map.len();
+        t.fds.map.retain(|_, f| !f.is_cloexec());
+        s.counters.fds_removed += (before - t.fds.map.len()) as u64;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
