@@ -8,12 +8,23 @@ at the place with a caret and say what was expected ([`ParseError`]). Macro
 names and list names stay in the tree as written; rule loading substitutes
 them before compiling.
 
-This crate does not know what fields exist or how to extract them (that is
+[`compile`] then resolves fields once (through `saker-fields`), parses
+literals to the fields' types, builds hash sets for lists, a path trie for
+`pmatch`, compiled globs and regexes, and the [`EventTypeSet`] of the event
+types the condition can match; [`Filter::matches`] evaluates it on an event
+without allocating.
+
+This crate does not define fields or extract them (that is
 `saker-fields`), nor load rules files (`saker-rules`).
 */
 
 mod ast;
+mod compile;
+mod evttype;
 mod parse;
+mod pmatch;
 
 pub use ast::{Expr, FieldRef, Literal, Op, Pos, Rhs, Transformer};
+pub use compile::{CompileError, Filter, compile, compile_str};
+pub use evttype::{EventTypeSet, event_types};
 pub use parse::{ParseError, parse};

@@ -18,8 +18,9 @@ pub enum Command {
     /// Print or record system-call events, like sysdig.
     ///
     /// Reads a capture file (-r) and prints one line per event in sysdig's
-    /// format, or the fields named with -p. With -w, writes the events to a
-    /// capture file that sysdig and Falco read.
+    /// format, or the fields named with -p. A trailing FILTER keeps only the
+    /// events matching it. With -w, writes the (matching) events to a capture
+    /// file that sysdig and Falco read.
     #[command(after_help = TRACE_EXAMPLES)]
     Trace(TraceArgs),
 }
@@ -30,6 +31,7 @@ Examples:
   saker trace -r capture.scap -p '%evt.num %evt.type %evt.args'
   saker trace -r capture.scap -n 100 -w first100.scap
   saker trace -r capture.scap -j -p '%evt.time %evt.type %evt.arg.fd'
+  saker trace -r capture.scap evt.type=openat and fd.name startswith /etc
 
 Format fields (-p): %evt.num %evt.time %evt.datetime %evt.rawtime %evt.cpu %evt.dir
   %evt.type %evt.args %evt.info %evt.res %evt.arg.NAME %evt.arg[N] %evt.rawarg.NAME
@@ -62,6 +64,11 @@ pub struct TraceArgs {
     /// Do not print events (useful with -w).
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
+
+    /// Only events matching this condition, in Falco's filter language
+    /// (e.g. `evt.type=open and fd.name startswith /etc`).
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
 }
 
 /// A mistake in how saker was invoked (bad format, bad filter): exit code 2.

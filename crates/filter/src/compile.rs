@@ -1,0 +1,640 @@
+//! Compiling a condition into a matcher, and evaluating it on events.
+//!
+//! Compilation resolves every field to an id once, parses every literal to
+//! the field's type, turns lists into hash sets (or a path trie for
+//! `pmatch`), compiles globs and regexes, and computes the event types the
+//! condition can match, so that per event only extraction and comparison
+//! remain.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::net::IpAddr;
+
+use globset::{GlobBuilder, GlobMatcher};
+use regex::bytes::Regex;
+use rustc_hash::FxHashSet;
+use saker_fields::{EventContext, Field, FieldType, FieldValue};
+
+use crate::ast::{Expr, FieldRef, Literal, Op, Pos, Rhs, Transformer};
+use crate::evttype::EventTypeSet;
+use crate::parse::{ParseError, parse};
+use crate::pmatch::PathTrie;
+
+/// A condition that does not compile: a syntax error, an unknown field, a
+/// value of the wrong type, an operator the field does not support.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    /// Where in the condition.
+    pub pos: Pos,
+    /// What is wrong.
+    pub message: String,
+    /// The line of the condition the error is on, for the caret display.
+    pub line_text: String,
+}
+
+impl CompileError {
+    fn at(text: &str, pos: Pos, message: impl Into<String>) -> CompileError {
+        let start = text[..pos.offset.min(text.len())].rfind('\n').map_or(0, |p| p + 1);
+        let end = text[start..].find('\n').map_or(text.len(), |p| start + p);
+        CompileError { pos, message: message.into(), line_text: text[start..end].to_string() }
+    }
+}
+
+impl From<ParseError> for CompileError {
+    fn from(e: ParseError) -> Self {
+        CompileError { pos: e.pos, message: e.message, line_text: e.line_text }
+    }
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} at {}", self.message, self.pos)?;
+        writeln!(f, "  {}", self.line_text)?;
+        write!(f, "  {}^", " ".repeat(self.pos.col.saturating_sub(1) as usize))
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// A compiled condition.
+///
+/// `matches` keeps its scratch buffers inside, so a `Filter` is used by one
+/// thread at a time (clone it for each worker).
+#[derive(Clone, Debug)]
+pub struct Filter {
+    root: Node,
+    event_types: EventTypeSet,
+    scratch: RefCell<Scratch>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    lhs: Vec<u8>,
+    rhs: Vec<u8>,
+    tmp: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Check(Box<Check>),
+}
+
+#[derive(Clone, Debug)]
+struct Operand {
+    field: Field,
+    /// Applied in order, innermost first.
+    transformers: Box<[Transformer]>,
+    ty: FieldType,
+}
+
+#[derive(Clone, Debug)]
+struct Check {
+    lhs: Operand,
+    cmp: Cmp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ord2 {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Ord2 {
+    fn test<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Ord2::Eq => a == b,
+            Ord2::Ne => a != b,
+            Ord2::Lt => a < b,
+            Ord2::Le => a <= b,
+            Ord2::Gt => a > b,
+            Ord2::Ge => a >= b,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Cmp {
+    Exists,
+    StrEq(Box<[u8]>),
+    StrNe(Box<[u8]>),
+    Contains(memchr::memmem::Finder<'static>),
+    /// The needle is lowercase ASCII.
+    IContains(Box<[u8]>),
+    StartsWith(Box<[u8]>),
+    EndsWith(Box<[u8]>),
+    Glob(GlobMatcher),
+    Regex(Regex),
+    StrIn(FxHashSet<Box<[u8]>>),
+    Pmatch(PathTrie),
+    Int(Ord2, i64),
+    IntIn(FxHashSet<i64>),
+    Uint(Ord2, u64),
+    UintIn(FxHashSet<u64>),
+    Bool(Ord2, bool),
+    Ip(Ord2, IpAddr),
+    IpIn(Vec<IpNet>),
+    /// Compared with another field's value.
+    Field(Op, Operand),
+}
+
+/// An IP network, `addr/prefix`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    fn parse(s: &str) -> Option<IpNet> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse().ok().filter(|&p| p <= max)?,
+            None => max,
+        };
+        Some(IpNet { addr, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Compiles a condition text (no macros or list names left in it).
+pub fn compile_str(text: &str) -> Result<Filter, CompileError> {
+    let expr = parse(text)?;
+    compile(&expr, text)
+}
+
+/// Compiles a parsed condition; `text` is the condition's source, for error
+/// positions.
+pub fn compile(expr: &Expr, text: &str) -> Result<Filter, CompileError> {
+    let c = Compiler { text };
+    let root = c.node(expr)?;
+    Ok(Filter { root, event_types: crate::evttype::event_types(expr), scratch: RefCell::default() })
+}
+
+impl Filter {
+    /// Whether the event matches.
+    pub fn matches(&self, ctx: &EventContext<'_>) -> bool {
+        let mut scratch = self.scratch.borrow_mut();
+        eval(&self.root, ctx, &mut scratch)
+    }
+
+    /// The event types the condition can match; events of other types never
+    /// match, so callers skip them without evaluating.
+    pub fn event_types(&self) -> &EventTypeSet {
+        &self.event_types
+    }
+}
+
+fn eval(node: &Node, ctx: &EventContext<'_>, s: &mut Scratch) -> bool {
+    match node {
+        Node::And(v) => v.iter().all(|n| eval(n, ctx, s)),
+        Node::Or(v) => v.iter().any(|n| eval(n, ctx, s)),
+        Node::Not(n) => !eval(n, ctx, s),
+        Node::Check(c) => check(c, ctx, s),
+    }
+}
+
+/// Extracts an operand's value, transformers applied, into `buf` if it has to be built.
+fn extract<'s>(
+    op: &Operand,
+    ctx: &'s EventContext<'_>,
+    buf: &'s mut Vec<u8>,
+    tmp: &mut Vec<u8>,
+) -> Option<FieldValue<'s>> {
+    if op.transformers.is_empty() {
+        return op.field.extract(ctx, buf);
+    }
+    // Build the value in `tmp`, then transform it into `buf` step by step.
+    // Transformers apply to text only (checked at compile time).
+    let FieldValue::Str(s) = op.field.extract(ctx, tmp)? else { return None };
+    let mut cur: Vec<u8> = std::mem::take(buf);
+    cur.clear();
+    cur.extend_from_slice(s);
+    let mut len_result = None;
+    for t in op.transformers.iter() {
+        match t {
+            Transformer::ToLower => cur.make_ascii_lowercase(),
+            Transformer::ToUpper => cur.make_ascii_uppercase(),
+            Transformer::Basename => {
+                let start = cur.iter().rposition(|&b| b == b'/').map_or(0, |p| p + 1);
+                cur.drain(..start);
+            }
+            Transformer::B64 => {
+                let decoded = b64_decode(&cur)?;
+                cur.clear();
+                cur.extend_from_slice(&decoded);
+            }
+            Transformer::Len => {
+                len_result = Some(cur.len() as u64);
+            }
+        }
+    }
+    *buf = cur;
+    match len_result {
+        Some(n) => Some(FieldValue::Uint(n)),
+        None => Some(FieldValue::Str(buf)),
+    }
+}
+
+fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    }
+    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=' && !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    Some(out)
+}
+
+fn icontains(hay: &[u8], needle_lower: &[u8]) -> bool {
+    if needle_lower.is_empty() {
+        return true;
+    }
+    hay.windows(needle_lower.len()).any(|w| w.iter().zip(needle_lower).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+fn check(c: &Check, ctx: &EventContext<'_>, s: &mut Scratch) -> bool {
+    let Scratch { lhs, rhs, tmp } = s;
+    let Some(v) = extract(&c.lhs, ctx, lhs, tmp) else { return false };
+    match (&c.cmp, v) {
+        (Cmp::Exists, _) => true,
+        (Cmp::StrEq(l), FieldValue::Str(s)) => s == &**l,
+        (Cmp::StrNe(l), FieldValue::Str(s)) => s != &**l,
+        (Cmp::Contains(f), FieldValue::Str(s)) => f.find(s).is_some(),
+        (Cmp::IContains(l), FieldValue::Str(s)) => icontains(s, l),
+        (Cmp::StartsWith(l), FieldValue::Str(s)) => s.starts_with(l),
+        (Cmp::EndsWith(l), FieldValue::Str(s)) => s.ends_with(l),
+        (Cmp::Glob(g), FieldValue::Str(s)) => {
+            use std::os::unix::ffi::OsStrExt;
+            g.is_match(std::ffi::OsStr::from_bytes(s))
+        }
+        (Cmp::Regex(r), FieldValue::Str(s)) => r.is_match(s),
+        (Cmp::StrIn(set), FieldValue::Str(s)) => set.contains(s),
+        (Cmp::Pmatch(t), FieldValue::Str(s)) => t.matches(s),
+        (Cmp::Int(o, l), FieldValue::Int(x)) => o.test(x, *l),
+        (Cmp::Int(o, l), FieldValue::Uint(x)) => o.test(x as i64, *l),
+        (Cmp::IntIn(set), FieldValue::Int(x)) => set.contains(&x),
+        (Cmp::Uint(o, l), FieldValue::Uint(x)) => o.test(x, *l),
+        (Cmp::Uint(o, l), FieldValue::Int(x)) => o.test(x as u64, *l),
+        (Cmp::UintIn(set), FieldValue::Uint(x)) => set.contains(&x),
+        (Cmp::Bool(o, l), FieldValue::Bool(x)) => o.test(x, *l),
+        (Cmp::Ip(o, l), FieldValue::Ip(x)) => o.test(x, *l),
+        (Cmp::IpIn(nets), FieldValue::Ip(x)) => nets.iter().any(|n| n.contains(x)),
+        (Cmp::Field(op, r), v) => {
+            let mut tmp2 = Vec::new();
+            let Some(w) = extract(r, ctx, rhs, &mut tmp2) else { return false };
+            compare_values(*op, v, w)
+        }
+        _ => false,
+    }
+}
+
+/// Compares two extracted values (for `val(field)` right sides).
+fn compare_values(op: Op, a: FieldValue<'_>, b: FieldValue<'_>) -> bool {
+    use FieldValue as V;
+    let ord = |o: Ord2| match (a, b) {
+        (V::Int(x), V::Int(y)) => o.test(x, y),
+        (V::Uint(x), V::Uint(y)) => o.test(x, y),
+        (V::Int(x), V::Uint(y)) => o.test(x as i128, y as i128),
+        (V::Uint(x), V::Int(y)) => o.test(x as i128, y as i128),
+        (V::Str(x), V::Str(y)) => o.test(x, y),
+        (V::Bool(x), V::Bool(y)) => o.test(x, y),
+        (V::Ip(x), V::Ip(y)) => o.test(x, y),
+        _ => false,
+    };
+    match op {
+        Op::Eq | Op::In | Op::Intersects => ord(Ord2::Eq),
+        Op::Ne => ord(Ord2::Ne),
+        Op::Lt => ord(Ord2::Lt),
+        Op::Le => ord(Ord2::Le),
+        Op::Gt => ord(Ord2::Gt),
+        Op::Ge => ord(Ord2::Ge),
+        Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith => match (a, b) {
+            (V::Str(x), V::Str(y)) => match op {
+                Op::Contains => memchr::memmem::find(x, y).is_some(),
+                Op::IContains => icontains(x, &y.to_ascii_lowercase()),
+                Op::StartsWith => x.starts_with(y),
+                _ => x.ends_with(y),
+            },
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+struct Compiler<'t> {
+    text: &'t str,
+}
+
+impl Compiler<'_> {
+    fn err(&self, pos: Pos, message: impl Into<String>) -> CompileError {
+        CompileError::at(self.text, pos, message)
+    }
+
+    fn node(&self, e: &Expr) -> Result<Node, CompileError> {
+        Ok(match e {
+            Expr::And(v, _) => Node::And(v.iter().map(|c| self.node(c)).collect::<Result<_, _>>()?),
+            Expr::Or(v, _) => Node::Or(v.iter().map(|c| self.node(c)).collect::<Result<_, _>>()?),
+            Expr::Not(c, _) => Node::Not(Box::new(self.node(c)?)),
+            Expr::Identifier(name, pos) => {
+                return Err(self.err(*pos, format!("undefined macro '{name}'")));
+            }
+            Expr::Check { field, op, rhs, pos } => Node::Check(Box::new(self.check(field, *op, rhs.as_ref(), *pos)?)),
+        })
+    }
+
+    fn operand(&self, r: &FieldRef) -> Result<Operand, CompileError> {
+        match r {
+            FieldRef::Field { name, arg, pos } => {
+                let text = match arg {
+                    Some(a) => format!("{name}[{a}]"),
+                    None => name.clone(),
+                };
+                let field = Field::parse(&text).map_err(|e| self.err(*pos, e.to_string()))?;
+                let ty = field.ty();
+                Ok(Operand { field, transformers: Box::new([]), ty })
+            }
+            FieldRef::Transformed { transformer, inner, pos } => {
+                let mut op = self.operand(inner)?;
+                if op.ty != FieldType::String {
+                    return Err(self.err(
+                        *pos,
+                        format!("'{}' applies to text fields; '{inner}' is {}", transformer.as_str(), op.ty.name()),
+                    ));
+                }
+                let mut ts = op.transformers.into_vec();
+                ts.push(*transformer);
+                op.transformers = ts.into_boxed_slice();
+                if *transformer == Transformer::Len {
+                    op.ty = FieldType::Uint64;
+                }
+                Ok(op)
+            }
+        }
+    }
+
+    fn check(&self, field: &FieldRef, op: Op, rhs: Option<&Rhs>, pos: Pos) -> Result<Check, CompileError> {
+        let lhs = self.operand(field)?;
+        let ty = lhs.ty;
+        let unsupported =
+            || self.err(pos, format!("operator '{}' is not supported by '{field}' ({})", op.as_str(), ty.name()));
+        if op == Op::Exists {
+            return Ok(Check { lhs, cmp: Cmp::Exists });
+        }
+        let rhs = rhs.ok_or_else(|| self.err(pos, format!("operator '{}' needs a value", op.as_str())))?;
+        // A field on the right.
+        if let Rhs::Field(r) = rhs {
+            let r = self.operand(r)?;
+            let comparable = matches!(
+                (ty, r.ty),
+                (FieldType::String, FieldType::String)
+                    | (
+                        FieldType::Int64 | FieldType::Uint64 | FieldType::AbsTime,
+                        FieldType::Int64 | FieldType::Uint64 | FieldType::AbsTime
+                    )
+                    | (FieldType::Bool, FieldType::Bool)
+                    | (FieldType::IpAddr, FieldType::IpAddr)
+            );
+            if !comparable {
+                return Err(
+                    self.err(pos, format!("'{field}' ({}) cannot be compared with a {} field", ty.name(), r.ty.name()))
+                );
+            }
+            if matches!(op, Op::Glob | Op::IGlob | Op::Regex | Op::Pmatch | Op::BContains | Op::BStartsWith) {
+                return Err(unsupported());
+            }
+            return Ok(Check { lhs, cmp: Cmp::Field(op, r) });
+        }
+        let items: Vec<&Literal> = match rhs {
+            Rhs::Value(l) => vec![l],
+            Rhs::List(v, _) => v.iter().collect(),
+            Rhs::Field(_) => unreachable!(),
+        };
+        let single = || -> Result<&Literal, CompileError> {
+            match rhs {
+                Rhs::Value(l) => Ok(l),
+                Rhs::List(_, p) => {
+                    Err(self.err(*p, format!("operator '{}' takes a single value, not a list", op.as_str())))
+                }
+                Rhs::Field(_) => unreachable!(),
+            }
+        };
+        let cmp = match ty {
+            FieldType::String => match op {
+                Op::Eq => Cmp::StrEq(single()?.text.as_bytes().into()),
+                Op::Ne => Cmp::StrNe(single()?.text.as_bytes().into()),
+                Op::Contains => Cmp::Contains(memchr::memmem::Finder::new(single()?.text.as_bytes()).into_owned()),
+                Op::IContains => Cmp::IContains(single()?.text.to_ascii_lowercase().into_bytes().into()),
+                Op::StartsWith => Cmp::StartsWith(single()?.text.as_bytes().into()),
+                Op::EndsWith => Cmp::EndsWith(single()?.text.as_bytes().into()),
+                Op::BContains | Op::BStartsWith => {
+                    let l = single()?;
+                    let bytes = hex_bytes(&l.text).ok_or_else(|| {
+                        self.err(l.pos, format!("'{}' needs hexadecimal bytes, like 7f454c46", op.as_str()))
+                    })?;
+                    if op == Op::BContains {
+                        Cmp::Contains(memchr::memmem::Finder::new(&bytes).into_owned())
+                    } else {
+                        Cmp::StartsWith(bytes.into())
+                    }
+                }
+                Op::Glob | Op::IGlob => {
+                    let l = single()?;
+                    let g = GlobBuilder::new(&l.text)
+                        .case_insensitive(op == Op::IGlob)
+                        .literal_separator(false)
+                        .backslash_escape(false)
+                        .build()
+                        .map_err(|e| self.err(l.pos, format!("invalid glob: {e}")))?;
+                    Cmp::Glob(g.compile_matcher())
+                }
+                Op::Regex => {
+                    let l = single()?;
+                    let r = Regex::new(&format!("^(?:{})$", l.text))
+                        .map_err(|e| self.err(l.pos, format!("invalid regex: {e}")))?;
+                    Cmp::Regex(r)
+                }
+                Op::In | Op::Intersects => Cmp::StrIn(items.iter().map(|l| l.text.as_bytes().into()).collect()),
+                Op::Pmatch => {
+                    let mut t = PathTrie::default();
+                    for l in &items {
+                        t.insert(l.text.as_bytes());
+                    }
+                    Cmp::Pmatch(t)
+                }
+                _ => return Err(unsupported()),
+            },
+            FieldType::Int64 => {
+                let num = |l: &Literal| {
+                    parse_int(&l.text)
+                        .ok_or_else(|| self.err(l.pos, format!("'{}' is not a number, as '{field}' needs", l.text)))
+                };
+                match op {
+                    Op::In | Op::Intersects => Cmp::IntIn(items.iter().map(|l| num(l)).collect::<Result<_, _>>()?),
+                    _ => Cmp::Int(ord(op).ok_or_else(unsupported)?, num(single()?)?),
+                }
+            }
+            FieldType::Uint64 | FieldType::AbsTime => {
+                let num = |l: &Literal| {
+                    parse_int(&l.text).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+                        self.err(l.pos, format!("'{}' is not a positive number, as '{field}' needs", l.text))
+                    })
+                };
+                match op {
+                    Op::In | Op::Intersects => Cmp::UintIn(items.iter().map(|l| num(l)).collect::<Result<_, _>>()?),
+                    _ => Cmp::Uint(ord(op).ok_or_else(unsupported)?, num(single()?)?),
+                }
+            }
+            FieldType::Bool => {
+                let l = single()?;
+                let b = match l.text.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(self.err(l.pos, format!("'{field}' is true or false, not '{}'", l.text))),
+                };
+                match op {
+                    Op::Eq => Cmp::Bool(Ord2::Eq, b),
+                    Op::Ne => Cmp::Bool(Ord2::Ne, b),
+                    _ => return Err(unsupported()),
+                }
+            }
+            FieldType::IpAddr | FieldType::IpNet => {
+                let net = |l: &Literal| {
+                    IpNet::parse(&l.text)
+                        .ok_or_else(|| self.err(l.pos, format!("'{}' is not an IP address or network", l.text)))
+                };
+                match op {
+                    Op::In | Op::Intersects => Cmp::IpIn(items.iter().map(|l| net(l)).collect::<Result<_, _>>()?),
+                    Op::Eq | Op::Ne => {
+                        let n = net(single()?)?;
+                        let full = if n.addr.is_ipv4() { 32 } else { 128 };
+                        if n.prefix == full {
+                            Cmp::Ip(if op == Op::Eq { Ord2::Eq } else { Ord2::Ne }, n.addr)
+                        } else if op == Op::Eq {
+                            Cmp::IpIn(vec![n])
+                        } else {
+                            return Err(unsupported());
+                        }
+                    }
+                    _ => return Err(unsupported()),
+                }
+            }
+        };
+        Ok(Check { lhs, cmp })
+    }
+}
+
+fn ord(op: Op) -> Option<Ord2> {
+    Some(match op {
+        Op::Eq => Ord2::Eq,
+        Op::Ne => Ord2::Ne,
+        Op::Lt => Ord2::Lt,
+        Op::Le => Ord2::Le,
+        Op::Gt => Ord2::Gt,
+        Op::Ge => Ord2::Ge,
+        _ => return None,
+    })
+}
+
+/// Decimal or `0x` hexadecimal, with an optional sign.
+fn parse_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let v = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        Some(h) => i128::from_str_radix(h, 16).ok()?,
+        None => body.parse::<i128>().ok()?,
+    };
+    let v = if neg { -v } else { v };
+    // Unsigned 64-bit values above i64::MAX keep their bits.
+    if v > i64::MAX as i128 { u64::try_from(v).ok().map(|u| u as i64) } else { i64::try_from(v).ok() }
+}
+
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.is_empty() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals() {
+        assert_eq!(parse_int("42"), Some(42));
+        assert_eq!(parse_int("-1"), Some(-1));
+        assert_eq!(parse_int("0x10"), Some(16));
+        assert_eq!(parse_int("18446744073709551615"), Some(-1));
+        assert_eq!(parse_int("abc"), None);
+        assert_eq!(hex_bytes("7f454c46"), Some(vec![0x7f, b'E', b'L', b'F']));
+        assert_eq!(hex_bytes("7f4"), None);
+        assert_eq!(b64_decode(b"aGVsbG8="), Some(b"hello".to_vec()));
+        assert!(icontains(b"Hello World", b"lo wo"));
+    }
+
+    #[test]
+    fn networks() {
+        let n = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.1.2.3".parse().unwrap()));
+        let n6 = IpNet::parse("fe80::/10").unwrap();
+        assert!(n6.contains("fe80::1".parse().unwrap()));
+        assert!(IpNet::parse("10.0.0.0/33").is_none());
+    }
+
+    #[test]
+    fn compile_errors_are_located() {
+        let e = compile_str("evt.type = open and\n  evt.num > abc").unwrap_err();
+        assert_eq!((e.pos.line, e.pos.col), (2, 13));
+        assert!(e.message.contains("not a positive number"), "{e}");
+        let e = compile_str("proc.nmae = bash").unwrap_err();
+        assert!(e.message.contains("unknown field 'proc.nmae'") && e.message.contains("proc.name"), "{e}");
+        let e = compile_str("evt.num contains 3").unwrap_err();
+        assert!(e.message.contains("not supported"), "{e}");
+        let e = compile_str("spawned_process and evt.num = 1").unwrap_err();
+        assert!(e.message.contains("undefined macro 'spawned_process'"), "{e}");
+        let e = compile_str("evt.type regex '('").unwrap_err();
+        assert!(e.message.contains("invalid regex"), "{e}");
+    }
+}
