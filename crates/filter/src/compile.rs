@@ -33,10 +33,17 @@ pub struct CompileError {
 }
 
 impl CompileError {
+    /// An error at `pos`; the caret line comes from `text` when `pos` points
+    /// into it (conditions expanded from several sources pass an empty text).
     fn at(text: &str, pos: Pos, message: impl Into<String>) -> CompileError {
-        let start = text[..pos.offset.min(text.len())].rfind('\n').map_or(0, |p| p + 1);
-        let end = text[start..].find('\n').map_or(text.len(), |p| start + p);
-        CompileError { pos, message: message.into(), line_text: text[start..end].to_string() }
+        let line_text = if pos.offset <= text.len() && text.is_char_boundary(pos.offset) {
+            let start = text[..pos.offset].rfind('\n').map_or(0, |p| p + 1);
+            let end = text[start..].find('\n').map_or(text.len(), |p| start + p);
+            text[start..end].to_string()
+        } else {
+            String::new()
+        };
+        CompileError { pos, message: message.into(), line_text }
     }
 }
 
