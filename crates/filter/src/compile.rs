@@ -199,7 +199,8 @@ pub fn compile_str(text: &str) -> Result<Filter, CompileError> {
 pub fn compile(expr: &Expr, text: &str) -> Result<Filter, CompileError> {
     let c = Compiler { text };
     let root = c.node(expr)?;
-    Ok(Filter { root, event_types: crate::evttype::event_types(expr), scratch: RefCell::default() })
+    let event_types = crate::evttype::event_types(expr).map_err(|(pos, msg)| c.err(pos, msg))?;
+    Ok(Filter { root, event_types, scratch: RefCell::default() })
 }
 
 impl Filter {

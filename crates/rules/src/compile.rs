@@ -9,7 +9,6 @@ use std::sync::Arc;
 use saker_filter::{Expr, FieldRef, Literal, Op, Pos, Rhs};
 
 use crate::diag::{Code, Context, Diagnostic, ItemType, Location, Snippet};
-use crate::evttypes;
 use crate::model::{Exception, ExceptionValue, FieldChecker, List, Macro, Rule, SkippedRule};
 use crate::reader::{Collector, Entry, ExInfo, RuleInfo, Scalar};
 use crate::source::{FileId, Files, Text, text_label, text_line};
@@ -642,14 +641,15 @@ impl<'a> Compiler<'a> {
             return Err(None);
         }
 
-        let event_types = match evttypes::event_types(&cond) {
+        let event_types = match saker_filter::event_types(&cond) {
             Ok(t) => t,
-            Err(e) => {
-                self.report_at(e.pos.offset, Code::ErrCompileCondition, e.message.to_string());
+            Err((pos, message)) => {
+                self.report_at(pos.offset, Code::ErrCompileCondition, message.to_string());
                 return Err(None);
             }
         };
-        if event_types.too_many() && r.warn_evttypes {
+        // Falco's threshold: no type at all, or more than 100 event codes.
+        if (event_types.is_empty() || event_types.len() > 100) && r.warn_evttypes {
             let d = self.rule_diag(
                 r,
                 Code::NoEvttype,

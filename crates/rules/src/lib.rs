@@ -40,8 +40,6 @@ Where saker deliberately differs from Falco:
 - exceptions replaced by `override: {exceptions: replace}` are validated and
   get default operators, like defined ones;
 - unknown fields used by a macro are reported once, in the macro;
-- `LOAD_NO_EVTTYPE` warns above 50 event type names (Falco: above 100 event
-  codes, about two per name), as names are all this crate knows;
 - only the `syscall` source exists; of `required_plugin_versions`, the
   `container` plugin is satisfied by saker's built-in fields, others get a
   `LOAD_PLUGIN_UNAVAILABLE` warning.
@@ -53,7 +51,6 @@ This crate does not compile conditions into matchers nor evaluate them
 
 mod compile;
 mod diag;
-mod evttypes;
 mod model;
 mod reader;
 mod render;
@@ -63,7 +60,6 @@ mod yaml;
 use std::sync::Arc;
 
 pub use diag::{Code, Context, Diagnostic, ItemType, LoadErrors, Location, Severity, Snippet};
-pub use evttypes::EventTypes;
 pub use model::{
     AnyField, ENGINE_VERSION, Exception, ExceptionValue, FieldChecker, List, Macro, PluginRequirement, Priority, Rule,
     RulesSource, SYSCALL_SOURCE, SkippedRule,

@@ -6,7 +6,6 @@ use std::fmt;
 use saker_filter::Expr;
 
 use crate::diag::Location;
-use crate::evttypes::EventTypes;
 
 /// saker's rules engine version, compared with `required_engine_version`.
 pub const ENGINE_VERSION: (u32, u32, u32) = (0, 57, 0);
@@ -189,7 +188,7 @@ pub struct Rule {
     /// `skip-if-unknown-filter`.
     pub skip_if_unknown_filter: bool,
     /// The event types the condition can match (Falco's `evt.type` indexing).
-    pub event_types: EventTypes,
+    pub event_types: saker_filter::EventTypeSet,
     /// `capture`.
     pub capture: bool,
     /// `capture_duration`, `capture_events`, `capture_filesize`, when set.

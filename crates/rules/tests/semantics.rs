@@ -5,7 +5,7 @@
 mod common;
 
 use common::{error, ok};
-use saker_rules::{Code, EventTypes, ExceptionValue, condition_string};
+use saker_rules::{Code, ExceptionValue, condition_string};
 
 fn cond(r: &saker_rules::LoadResult, name: &str) -> String {
     condition_string(&r.rule(name).unwrap_or_else(|| panic!("no rule {name}")).condition)
@@ -56,7 +56,7 @@ fn macro_condition_append() {
         "- macro: open_simple\n  condition: evt.type in (open,openat)\n- macro: open_simple\n  condition: or evt.type = openat2\n  append: true\n- rule: test_rule\n  desc: simple rule\n  condition: open_simple\n  output: command=%proc.cmdline\n  priority: INFO\n",
     );
     assert_eq!(cond(&r, "test_rule"), "(evt.type in (open, openat) or evt.type = openat2)");
-    assert_eq!(r.rules[0].event_types, EventTypes::Only(["open", "openat", "openat2"].map(String::from).into()));
+    assert_eq!(r.rules[0].event_types.names(), ["open", "openat", "openat2"]);
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn exceptions_as_falco_builds_them() {
     // No values: no clause.
     let r = with("    - name: e\n      fields: [proc.name]\n");
     assert_eq!(cond(&r, "test_rule"), "evt.type = open");
-    assert_eq!(r.rules[0].event_types, EventTypes::Only(["open".to_string()].into()));
+    assert_eq!(r.rules[0].event_types.names(), ["open"]);
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn unused_items_and_event_type_warnings() {
     let r = ok(
         "- rule: R\n  desc: d\n  condition: evt.type in (open, close) and not evt.type = close\n  output: o\n  priority: INFO\n",
     );
-    assert_eq!(r.rules[0].event_types, EventTypes::Only(["open".to_string()].into()));
+    assert_eq!(r.rules[0].event_types.names(), ["open"]);
 }
 
 #[test]
