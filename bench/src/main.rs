@@ -13,6 +13,8 @@ use clap::Parser;
 use saker_abi::Event;
 use saker_scap::{Reader, Writer};
 
+mod storms;
+
 /// saker's benchmarks.
 #[derive(Parser, Debug)]
 struct Args {
@@ -33,10 +35,21 @@ struct Args {
 }
 
 fn main() -> Result<()> {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("storm-worker") && raw.len() == 4 {
+        return storms::worker(&raw[2], raw[3].parse()?);
+    }
     let args = Args::parse();
     let all = args.entries.is_empty();
     if all || args.entries.iter().any(|e| e == "replay") {
         replay(&args)?;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if (all && root) || args.entries.iter().any(|e| e == "storms") {
+        let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
+        let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
+        storms::storms(args.runs.min(3), secs, &kinds)?;
     }
     Ok(())
 }

@@ -1,0 +1,264 @@
+//! Syscall storms under the modern probe: how much a workload slows down and
+//! how many events reach user space.
+//!
+//! Each storm runs in a worker process pinned to the last CPU (this binary
+//! re-executed as `saker-bench storm-worker KIND SECONDS`); the consumer reads
+//! the rings on CPU 0. For each mode the workload also runs with the probe off,
+//! right before, so every slowdown compares runs of the same moment.
+//!
+//! Modes:
+//! - `off`: nothing attached;
+//! - `bare`: programs that return at once, attached where the probe would be;
+//! - `nothing`: the probe attached, no syscall interesting;
+//! - `all`: the probe capturing every syscall.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use saker_driver::{EventSource, Next};
+use saker_modern_bpf::{Config, ModernBpf};
+
+/// The storms.
+pub const KINDS: &[&str] = &["getppid", "open-read-close", "fork-exec"];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Off,
+    Bare,
+    Nothing,
+    All,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Bare => "bare",
+            Mode::Nothing => "nothing interesting",
+            Mode::All => "capture all",
+        }
+    }
+
+    fn config(self) -> Option<Config> {
+        let none = Some(BTreeSet::new());
+        match self {
+            Mode::Off => None,
+            Mode::Bare => Some(Config { syscalls: none, procexit: false, baseline: true, ..Config::default() }),
+            Mode::Nothing => Some(Config { syscalls: none, procexit: false, ..Config::default() }),
+            Mode::All => Some(Config::default()),
+        }
+    }
+}
+
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_setaffinity on ourselves.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Online CPUs (not the affinity mask: the consumer pins itself to CPU 0).
+fn ncpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize
+}
+
+/// The worker: runs `kind` for `secs` seconds and prints its iteration count.
+pub fn worker(kind: &str, secs: f64) -> Result<()> {
+    pin(ncpus() - 1);
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let mut n: u64 = 0;
+    let file = c"/etc/hostname";
+    let exe = c"/usr/bin/true";
+    let argv = [exe.as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let mut buf = [0u8; 4096];
+    loop {
+        // Check the clock every 1024 iterations (every one for fork-exec).
+        let batch = if kind == "fork-exec" { 1 } else { 1024 };
+        for _ in 0..batch {
+            // SAFETY: plain syscalls on valid buffers.
+            unsafe {
+                match kind {
+                    "getppid" => {
+                        libc::syscall(libc::SYS_getppid);
+                    }
+                    "open-read-close" => {
+                        let fd = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, file.as_ptr(), libc::O_RDONLY, 0);
+                        libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len());
+                        libc::syscall(libc::SYS_close, fd);
+                    }
+                    "fork-exec" => {
+                        let pid = libc::fork();
+                        if pid == 0 {
+                            libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                            libc::_exit(127);
+                        }
+                        let mut st = 0;
+                        libc::waitpid(pid, &mut st, 0);
+                    }
+                    other => bail!("unknown storm {other}"),
+                }
+            }
+        }
+        n += batch;
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    println!("{n}");
+    Ok(())
+}
+
+struct Run {
+    rate: f64,
+    events: u64,
+    drops: u64,
+    consumer_cpu: f64,
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is valid.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs the worker once with the probe in `mode`, reading the rings meanwhile.
+fn run_once(kind: &str, mode: Mode, secs: f64) -> Result<Run> {
+    let mut probe = match mode.config() {
+        Some(c) => Some(ModernBpf::open(c).context("opening the modern probe (needs root)")?),
+        None => None,
+    };
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(["storm-worker", kind, &secs.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the storm worker")?;
+    let t0 = Instant::now();
+    let cpu0 = thread_cpu();
+    let mut events = 0u64;
+    if let Some(p) = probe.as_mut() {
+        loop {
+            let check = match p.next_event()? {
+                Next::Event(_) => {
+                    events += 1;
+                    events % 4096 == 0
+                }
+                Next::Idle | Next::End => true,
+            };
+            if check && child.try_wait()?.is_some() {
+                break;
+            }
+        }
+        // Drain what the worker left in the rings.
+        p.detach();
+        while let Next::Event(_) = p.next_event()? {
+            events += 1;
+        }
+    }
+    let out = child.wait_with_output()?;
+    let wall = t0.elapsed();
+    let consumer_cpu = (thread_cpu() - cpu0).as_secs_f64() / wall.as_secs_f64();
+    if !out.status.success() {
+        bail!("storm worker failed: {}", out.status);
+    }
+    let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().context("worker output")?;
+    let drops = probe.as_ref().map_or(0, |p| p.stats().drops());
+    Ok(Run { rate: n as f64 / secs, events, drops, consumer_cpu })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// The storm table: for each storm and mode, median over `runs`.
+pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("storms need root (the modern probe loads BPF programs)");
+    }
+    pin(0);
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    for kind in KINDS.iter().filter(|k| kinds.is_empty() || kinds.iter().any(|x| x == *k)) {
+        let modes = [Mode::Bare, Mode::Nothing, Mode::All];
+        let mut slow: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut rate: Vec<Vec<f64>> = vec![Vec::new(); modes.len() + 1];
+        let mut evs: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut drops = vec![0u64; modes.len()];
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut nothing_vs_bare = Vec::new();
+        for r in 0..runs {
+            // off, then each mode right after: every ratio compares runs of the same moment
+            let off = run_once(kind, Mode::Off, secs)?;
+            rate[0].push(off.rate);
+            let mut on_rates = Vec::new();
+            for (i, &m) in modes.iter().enumerate() {
+                let on = run_once(kind, m, secs)?;
+                eprintln!(
+                    "bench: {kind} run {r} {}: off {:.0}/s, on {:.0}/s, {:.0} events/s, {} drops",
+                    m.name(),
+                    off.rate,
+                    on.rate,
+                    on.events as f64 / secs,
+                    on.drops
+                );
+                rate[i + 1].push(on.rate);
+                slow[i].push(off.rate / on.rate);
+                evs[i].push(on.events as f64 / secs);
+                drops[i] += on.drops;
+                cpu[i].push(on.consumer_cpu);
+                on_rates.push(on.rate);
+            }
+            nothing_vs_bare.push(on_rates[0] / on_rates[1]);
+        }
+        rows.push(vec![
+            kind.to_string(),
+            "off".into(),
+            format!("{:.0}", median(rate[0].clone())),
+            "1.00x".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+        for (i, m) in modes.iter().enumerate() {
+            rows.push(vec![
+                kind.to_string(),
+                m.name().into(),
+                format!("{:.0}", median(rate[i + 1].clone())),
+                format!("{:.2}x", median(slow[i].clone())),
+                if *m == Mode::All { format!("{:.2} M", median(evs[i].clone()) / 1e6) } else { "-".into() },
+                drops[i].to_string(),
+                format!("{:.0}%", median(cpu[i].clone()) * 100.0),
+            ]);
+        }
+        verdicts.push(format!(
+            "{kind}: nothing-interesting vs bare programs: {:.3}x (target <= 1.15x); capture all: {:.2}x, {:.2} M events/s, {} drops",
+            median(nothing_vs_bare),
+            median(slow[2].clone()),
+            median(evs[2].clone()) / 1e6,
+            drops[2]
+        ));
+    }
+    println!(
+        "\nStorms under the modern probe: worker on CPU {}, consumer on CPU 0, {secs} s per run, median of {runs} runs\n",
+        ncpus() - 1
+    );
+    println!("| storm | probe | workload ops/s | slowdown | events/s to user space | drops | consumer CPU |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("| {} |", r.join(" | "));
+    }
+    println!();
+    for v in verdicts {
+        println!("{v}");
+    }
+    Ok(())
+}

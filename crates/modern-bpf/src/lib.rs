@@ -1,0 +1,719 @@
+/*!
+saker's modern eBPF driver: the primary type is [`ModernBpf`], an
+[`EventSource`] that captures system calls live from the running kernel.
+
+The kernel side (`kernel/modern_bpf/`, C, CO-RE) is compiled at build time
+and embedded through a libbpf-rs skeleton: nothing to install or download.
+One `tp_btf/sys_exit` dispatcher checks a table of interesting syscalls and
+tail-calls one program per syscall, which writes the event with the layout of
+the current event table (`saker-abi`); syscalls without a program of their own
+produce a generic event. Enter events exist only for open, openat, openat2,
+creat and connect, whose arguments must be read before the kernel acts.
+
+Events go to BPF ring buffers, one per [`Config::cpus_for_each_buffer`] CPUs.
+The consumer maps them itself, merges their heads by timestamp, and never
+allocates per event. Wakeups are batched in the kernel (a record wakes the
+consumer only when the unread data crosses a quarter of the ring), and the
+consumer polls on a timer (0.5 ms doubling to 32 ms) when idle.
+
+Nothing is lost silently: [`ModernBpf::stats`] sums per-CPU counters of
+events seen, lost because a ring was full (by category) and too large.
+
+```no_run
+use saker_driver::{EventSource, Next};
+use saker_modern_bpf::{Config, ModernBpf};
+
+let mut probe = ModernBpf::open(Config::default())?;
+while let Next::Event(ev) = probe.next_event()? {
+    println!("{:?}", ev.event);
+}
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+*/
+
+mod check;
+mod error;
+mod ring;
+
+#[allow(missing_docs, clippy::all, clippy::pedantic, dead_code, unused_imports)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
+}
+
+mod syscalls {
+    use super::SyscallInfo;
+    include!(concat!(env!("OUT_DIR"), "/syscalls.rs"));
+}
+
+use std::collections::BTreeSet;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, MapType, OpenObject};
+use saker_abi::{Event, EventType};
+use saker_driver::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
+
+pub use check::{SystemFacts, check, kernel_version, verifier_failure};
+pub use error::{Error, ErrorKind};
+pub use syscalls::{SYSCALL_TABLE_SIZE, SYSCALLS};
+
+use ring::Ring;
+use skel::{ProbeSkel, ProbeSkelBuilder};
+
+/// The largest snaplen (bytes of data captured from read/write-like calls).
+pub const MAX_SNAPLEN: u32 = 65535;
+/// The largest event the probe sends; larger ones are counted as dropped.
+pub const MAX_EVENT_SIZE: usize = 64 * 1024;
+
+/// One x86_64 system call as the probe knows it.
+#[derive(Debug)]
+pub struct SyscallInfo {
+    /// Native syscall number.
+    pub nr: u32,
+    /// Its name (`openat`).
+    pub name: &'static str,
+    /// libs' ppm_sc code, the `ID` of generic events.
+    pub ppm_sc: u16,
+    /// The exit event carrying the syscall's parameters in the event table
+    /// (`GENERIC_X` if the table has none).
+    pub exit_event: EventType,
+    /// The enter event, for the few syscalls whose argument is read on entry.
+    pub enter_event: Option<EventType>,
+}
+
+/// The syscall called `name`.
+pub fn syscall_by_name(name: &str) -> Option<&'static SyscallInfo> {
+    SYSCALLS.iter().find(|s| s.name == name)
+}
+
+/// The syscall of native number `nr`.
+pub fn syscall_by_nr(nr: u32) -> Option<&'static SyscallInfo> {
+    SYSCALLS.iter().find(|s| s.nr == nr)
+}
+
+/// How to open the probe.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// CPUs sharing one ring buffer (default 2); 0 puts every CPU on one ring.
+    pub cpus_for_each_buffer: usize,
+    /// Bytes of each ring buffer: a power of two, at least a page (default 8 MiB).
+    pub buffer_size: usize,
+    /// Bytes of data captured from read/write-like calls (default 80, at most
+    /// [`MAX_SNAPLEN`]).
+    pub snaplen: u32,
+    /// Syscall names to capture; `None` captures every syscall.
+    pub syscalls: Option<BTreeSet<String>>,
+    /// Emit `procexit` events when a thread exits (default true).
+    pub procexit: bool,
+    /// Leave out the syscalls of this process (default true), so a consumer
+    /// that writes a capture does not capture its own writes.
+    pub exclude_self: bool,
+    /// For benchmarks: attach programs that return at once at the hooks the
+    /// real probe would use, instead of the probe.
+    pub baseline: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cpus_for_each_buffer: 2,
+            buffer_size: 8 * 1024 * 1024,
+            snaplen: 80,
+            syscalls: None,
+            procexit: true,
+            exclude_self: true,
+            baseline: false,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the settings and resolves the syscall names to numbers.
+    fn validate(&self) -> Result<Vec<&'static SyscallInfo>, Error> {
+        let bad = |m: String| Err(Error::new(ErrorKind::Config(m)));
+        if !self.buffer_size.is_power_of_two() || self.buffer_size < 4096 || self.buffer_size > (1 << 30) {
+            return bad(format!("buffer size {} is not a power of two between 4096 and 1 GiB", self.buffer_size));
+        }
+        if self.snaplen > MAX_SNAPLEN {
+            return bad(format!("snaplen {} is larger than {MAX_SNAPLEN}", self.snaplen));
+        }
+        match &self.syscalls {
+            None => Ok(SYSCALLS.iter().collect()),
+            Some(names) => names
+                .iter()
+                .map(|n| syscall_by_name(n).ok_or_else(|| Error::new(ErrorKind::UnknownSyscall(n.clone()))))
+                .collect(),
+        }
+    }
+}
+
+/// CPU numbers of a list such as `0-3,5` (`/sys/devices/system/cpu/possible`).
+fn parse_cpu_list(s: &str) -> Vec<u32> {
+    let mut cpus = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.parse::<u32>().ok()),
+        }
+    }
+    cpus
+}
+
+fn read_cpu_list(path: &str) -> Result<Vec<u32>, Error> {
+    let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    Ok(parse_cpu_list(&s))
+}
+
+/// Which ring each CPU writes to: online CPUs in groups of `per_ring`
+/// (0: all on one ring); possible but offline CPUs share the rings round-robin,
+/// so a CPU plugged in later has a ring at once. Returns (ring of each
+/// possible CPU index, number of rings, first CPU of each ring).
+fn assign_rings(possible: &[u32], online: &[u32], per_ring: usize) -> (Vec<(u32, usize)>, usize, Vec<u16>) {
+    let online: Vec<u32> = possible.iter().copied().filter(|c| online.contains(c)).collect();
+    let per = if per_ring == 0 { online.len().max(1) } else { per_ring };
+    let nrings = online.len().div_ceil(per).max(1);
+    let mut first = vec![u16::MAX; nrings];
+    let mut map = Vec::with_capacity(possible.len());
+    for (i, &c) in online.iter().enumerate() {
+        let r = i / per;
+        first[r] = first[r].min(c as u16);
+        map.push((c, r));
+    }
+    for (k, &c) in possible.iter().filter(|c| !online.contains(c)).enumerate() {
+        map.push((c, k % nrings));
+    }
+    for f in &mut first {
+        if *f == u16::MAX {
+            *f = 0;
+        }
+    }
+    (map, nrings, first)
+}
+
+fn timespec_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Epoch nanoseconds at boot: event ts = bpf_ktime_get_boot_ns() + this.
+fn boot_time_ns() -> u64 {
+    let real = timespec_ns(libc::CLOCK_REALTIME);
+    let boot = timespec_ns(libc::CLOCK_BOOTTIME);
+    real.saturating_sub(boot)
+}
+
+/// Whether per-syscall tracepoints (`syscalls:sys_enter_*`) can be attached,
+/// mounting tracefs at /sys/kernel/tracing if nothing is there yet (it is
+/// not mounted at boot on some systems; libbpf finds tracepoint ids there).
+fn syscall_tracepoints() -> bool {
+    let probe = |root: &str| std::path::Path::new(&format!("{root}/events/syscalls/sys_enter_openat/id")).exists();
+    if probe("/sys/kernel/tracing") || probe("/sys/kernel/debug/tracing") {
+        return true;
+    }
+    let empty = std::fs::read_dir("/sys/kernel/tracing").is_ok_and(|mut d| d.next().is_none());
+    if empty {
+        // SAFETY: mounting tracefs on its standard, empty mount point.
+        let rc = unsafe {
+            libc::mount(c"nodev".as_ptr(), c"/sys/kernel/tracing".as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null())
+        };
+        if rc == 0 {
+            return probe("/sys/kernel/tracing");
+        }
+    }
+    false
+}
+
+/// libbpf's messages during a load, for the verifier's log.
+static LOAD_LOG: Mutex<String> = Mutex::new(String::new());
+
+fn capture_libbpf_log(_level: libbpf_rs::PrintLevel, msg: String) {
+    if let Ok(mut log) = LOAD_LOG.lock() {
+        if log.len() > 1 << 20 {
+            let cut = log.len() - (1 << 19);
+            log.drain(..cut);
+        }
+        log.push_str(&msg);
+    }
+}
+
+/// Serializes loads, since libbpf's print callback is global.
+static LOAD_LOCK: Mutex<()> = Mutex::new(());
+
+#[derive(Clone, Copy)]
+struct Head {
+    ts: u64,
+    off: usize,
+    len: usize,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_micros(500);
+const BACKOFF_MAX: Duration = Duration::from_millis(32);
+
+/// The modern eBPF probe, loaded and attached, and the consumer of its rings.
+pub struct ModernBpf {
+    // Declared first: dropped (detached) before the object and the rings.
+    links: Vec<Link>,
+    skel: ManuallyDrop<ProbeSkel<'static>>,
+    storage: *mut MaybeUninit<OpenObject>,
+    rings: Vec<Ring>,
+    _ring_maps: Vec<MapHandle>,
+    ring_cpu: Vec<u16>,
+    pollfds: Vec<libc::pollfd>,
+    heads: Vec<Option<Head>>,
+    last: Option<(usize, usize)>,
+    stop: StopHandle,
+    detached: bool,
+    backoff: Duration,
+    possible: Vec<u32>,
+    full_programs: Vec<&'static str>,
+}
+
+// SAFETY: the skeleton and rings are only used through &mut self; libbpf
+// objects may move between threads.
+unsafe impl Send for ModernBpf {}
+
+impl ModernBpf {
+    /// Checks the system, loads and attaches the probe, and maps its rings.
+    pub fn open(config: Config) -> Result<ModernBpf, Error> {
+        check(&SystemFacts::probe())?;
+        let wanted = config.validate()?;
+        let possible = read_cpu_list("/sys/devices/system/cpu/possible")?;
+        let online = read_cpu_list("/sys/devices/system/cpu/online")?;
+        if possible.is_empty() {
+            return Err(Error::io("/sys/devices/system/cpu/possible", "no CPU listed"));
+        }
+        let ncpus = possible.iter().max().copied().unwrap_or(0) + 1;
+        let (cpu_rings, nrings, ring_cpu) = assign_rings(&possible, &online, config.cpus_for_each_buffer);
+
+        let _guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+        let storage_ptr: *mut MaybeUninit<OpenObject> = storage;
+        let loaded = Self::load(&config, &wanted, ncpus, storage);
+        let (skel, ring_maps, full_programs, tracepoints) = match loaded {
+            Ok(v) => v,
+            Err(e) => {
+                // SAFETY: the skeleton that borrowed it is gone.
+                drop(unsafe { Box::from_raw(storage_ptr) });
+                return Err(e);
+            }
+        };
+        let mut probe = ModernBpf {
+            links: Vec::new(),
+            skel: ManuallyDrop::new(skel),
+            storage: storage_ptr,
+            rings: Vec::new(),
+            _ring_maps: Vec::new(),
+            ring_cpu,
+            pollfds: Vec::new(),
+            heads: vec![None; nrings],
+            last: None,
+            stop: StopHandle::new(),
+            detached: false,
+            backoff: BACKOFF_MIN,
+            possible,
+            full_programs,
+        };
+        probe.setup(&config, &wanted, ring_maps, &cpu_rings, nrings, tracepoints)?;
+        Ok(probe)
+    }
+
+    /// Opens and loads the object: settings, map sizes, which programs load.
+    #[allow(clippy::type_complexity)]
+    fn load(
+        config: &Config,
+        wanted: &[&'static SyscallInfo],
+        ncpus: u32,
+        storage: &'static mut MaybeUninit<OpenObject>,
+    ) -> Result<(ProbeSkel<'static>, Vec<MapHandle>, Vec<&'static str>, bool), Error> {
+        let mut open = ProbeSkelBuilder::default().open(storage).map_err(|e| Error::bpf("opening the probe", e))?;
+
+        let rodata =
+            open.maps.rodata_data.as_deref_mut().ok_or_else(|| Error::bpf("opening the probe", "no .rodata"))?;
+        rodata.boot_time = boot_time_ns();
+        rodata.snaplen = config.snaplen;
+        rodata.wakeup_threshold = (config.buffer_size / 4) as u64;
+        rodata.saker_tgid = if config.exclude_self { std::process::id() } else { 0 };
+
+        let ring0 = MapHandle::create(
+            MapType::RingBuf,
+            Some("saker_ring"),
+            0,
+            0,
+            config.buffer_size as u32,
+            &libbpf_rs::libbpf_sys::bpf_map_create_opts {
+                sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| Error::bpf(&format!("creating a ring buffer of {} bytes", config.buffer_size), e))?;
+        let bpf_err = |e| Error::bpf("sizing the probe's maps", e);
+        open.maps.ringbufs.set_max_entries(ncpus).map_err(bpf_err)?;
+        open.maps.ringbufs.set_inner_map_fd(ring0.as_fd()).map_err(bpf_err)?;
+        open.maps.counters.set_max_entries(ncpus).map_err(bpf_err)?;
+        open.maps.auxmaps.set_max_entries(ncpus).map_err(bpf_err)?;
+
+        let wants_enter = wanted.iter().any(|s| s.enter_event.is_some());
+        // Enter events come from per-syscall tracepoints when the kernel has
+        // them (they run only for their syscall), else from the tp_btf
+        // sys_enter dispatcher (which runs for every syscall).
+        let tracepoints = wants_enter && !config.baseline && syscall_tracepoints();
+        let mut full_programs = Vec::new();
+        for mut prog in open.open_object_mut().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            let load = match name.as_str() {
+                "sys_exit" => !config.baseline,
+                "sys_enter" => !config.baseline && wants_enter && !tracepoints,
+                "bare_exit" => config.baseline,
+                "bare_enter" => config.baseline && wants_enter,
+                "sched_proc_exit" => !config.baseline && config.procexit,
+                n => {
+                    if let Some(sc) = n.strip_prefix("sys_exit_") {
+                        let want = !config.baseline && wanted.iter().any(|s| s.name == sc);
+                        if want {
+                            full_programs.push(wanted.iter().find(|s| s.name == sc).map(|s| s.name).unwrap_or(""));
+                        }
+                        want
+                    } else if let Some(sc) = n.strip_prefix("sys_enter_") {
+                        !config.baseline && !tracepoints && wanted.iter().any(|s| s.name == sc)
+                    } else if let Some(sc) = n.strip_prefix("tp_enter_") {
+                        tracepoints && wanted.iter().any(|s| s.name == sc)
+                    } else {
+                        false
+                    }
+                }
+            };
+            prog.set_autoload(load);
+            prog.set_autoattach(false);
+        }
+
+        let prev_print = libbpf_rs::get_print();
+        if let Ok(mut log) = LOAD_LOG.lock() {
+            log.clear();
+        }
+        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, capture_libbpf_log)));
+        let loaded = open.load();
+        libbpf_rs::set_print(prev_print);
+        let skel = match loaded {
+            Ok(s) => s,
+            Err(e) => {
+                let log = LOAD_LOG.lock().map(|l| l.clone()).unwrap_or_default();
+                if let Some((program, log_tail)) = verifier_failure(&log, 20) {
+                    return Err(Error::new(ErrorKind::Verifier { program, log_tail }));
+                }
+                let tail: Vec<&str> = log.lines().rev().take(10).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(Error::bpf("loading the probe", format!("{e}\n{}", tail.join("\n"))));
+            }
+        };
+        Ok((skel, vec![ring0], full_programs, tracepoints))
+    }
+
+    /// After load: rings, tail-call tables, interesting syscalls, attach, mmap.
+    fn setup(
+        &mut self,
+        config: &Config,
+        wanted: &[&'static SyscallInfo],
+        mut ring_maps: Vec<MapHandle>,
+        cpu_rings: &[(u32, usize)],
+        nrings: usize,
+        tracepoints: bool,
+    ) -> Result<(), Error> {
+        let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
+            sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
+            ..Default::default()
+        };
+        while ring_maps.len() < nrings {
+            let m = MapHandle::create(MapType::RingBuf, Some("saker_ring"), 0, 0, config.buffer_size as u32, &opts)
+                .map_err(|e| Error::bpf(&format!("creating a ring buffer of {} bytes", config.buffer_size), e))?;
+            ring_maps.push(m);
+        }
+        for &(cpu, r) in cpu_rings {
+            let fd = ring_maps[r].as_fd().as_raw_fd() as u32;
+            self.skel
+                .maps
+                .ringbufs
+                .update(&cpu.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|e| Error::bpf("installing the ring of a CPU", e))?;
+        }
+
+        // Tail-call tables.
+        for prog in self.skel.object().progs() {
+            if !prog.autoload() {
+                continue;
+            }
+            let name = prog.name().to_string_lossy().into_owned();
+            let (table, sc) = if let Some(sc) = name.strip_prefix("sys_exit_") {
+                (&self.skel.maps.exit_progs, sc)
+            } else if let Some(sc) = name.strip_prefix("sys_enter_") {
+                (&self.skel.maps.enter_progs, sc)
+            } else {
+                continue;
+            };
+            let Some(info) = syscall_by_name(sc) else { continue };
+            let fd = prog.as_fd().as_raw_fd() as u32;
+            table
+                .update(&info.nr.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|e| Error::bpf(&format!("installing the program of {sc}"), e))?;
+        }
+
+        // Interesting syscalls: 2 = tail call to its program, 1 = generic event.
+        let loaded = self.full_programs.clone();
+        let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| Error::bpf("setting up", "no .bss"))?;
+        for s in wanted {
+            bss.interesting[s.nr as usize] = if loaded.contains(&s.name) { 2 } else { 1 };
+        }
+
+        // Attach.
+        let wants_enter = wanted.iter().any(|s| s.enter_event.is_some());
+        let mut attach: Vec<&str> = Vec::new();
+        if config.baseline {
+            attach.push("bare_exit");
+            if wants_enter {
+                attach.push("bare_enter");
+            }
+        } else {
+            attach.push("sys_exit");
+            if wants_enter && !tracepoints {
+                attach.push("sys_enter");
+            }
+            if config.procexit {
+                attach.push("sched_proc_exit");
+            }
+        }
+        let mut links = Vec::new();
+        for prog in self.skel.object_mut().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            let tp_enter = tracepoints && prog.autoload() && name.starts_with("tp_enter_");
+            if tp_enter || attach.contains(&name.as_str()) {
+                let link = prog.attach().map_err(|e| Error::bpf(&format!("attaching {name}"), e))?;
+                links.push(link);
+            }
+        }
+        self.links = links;
+
+        for m in &ring_maps {
+            self.rings.push(Ring::map(m.as_fd(), config.buffer_size)?);
+            self.pollfds.push(libc::pollfd { fd: m.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        self._ring_maps = ring_maps;
+        Ok(())
+    }
+
+    /// Number of ring buffers.
+    pub fn ring_count(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// The syscalls loaded with a program of their own (full parameters);
+    /// the other interesting ones produce generic events.
+    pub fn full_syscalls(&self) -> &[&'static str] {
+        &self.full_programs
+    }
+
+    /// Turns capture of syscall `nr` on or off while running (only syscalls
+    /// whose programs were loaded get full events; others become generic).
+    pub fn set_interesting(&mut self, nr: u32, on: bool) {
+        let full = syscall_by_nr(nr).is_some_and(|s| self.full_programs.contains(&s.name));
+        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut()
+            && (nr as usize) < SYSCALL_TABLE_SIZE
+        {
+            bss.interesting[nr as usize] = if !on {
+                0
+            } else if full {
+                2
+            } else {
+                1
+            };
+        }
+    }
+
+    /// Detaches every program: nothing new enters the rings.
+    pub fn detach(&mut self) {
+        self.links.clear();
+        self.detached = true;
+    }
+
+    /// Counters so far, summed over CPUs.
+    pub fn stats(&self) -> SourceStats {
+        let mut s = SourceStats::default();
+        for &cpu in &self.possible {
+            let Ok(Some(v)) = self.skel.maps.counters.lookup(&cpu.to_ne_bytes(), MapFlags::ANY) else { continue };
+            let w = |i: usize| u64::from_ne_bytes(v[i * 8..i * 8 + 8].try_into().unwrap());
+            s.events += w(0);
+            s.drops_buffer.process += w(1);
+            s.drops_buffer.exec += w(2);
+            s.drops_buffer.open += w(3);
+            s.drops_buffer.connect += w(4);
+            s.drops_buffer.close += w(5);
+            s.drops_buffer.other += w(6);
+            s.drops_too_large += w(7);
+            s.drops_other += w(8);
+        }
+        s
+    }
+
+    /// Unread bytes in all rings.
+    pub fn pending_bytes(&mut self) -> u64 {
+        self.rings.iter_mut().map(Ring::pending).sum()
+    }
+
+    /// Waits up to `timeout` for a ring to wake us.
+    fn wait(&mut self, timeout: Duration) -> bool {
+        let ts = libc::timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
+        // SAFETY: pollfds is a valid array of pollfd.
+        let n = unsafe { libc::ppoll(self.pollfds.as_mut_ptr(), self.pollfds.len() as _, &ts, std::ptr::null()) };
+        n > 0
+    }
+
+    /// The next event, blocking up to about 32 ms; `Ok(None)` when idle.
+    fn next_raw(&mut self) -> Result<Option<usize>, SourceError> {
+        if let Some((r, len)) = self.last.take() {
+            self.rings[r].advance(len);
+            self.heads[r] = None;
+        }
+        loop {
+            let mut best = usize::MAX;
+            let mut best_ts = u64::MAX;
+            for i in 0..self.rings.len() {
+                if self.heads[i].is_none()
+                    && let Some((off, len)) = self.rings[i].peek()
+                {
+                    let b = self.rings[i].bytes(off, len.min(8));
+                    let ts = if b.len() == 8 { u64::from_le_bytes(b.try_into().unwrap()) } else { 0 };
+                    self.heads[i] = Some(Head { ts, off, len });
+                }
+                if let Some(h) = self.heads[i]
+                    && h.ts < best_ts
+                {
+                    best_ts = h.ts;
+                    best = i;
+                }
+            }
+            if best != usize::MAX {
+                self.backoff = BACKOFF_MIN;
+                return Ok(Some(best));
+            }
+            for r in &mut self.rings {
+                r.publish();
+            }
+            if self.stop.is_stopped() {
+                if !self.detached {
+                    self.detach();
+                    continue;
+                }
+                return Err(SourceError::new(Stopped));
+            }
+            let woke = self.wait(self.backoff);
+            if !woke {
+                if self.backoff >= BACKOFF_MAX {
+                    return Ok(None);
+                }
+                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Internal marker: the source was stopped and drained.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl EventSource for ModernBpf {
+    fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
+        match self.next_raw() {
+            Ok(Some(r)) => {
+                let h = self.heads[r].expect("head");
+                self.last = Some((r, h.len));
+                let cpu = self.ring_cpu[r];
+                let bytes = self.rings[r].bytes(h.off, h.len);
+                let event = Event::parse(bytes).map_err(SourceError::new)?;
+                Ok(Next::Event(SourceEvent { cpu, dump_flags: None, event }))
+            }
+            Ok(None) => Ok(Next::Idle),
+            Err(e) if e.inner().is::<Stopped>() => Ok(Next::End),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn stats(&self) -> SourceStats {
+        ModernBpf::stats(self)
+    }
+
+    fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+}
+
+impl Drop for ModernBpf {
+    fn drop(&mut self) {
+        self.links.clear();
+        self.rings.clear();
+        // SAFETY: dropped once, before the storage it borrows.
+        unsafe { ManuallyDrop::drop(&mut self.skel) };
+        // SAFETY: `storage` came from Box::leak in open() and nothing borrows it any more.
+        drop(unsafe { Box::from_raw(self.storage) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saker_driver::DropsByCategory;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,5\n"), vec![0, 1, 2, 3, 5]);
+        assert_eq!(parse_cpu_list("0"), vec![0]);
+    }
+
+    #[test]
+    fn rings_group_online_cpus_and_share_offline_ones() {
+        let (map, n, first) = assign_rings(&[0, 1, 2, 3, 4, 5], &[0, 1, 2, 3], 2);
+        assert_eq!(n, 2);
+        assert_eq!(first, vec![0, 2]);
+        assert_eq!(map, vec![(0, 0), (1, 0), (2, 1), (3, 1), (4, 0), (5, 1)]);
+        let (_, n, _) = assign_rings(&[0, 1, 2], &[0, 1, 2], 0);
+        assert_eq!(n, 1);
+        let (_, n, _) = assign_rings(&[0, 1, 2], &[0, 1, 2], 2);
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn syscall_table() {
+        assert_eq!(syscall_by_name("openat").unwrap().nr, 257);
+        assert_eq!(syscall_by_name("openat").unwrap().exit_event, EventType::SYSCALL_OPENAT_2_X);
+        assert_eq!(syscall_by_name("getppid").unwrap().exit_event, EventType::GENERIC_X);
+        assert_eq!(syscall_by_nr(59).unwrap().name, "execve");
+    }
+
+    #[test]
+    fn config_validation() {
+        let c = Config { buffer_size: 3 * 4096, ..Config::default() };
+        assert!(matches!(c.validate().unwrap_err().kind(), ErrorKind::Config(_)));
+        let c = Config { syscalls: Some(["nosuchcall".to_string()].into()), ..Config::default() };
+        assert_eq!(c.validate().unwrap_err().kind(), &ErrorKind::UnknownSyscall("nosuchcall".into()));
+    }
+
+    #[test]
+    fn drops_type_is_summable() {
+        let d = DropsByCategory { process: 1, other: 2, ..Default::default() };
+        assert_eq!(d.total(), 3);
+    }
+}

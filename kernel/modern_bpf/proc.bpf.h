@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * Process state for the execve/execveat/clone/fork exit events: argv, env,
+ * memory counters, credentials, namespaces, cgroups and approximate paths
+ * (cwd, executable) built by walking dentries.
+ */
+#ifndef SAKER_PROC_BPF_H
+#define SAKER_PROC_BPF_H
+
+#include "saker.bpf.h"
+#include "flags.bpf.h"
+
+#define PATH_DEPTH 32
+#define PAGE_SHIFT_KB 2 /* PAGE_SHIFT - 10 for 4 KiB pages */
+#define PIDTYPE_PGID 2
+#define RLIMIT_NOFILE 7
+#define MM_FILEPAGES 0
+#define MM_ANONPAGES 1
+#define MM_SWAPENTS 2
+#define MM_SHMEMPAGES 3
+
+/* Per-CPU area where paths are assembled backwards. */
+struct pathbuf {
+	char buf[2 * MAX_PATH];
+	/* Loop state kept in the map, not on the stack: the verifier does not
+	 * track map contents, so bpf_loop callbacks converge at once. */
+	__u32 cur;
+	__u64 pos;
+	__u32 left;
+	__u32 sum;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pathbuf);
+} pathbufs SEC(".maps");
+
+/* Kernels before 6.3 keep capabilities as two u32. */
+struct kernel_cap_struct___old {
+	__u32 cap[2];
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 cap_value(kernel_cap_t *cap)
+{
+	if (bpf_core_field_exists(cap->val))
+		return BPF_CORE_READ(cap, val);
+	struct kernel_cap_struct___old *old = (void *)cap;
+	return ((__u64)BPF_CORE_READ(old, cap[1]) << 32) | BPF_CORE_READ(old, cap[0]);
+}
+
+/* Inode times across the kernel's renames (i_ctime -> __i_ctime -> i_ctime_sec). */
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 inode_ctime(struct inode *inode)
+{
+	if (bpf_core_field_exists(inode->i_ctime_sec))
+		/* the top bits of i_ctime_nsec carry multigrain flags (I_CTIME_QUERIED) */
+		return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL +
+		       (BPF_CORE_READ(inode, i_ctime_nsec) & ((1U << 30) - 1));
+	struct inode___v66 *v = (void *)inode;
+	if (bpf_core_field_exists(v->__i_ctime))
+		return BPF_CORE_READ(v, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(v, __i_ctime.tv_nsec);
+	struct inode___old *o = (void *)inode;
+	return BPF_CORE_READ(o, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_ctime.tv_nsec);
+}
+
+static __always_inline __u64 inode_mtime(struct inode *inode)
+{
+	if (bpf_core_field_exists(inode->i_mtime_sec))
+		return BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL +
+		       (BPF_CORE_READ(inode, i_mtime_nsec) & ((1U << 30) - 1));
+	struct inode___old *o = (void *)inode;
+	return BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
+}
+
+/* kernfs_node.parent became __parent in 6.15. */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	struct kernfs_node___old *o = (void *)kn;
+	return BPF_CORE_READ(o, parent);
+}
+
+/*
+ * Paths are built backwards in a per-CPU buffer by walking dentries up to the
+ * task's root, crossing mount points. The walk runs in bpf_loop (5.17+) so
+ * the verifier checks one step, not every depth; without bpf_loop paths are
+ * left empty (the branch is removed at load time).
+ */
+struct path_walk {
+	struct pathbuf *pb;
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root;
+	struct vfsmount *root_mnt;
+};
+
+static long path_step(__u64 i, void *vctx)
+{
+	struct path_walk *w = vctx;
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	if (dentry == w->root && vfsmnt == w->root_mnt)
+		return 1;
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
+		if (dentry != mnt_root || mparent == mnt)
+			return 1; /* a filesystem root not reachable from ours */
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mparent;
+		w->vfsmnt = (struct vfsmount *)((char *)mparent + bpf_core_field_offset(struct mount, mnt));
+		return 0;
+	}
+	__u32 len = BPF_CORE_READ(dentry, d_name.len);
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	len = BOUND(len, MAX_PATH - 1);
+	struct pathbuf *pb = w->pb;
+	__u32 cur = pb->cur;
+	if (len + 1 > cur)
+		return 1;
+	cur -= len;
+	bpf_probe_read_kernel(pb->buf + BOUND(cur, MAX_PATH - 1), len, name);
+	cur -= 1;
+	pb->buf[BOUND(cur, MAX_PATH - 1)] = '/';
+	pb->cur = cur;
+	w->dentry = parent;
+	return 0;
+}
+
+/* Writes `/a/b/c` (no NUL) ending at pb->buf[MAX_PATH]; returns where it starts. */
+static __always_inline __u32 build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+	struct task_struct *t = current_task();
+	struct path_walk w = {
+		.pb = pb,
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt)),
+		.root = BPF_CORE_READ(t, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(t, fs, root.mnt),
+	};
+	pb->cur = MAX_PATH;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		bpf_loop(PATH_DEPTH, path_step, &w, 0);
+	__u32 cur = pb->cur;
+	if (cur > MAX_PATH)
+		cur = MAX_PATH;
+	if (cur == MAX_PATH) {
+		cur -= 1;
+		pb->buf[cur & (MAX_PATH - 1)] = '/';
+	}
+	return cur;
+}
+
+static __always_inline void aev_path(struct aev *ev, struct dentry *dentry, struct vfsmount *mnt)
+{
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb || !dentry || !mnt) {
+		aev_empty(ev);
+		return;
+	}
+	__u32 start = build_path(pb, dentry, mnt);
+	__u32 len = MAX_PATH - start;
+	len = BOUND(len, MAX_PATH - 1);
+	bpf_probe_read_kernel(ev->data + SAFE(ev->pos), len, pb->buf + (start & (MAX_PATH - 1)));
+	*(__u8 *)(ev->data + SAFE(ev->pos + len)) = 0;
+	ev->pos += len + 1;
+	aev_len(ev, len + 1);
+}
+
+static __always_inline void aev_file_path(struct aev *ev, struct file *f)
+{
+	if (!f) {
+		aev_empty(ev);
+		return;
+	}
+	aev_path(ev, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
+static __always_inline void aev_cwd(struct aev *ev, struct task_struct *t)
+{
+	aev_path(ev, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
+}
+
+/* argv[0], then the other arguments NUL-separated (`exe`, `args`). */
+static __always_inline void aev_exe_args(struct aev *ev, struct task_struct *t)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	if (!mm) {
+		aev_empty(ev);
+		aev_empty(ev);
+		return;
+	}
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u16 n = aev_ustr(ev, start, MAX_ARGS_ENV);
+	unsigned long len = end > start + n ? end - start - n : 0;
+	if (len > MAX_ARGS_ENV)
+		len = MAX_ARGS_ENV;
+	aev_bytes(ev, (void *)(start + n), len, true);
+}
+
+static __always_inline void aev_env(struct aev *ev, struct task_struct *t)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	if (!mm) {
+		aev_empty(ev);
+		return;
+	}
+	unsigned long start = BPF_CORE_READ(mm, env_start);
+	unsigned long end = BPF_CORE_READ(mm, env_end);
+	unsigned long len = end > start ? end - start : 0;
+	if (len > MAX_ARGS_ENV)
+		len = MAX_ARGS_ENV;
+	aev_bytes(ev, (void *)start, len, true);
+}
+
+static __always_inline __u64 mm_counter(struct mm_struct *mm, int i)
+{
+	__s64 v = BPF_CORE_READ(mm, rss_stat[i].count);
+	return v > 0 ? v : 0;
+}
+
+/* vm_size, vm_rss, vm_swap in KiB. */
+static __always_inline void mm_sizes(struct task_struct *t, __u32 *size, __u32 *rss, __u32 *swap)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	*size = *rss = *swap = 0;
+	if (!mm)
+		return;
+	*size = BPF_CORE_READ(mm, total_vm) << PAGE_SHIFT_KB;
+	*rss = (mm_counter(mm, MM_FILEPAGES) + mm_counter(mm, MM_ANONPAGES) + mm_counter(mm, MM_SHMEMPAGES))
+	       << PAGE_SHIFT_KB;
+	*swap = mm_counter(mm, MM_SWAPENTS) << PAGE_SHIFT_KB;
+}
+
+/* The pid number of `pid` in its own namespace (level) or the initial one. */
+static __always_inline __u32 pid_nr_at(struct pid *pid, bool own_ns)
+{
+	if (!pid)
+		return 0;
+	__u32 level = own_ns ? BPF_CORE_READ(pid, level) : 0;
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
+static __always_inline __u32 task_vtid(struct task_struct *t)
+{
+	return pid_nr_at(BPF_CORE_READ(t, thread_pid), true);
+}
+
+static __always_inline __u32 task_vpid(struct task_struct *t)
+{
+	return pid_nr_at(BPF_CORE_READ(t, group_leader, thread_pid), true);
+}
+
+static __always_inline __u32 task_pgid(struct task_struct *t, bool own_ns)
+{
+	return pid_nr_at(BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID]), own_ns);
+}
+
+static __always_inline __u64 task_pidns_init_start(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	__u32 level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	struct task_struct *reaper = BPF_CORE_READ(up.ns, child_reaper);
+	return BPF_CORE_READ(reaper, start_time);
+}
+
+static __always_inline __u32 task_tty(struct task_struct *t)
+{
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	if (!tty)
+		return 0;
+	int index = BPF_CORE_READ(tty, index);
+	int major = BPF_CORE_READ(tty, driver, major);
+	int minor = BPF_CORE_READ(tty, driver, minor_start);
+	return encode_dev(((__u32)major << 20) | (__u32)(minor + index));
+}
+
+/* `subsys=/path` for each cgroup subsystem of the task, NUL-separated. */
+#define CGROUP_SUBSYS_MAX 12
+#define CGROUP_DEPTH 16
+
+struct cgroup_walk {
+	__u8 *data;
+	struct pathbuf *pb;
+	struct css_set *cset;
+	struct kernfs_node *kn;
+};
+
+static long cgroup_path_step(__u64 j, void *vctx)
+{
+	struct cgroup_walk *w = vctx;
+	struct pathbuf *pb = w->pb;
+	struct kernfs_node *kn = w->kn;
+	struct kernfs_node *parent = kn_parent(kn);
+	if (!kn || !parent)
+		return 1;
+	const char *name = BPF_CORE_READ(kn, name);
+	__u32 cur = pb->cur;
+	if (cur < 256 || cur > MAX_PATH)
+		return 1;
+	/* read the name past the path area, then move it to end at `cur` */
+	long l = bpf_probe_read_kernel_str(pb->buf + MAX_PATH, 255, name);
+	if (l <= 1)
+		return 1;
+	l -= 1;
+	cur -= l;
+	bpf_probe_read_kernel(pb->buf + BOUND(cur, MAX_PATH - 1), BOUND(l, 255), pb->buf + MAX_PATH);
+	cur -= 1;
+	pb->buf[BOUND(cur, MAX_PATH - 1)] = '/';
+	pb->cur = cur;
+	w->kn = parent;
+	return 0;
+}
+
+static long cgroup_subsys_step(__u64 i, void *vctx)
+{
+	struct cgroup_walk *w = vctx;
+	struct pathbuf *pb = w->pb;
+	__u8 *data = w->data;
+	struct cgroup_subsys_state *css = NULL;
+	bpf_probe_read_kernel(&css, sizeof(css), &w->cset->subsys[i & 15]);
+	if (!css)
+		return 0;
+	const char *ssname = BPF_CORE_READ(css, ss, name);
+	__u64 pos = pb->pos;
+	long n = bpf_probe_read_kernel_str(data + SAFE(pos), 32, ssname);
+	if (n <= 1)
+		return 0;
+	pos += n - 1;
+	data[SAFE(pos)] = '=';
+	pos += 1;
+	w->kn = BPF_CORE_READ(css, cgroup, kn);
+	pb->cur = MAX_PATH;
+	bpf_loop(CGROUP_DEPTH, cgroup_path_step, w, 0);
+	__u32 cur = pb->cur;
+	if (cur > MAX_PATH)
+		cur = MAX_PATH;
+	if (cur == MAX_PATH) {
+		cur -= 1;
+		pb->buf[BOUND(cur, MAX_PATH - 1)] = '/';
+	}
+	__u64 len = BOUND(MAX_PATH - cur, MAX_PATH - 1);
+	bpf_probe_read_kernel(data + SAFE(pos), len, pb->buf + BOUND(cur, MAX_PATH - 1));
+	pos += len;
+	data[SAFE(pos)] = 0;
+	pos += 1;
+	pb->pos = pos;
+	return 0;
+}
+
+static __always_inline void aev_cgroups(struct aev *ev, struct task_struct *t)
+{
+	__u32 zero = 0;
+	struct cgroup_walk w = {
+		.pb = bpf_map_lookup_elem(&pathbufs, &zero),
+		.cset = BPF_CORE_READ(t, cgroups),
+	};
+	if (!w.pb || !w.cset || !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+		aev_empty(ev);
+		return;
+	}
+	__u64 start = ev->pos;
+	w.pb->pos = ev->pos;
+	w.data = ev->data;
+	bpf_loop(CGROUP_SUBSYS_MAX, cgroup_subsys_step, &w, 0);
+	__u64 end = w.pb->pos;
+	if (end < start || end > start + MAX_ARGS_ENV)
+		end = start;
+	ev->pos = end;
+	aev_close_param(ev, start);
+}
+
+/* Parameters 1..14 of execve and clone exits: exe .. cgroups. */
+static __always_inline void aev_proc_common(struct aev *ev, struct task_struct *t)
+{
+	aev_exe_args(ev, t);
+	aev_s64(ev, BPF_CORE_READ(t, pid));
+	aev_s64(ev, BPF_CORE_READ(t, tgid));
+	aev_s64(ev, BPF_CORE_READ(t, real_parent, tgid)); /* ppid, as libs */
+	aev_cwd(ev, t);
+	aev_u64(ev, BPF_CORE_READ(t, signal, rlim[RLIMIT_NOFILE].rlim_cur));
+	aev_u64(ev, BPF_CORE_READ(t, maj_flt));
+	aev_u64(ev, BPF_CORE_READ(t, min_flt));
+	__u32 size, rss, swap;
+	mm_sizes(t, &size, &rss, &swap);
+	aev_u32(ev, size);
+	aev_u32(ev, rss);
+	aev_u32(ev, swap);
+	aev_kstr(ev, BPF_CORE_READ(t, comm), 16);
+	aev_cgroups(ev, t);
+}
+
+#endif /* SAKER_PROC_BPF_H */
