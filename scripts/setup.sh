@@ -6,7 +6,9 @@ set -euo pipefail
 
 # clang/llvm: BPF programs; libelf/zlib: libbpf-sys builds libbpf against them;
 # libbpf-dev/bpftool: BPF headers and vmlinux.h from BTF; sysdig 0.29.3: the
-# oracle for capture files; strace: the reference tracer in benchmarks.
+# oracle for capture files; strace: the reference tracer in benchmarks;
+# nats-server (JetStream), rsyslog and prometheus: the real receivers the
+# outputs and metrics tests start (saker-outputs, saker-metrics).
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -14,6 +16,7 @@ packages=(
 	libbpf-dev bpftool
 	sysdig
 	strace
+	nats-server rsyslog prometheus
 )
 
 missing=()

@@ -13,6 +13,7 @@ use clap::Parser;
 use saker_abi::Event;
 use saker_scap::{Reader, Writer};
 
+mod ptrace;
 mod storms;
 
 /// saker's benchmarks.
@@ -30,7 +31,7 @@ struct Args {
     /// The saker binary to measure.
     #[arg(long, default_value = "target/release/saker")]
     saker: PathBuf,
-    /// Entries to run (default: all): replay.
+    /// Entries to run (default: all): replay, rules, storms (root), ptrace.
     entries: Vec<String>,
 }
 
@@ -39,10 +40,16 @@ fn main() -> Result<()> {
     if raw.get(1).map(String::as_str) == Some("storm-worker") && raw.len() == 4 {
         return storms::worker(&raw[2], raw[3].parse()?);
     }
+    if raw.get(1).map(String::as_str) == Some("ptrace-worker") {
+        return ptrace::worker(&raw[2..]);
+    }
     let args = Args::parse();
     let all = args.entries.is_empty();
     if all || args.entries.iter().any(|e| e == "replay") {
         replay(&args)?;
+    }
+    if all || args.entries.iter().any(|e| e == "rules") {
+        rules(&args)?;
     }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
@@ -51,40 +58,73 @@ fn main() -> Result<()> {
         let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
         storms::storms(args.runs.min(3), secs, &kinds)?;
     }
+    if all || args.entries.iter().any(|e| e == "ptrace") {
+        ptrace::bench(args.runs)?;
+    }
     Ok(())
 }
 
 /// The real captures the large replay files are made of.
 const SOURCES: &[&str] = &["libs__sample.scap", "libs__curl_google.scap"];
 
-/// Output formats measured on replay.
-const FORMATS: &[&str] =
-    &["%evt.num %evt.type %evt.dir %thread.tid", "%evt.num %evt.time %evt.cpu %evt.type %evt.dir %thread.tid %evt.res"];
+/// What replay runs measure: a `-p` format and an optional filter, given to
+/// saker and sysdig alike.
+const REPLAY_CASES: &[(&str, &str)] = &[
+    // The foundation's event-level fields.
+    ("%evt.num %evt.type %evt.dir %thread.tid", ""),
+    ("%evt.num %evt.time %evt.cpu %evt.type %evt.dir %thread.tid %evt.res", ""),
+    // Six fields and a filter on process and fd fields (state at work).
+    (
+        "%evt.num %evt.time %proc.name %thread.tid %evt.type %fd.name",
+        "fd.typechar = f and not proc.name in (systemd, sshd, cron)",
+    ),
+];
 
 fn shared_captures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/captures")
 }
 
-/// `saker trace -r` vs `sysdig -r` on large captures, output to /dev/null.
-fn replay(args: &Args) -> Result<()> {
+fn shared_rules(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/rules").join(name)
+}
+
+/// The large captures, generated on first use.
+fn big_captures(args: &Args) -> Result<Vec<(&'static str, PathBuf)>> {
     std::fs::create_dir_all(&args.data)?;
-    let mut rows = Vec::new();
+    let mut v = Vec::new();
     for src in SOURCES {
         let big = args.data.join(format!("big-{}-{}.scap", src.trim_end_matches(".scap"), args.events));
         if !big.exists() {
             eprintln!("bench: generating {} ({} events)", big.display(), args.events);
             generate(&shared_captures().join(src), &big, args.events)?;
         }
-        for fmt in FORMATS {
-            let saker = [args.saker.to_str().unwrap(), "trace", "-r", big.to_str().unwrap(), "-p", fmt];
-            let sysdig = ["sysdig", "-r", big.to_str().unwrap(), "-p", fmt];
-            let (ts, tp, ratio) = side_by_side(&saker, &sysdig, args.runs)?;
+        v.push((*src, big));
+    }
+    Ok(v)
+}
+
+/// `saker trace -r` vs `sysdig -r` on large captures, output to /dev/null.
+fn replay(args: &Args) -> Result<()> {
+    let mut rows = Vec::new();
+    for (src, big) in big_captures(args)? {
+        let big = big.to_str().unwrap();
+        for (fmt, filter) in REPLAY_CASES {
+            let mut saker = vec![args.saker.to_str().unwrap(), "trace", "-r", big, "-p", fmt];
+            let mut sysdig = vec!["sysdig", "-r", big, "-p", fmt];
+            if !filter.is_empty() {
+                saker.push(filter);
+                sysdig.push(filter);
+            }
+            let (a, b, ratio) = side_by_side(&saker, &sysdig, args.runs)?;
             rows.push(vec![
                 src.to_string(),
                 format!("`{fmt}`"),
-                format!("{:.2} M", args.events as f64 / ts.as_secs_f64() / 1e6),
-                format!("{:.2} M", args.events as f64 / tp.as_secs_f64() / 1e6),
+                if filter.is_empty() { "-".to_string() } else { format!("`{filter}`") },
+                format!("{:.2} M", args.events as f64 / a.time.as_secs_f64() / 1e6),
+                format!("{:.2} M", args.events as f64 / b.time.as_secs_f64() / 1e6),
                 format!("{ratio:.2}x"),
+                format!("{} MiB", a.max_rss_kib / 1024),
+                format!("{} MiB", b.max_rss_kib / 1024),
             ]);
         }
     }
@@ -92,7 +132,63 @@ fn replay(args: &Args) -> Result<()> {
         "\nReplay: `saker trace -r` vs `sysdig -r` (0.29.3), {} events per file, output to /dev/null, median of {} runs\n",
         args.events, args.runs
     );
-    print_table(&["capture", "format", "saker events/s", "sysdig events/s", "saker/sysdig"], &rows);
+    print_table(
+        &[
+            "capture",
+            "format",
+            "filter",
+            "saker events/s",
+            "sysdig events/s",
+            "saker/sysdig",
+            "saker peak RSS",
+            "sysdig peak RSS",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// `saker detect` with Falco's stable rules over the large captures, on one
+/// rules worker and on all cores.
+fn rules(args: &Args) -> Result<()> {
+    let mut rows = Vec::new();
+    let rules = shared_rules("falco_rules.yaml");
+    for (src, big) in big_captures(args)? {
+        let cmd = |workers: &'static str| {
+            vec![
+                args.saker.to_str().unwrap().to_string(),
+                "detect".into(),
+                "-r".into(),
+                rules.to_str().unwrap().to_string(),
+                "-e".into(),
+                big.to_str().unwrap().to_string(),
+                "-o".into(),
+                format!("workers={workers}"),
+                "-o".into(),
+                "syslog_output.enabled=false".into(),
+                "-o".into(),
+                "webserver.enabled=false".into(),
+            ]
+        };
+        let one = cmd("1");
+        let all = cmd("0");
+        let one: Vec<&str> = one.iter().map(String::as_str).collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let (a, b, speedup) = side_by_side(&one, &all, args.runs)?;
+        rows.push(vec![
+            src.to_string(),
+            format!("{:.2} M", args.events as f64 / a.time.as_secs_f64() / 1e6),
+            format!("{:.2} M", args.events as f64 / b.time.as_secs_f64() / 1e6),
+            format!("{speedup:.2}x"),
+            format!("{} MiB", b.max_rss_kib / 1024),
+        ]);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "\nRules: `saker detect -e` with falco_rules.yaml 5.1.0, {} events per file, median of {} runs ({cores} cores)\n",
+        args.events, args.runs
+    );
+    print_table(&["capture", "1 worker events/s", "all cores events/s", "speed-up", "peak RSS (all cores)"], &rows);
     Ok(())
 }
 
@@ -133,36 +229,51 @@ fn generate(src: &Path, dst: &Path, events: u64) -> Result<()> {
     Ok(())
 }
 
+/// One timed run: wall time and the child's peak resident memory.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+struct Run {
+    time: Duration,
+    max_rss_kib: u64,
+}
+
 /// Runs two commands alternately `runs` times with stdout to /dev/null;
-/// returns each one's median wall time and the median of the per-run ratios
+/// returns each one's median run and the median of the per-run ratios
 /// (b / a, so above 1 means `a` is faster).
-fn side_by_side(a: &[&str], b: &[&str], runs: usize) -> Result<(Duration, Duration, f64)> {
-    let mut ta = Vec::new();
-    let mut tb = Vec::new();
+fn side_by_side(a: &[&str], b: &[&str], runs: usize) -> Result<(Run, Run, f64)> {
+    let mut ra = Vec::new();
+    let mut rb = Vec::new();
     let mut ratios = Vec::new();
     for _ in 0..runs {
         let x = time(a)?;
         let y = time(b)?;
-        ratios.push(y.as_secs_f64() / x.as_secs_f64());
-        ta.push(x);
-        tb.push(y);
+        ratios.push(y.time.as_secs_f64() / x.time.as_secs_f64());
+        ra.push(x);
+        rb.push(y);
     }
-    Ok((median(&mut ta), median(&mut tb), median(&mut ratios)))
+    Ok((median(&mut ra), median(&mut rb), median(&mut ratios)))
 }
 
-fn time(cmd: &[&str]) -> Result<Duration> {
+fn time(cmd: &[&str]) -> Result<Run> {
     let start = Instant::now();
-    let status = Command::new(cmd[0])
+    let child = Command::new(cmd[0])
         .args(&cmd[1..])
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .status()
+        .stderr(Stdio::null())
+        .spawn()
         .with_context(|| format!("cannot run {}", cmd[0]))?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for the child we just spawned, with valid pointers.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let elapsed = start.elapsed();
-    if !status.success() {
-        bail!("{} failed: {status}", cmd.join(" "));
+    if pid < 0 {
+        bail!("waiting for {}: {}", cmd[0], std::io::Error::last_os_error());
     }
-    Ok(elapsed)
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{} failed: status {status}", cmd.join(" "));
+    }
+    Ok(Run { time: elapsed, max_rss_kib: usage.ru_maxrss as u64 })
 }
 
 fn median<T: PartialOrd + Copy>(v: &mut [T]) -> T {

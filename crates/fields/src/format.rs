@@ -76,6 +76,13 @@ impl Format {
             let width = body[i + 1..j].parse().unwrap_or(0);
             let (field, used) =
                 Field::parse_prefix(&body[j..]).map_err(|cause| FormatError { offset: base + j, cause })?;
+            if field.info().filter_only() {
+                let cause = FieldError::BadArg {
+                    field: field.info().name,
+                    reason: "is for filters only and cannot be printed".to_string(),
+                };
+                return Err(FormatError { offset: base + j, cause });
+            }
             if !literal.is_empty() {
                 segments.push(Segment::Text(std::mem::take(&mut literal).into()));
             }
@@ -126,7 +133,8 @@ impl Format {
 
     /// Appends the event as one JSON object whose keys are the format's
     /// fields, sorted by name, as sysdig's `-j` prints it: numbers as
-    /// numbers, timestamps in nanoseconds, everything else as strings.
+    /// numbers, timestamps in nanoseconds, everything else as strings, and
+    /// `null` for missing values when the format starts with `*`.
     pub fn write_json(&self, ctx: &EventContext<'_>, out: &mut Vec<u8>) -> bool {
         let start = out.len();
         out.push(b'{');
@@ -141,11 +149,17 @@ impl Format {
                     out.truncate(start);
                     return false;
                 }
-                out.extend_from_slice(b"\"<NA>\"");
+                out.extend_from_slice(b"null");
             }
         }
         out.push(b'}');
         true
+    }
+
+    /// The distinct fields with their names as written, sorted by name (the
+    /// keys of JSON output and of alerts' `output_fields`).
+    pub fn named_fields(&self) -> impl Iterator<Item = (&str, &Field)> {
+        self.json.iter().map(|f| (&*f.key, &f.field))
     }
 
     /// The fields the format uses, in order.
@@ -168,7 +182,7 @@ pub(crate) fn write_json_string(s: &[u8], out: &mut Vec<u8>) {
                 '\n' => out.extend_from_slice(b"\\n"),
                 '\r' => out.extend_from_slice(b"\\r"),
                 '\t' => out.extend_from_slice(b"\\t"),
-                c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+                c if (c as u32) < 0x20 => _ = std::io::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32)),
                 c => {
                     let mut b = [0; 4];
                     out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());

@@ -19,7 +19,7 @@ mod render;
 mod state;
 mod time;
 
-pub use field::{EventContext, FIELDS, Field, FieldError, FieldInfo, FieldType, FieldValue};
+pub use field::{ArgKind, EventContext, FIELDS, Field, FieldError, FieldInfo, FieldType, FieldValue};
 pub use format::{DEFAULT_FORMAT, Format, FormatError};
 pub use render::write_flags;
 pub use state::{FdView, NoState, StateView};

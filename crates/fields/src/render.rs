@@ -13,6 +13,8 @@ use saker_abi::{
     signal_name, syscall_name,
 };
 
+use std::io::Write as _;
+
 use crate::field::{write_i64, write_u64};
 use crate::state::StateView;
 
@@ -29,6 +31,26 @@ pub(crate) enum ArgStyle {
 
 /// Byte strings longer than this print cut, ending in `...` (sysdig's default).
 const MAX_BUFFER_TEXT: usize = 80;
+
+thread_local! {
+    /// Whether byte buffers print whole: sysdig's JSON output does not cut them.
+    static UNCUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, byte buffers render whole (JSON output).
+pub(crate) struct Uncut(bool);
+
+impl Uncut {
+    pub(crate) fn new() -> Uncut {
+        Uncut(UNCUT.with(|c| c.replace(true)))
+    }
+}
+
+impl Drop for Uncut {
+    fn drop(&mut self) {
+        UNCUT.with(|c| c.set(self.0));
+    }
+}
 
 /// Appends `name=value ` for every parameter (`evt.args`); generic events
 /// have none, as in sysdig.
@@ -316,10 +338,10 @@ fn write_number(ty: ParamType, fmt: PrintFormat, v: u64, out: &mut Vec<u8>) {
         _ => v,
     };
     match fmt {
-        PrintFormat::Hex => out.extend_from_slice(format!("{v:X}").as_bytes()),
+        PrintFormat::Hex => _ = write!(out, "{v:X}"),
         PrintFormat::Oct if v == 0 => out.push(b'0'),
-        PrintFormat::Oct => out.extend_from_slice(format!("0{v:o}").as_bytes()),
-        PrintFormat::PaddedDec10 => out.extend_from_slice(format!("{v:09}").as_bytes()),
+        PrintFormat::Oct => _ = write!(out, "0{v:o}"),
+        PrintFormat::PaddedDec10 => _ = write!(out, "{v:09}"),
         _ => write_u64(out, v),
     }
 }
@@ -355,7 +377,7 @@ fn trim_zeros(s: &str) -> &str {
 }
 
 fn write_buffer(b: &[u8], out: &mut Vec<u8>) {
-    let cut = b.len() > MAX_BUFFER_TEXT;
+    let cut = b.len() > MAX_BUFFER_TEXT && !UNCUT.with(|c| c.get());
     let shown = if cut { &b[..MAX_BUFFER_TEXT - 3] } else { b };
     out.extend(shown.iter().map(|&c| if (0x20..0x7f).contains(&c) { c } else { b'.' }));
     if cut {
@@ -431,7 +453,7 @@ fn write_fdlist(ev: &Event<'_>, b: &[u8], state: &dyn StateView, out: &mut Vec<u
         write_u64(out, fd as u64);
         out.push(b':');
         out.push(state.fd(tid, fd).map_or(b'?', |f| f.typechar));
-        out.extend_from_slice(format!("{:x}", flags as i32).as_bytes());
+        _ = write!(out, "{:x}", flags as i32);
     }
 }
 

@@ -1,4 +1,6 @@
-//! What rendering needs to know about the kernel's state.
+//! What extraction and rendering need to know about the kernel's state.
+
+use std::net::IpAddr;
 
 /// A file descriptor as rendering shows it: `<typechar l4char>name`.
 #[derive(Clone, Copy, Debug)]
@@ -12,9 +14,16 @@ pub struct FdView<'a> {
     pub name: &'a [u8],
 }
 
-/// Lookups into the rebuilt kernel state that rendering needs. Every lookup
-/// is keyed by the thread the event belongs to, because fd tables, working
-/// directories and user databases belong to processes and containers.
+/// Lookups into the rebuilt kernel state. Every lookup is keyed by the
+/// thread the event belongs to, because fd tables, working directories and
+/// user databases belong to processes and containers.
+///
+/// The first five methods are what parameter rendering (`evt.args`) needs.
+/// The provided methods give the `proc.*`, `fd.*`, `user.*` and
+/// `container.*` fields the whole state ([`StateView::state`]) and the few
+/// things libsinsp remembers from an event's enter event; a view that does
+/// not know them returns `None`, and the fields that need them extract
+/// nothing.
 pub trait StateView {
     /// The command name of thread `tid`.
     fn comm(&self, tid: i64) -> Option<&[u8]>;
@@ -26,6 +35,58 @@ pub trait StateView {
     fn user_name(&self, tid: i64, uid: u32) -> Option<&[u8]>;
     /// The name of group `gid` as thread `tid` sees it.
     fn group_name(&self, tid: i64, gid: u32) -> Option<&[u8]>;
+
+    /// The whole rebuilt state, for the thread, fd, user and container fields.
+    fn state(&self) -> Option<&saker_state::State> {
+        None
+    }
+
+    /// The fd the current event of thread `tid` works on: libsinsp's
+    /// `m_lastevent_fd` once the event is parsed. That is the fd argument of
+    /// an enter event; for an exit event, the fd its enter event named (a
+    /// `read` exit of a capture written before exit events carried the fd),
+    /// or the fd it created (`open`, `socket`, `pipe`'s second fd...).
+    /// `None` when the view does not track it; the fields then derive it
+    /// from the event alone, which fails for exit events that do not carry
+    /// their fd.
+    fn event_fd(&self, tid: i64) -> Option<i64> {
+        let _ = tid;
+        None
+    }
+
+    /// Whether the current exit event of thread `tid` followed its enter
+    /// event (libsinsp's valid last-event data). libsinsp only attaches the
+    /// enter event's fd to such exits, which `evt.category` shows: an I/O
+    /// exit whose enter was not seen is `unknown`, while the `fd.*` fields
+    /// still fall back to [`StateView::event_fd`]. `None` when not known
+    /// (taken as matched).
+    fn enter_matched(&self, tid: i64) -> Option<bool> {
+        let _ = tid;
+        None
+    }
+
+    /// Nanoseconds between the current exit event of thread `tid` and its
+    /// enter event (libsinsp's `m_latency`); `None` when not known.
+    fn latency(&self, tid: i64) -> Option<u64> {
+        let _ = tid;
+        None
+    }
+
+    /// Whether `ip` is an address of the machine (one of its interfaces, or
+    /// the address of `tid`'s container), which decides the local and remote
+    /// ends of a socket (`fd.lip`, `fd.rport`, `fd.is_server`); `None` when
+    /// the interfaces are not known.
+    fn is_local_address(&self, tid: i64, ip: IpAddr) -> Option<bool> {
+        let _ = (tid, ip);
+        None
+    }
+
+    /// Whether the current event of thread `tid` renamed the fd it works on
+    /// (a datagram socket's tuple, `fd.name_changed`); `None` when not known.
+    fn fd_name_changed(&self, tid: i64) -> Option<bool> {
+        let _ = tid;
+        None
+    }
 }
 
 /// No state at all: every lookup fails.
@@ -50,6 +111,13 @@ impl StateView for NoState {
 }
 
 /// The rebuilt kernel state of `saker-state`.
+///
+/// `saker-state` keeps, per thread, the fd of the last enter event and
+/// whether an exit matched its enter, but does not expose them yet, nor the
+/// enter event's time, the network interfaces or whether an event renamed
+/// its fd: [`StateView::event_fd`], [`StateView::enter_matched`],
+/// [`StateView::latency`], [`StateView::is_local_address`] and
+/// [`StateView::fd_name_changed`] answer `None` here.
 impl StateView for saker_state::State {
     #[inline]
     fn comm(&self, tid: i64) -> Option<&[u8]> {
@@ -72,5 +140,22 @@ impl StateView for saker_state::State {
     }
     fn group_name(&self, tid: i64, gid: u32) -> Option<&[u8]> {
         self.group(tid, gid).map(|g| &*g.name)
+    }
+    #[inline]
+    fn state(&self) -> Option<&saker_state::State> {
+        Some(self)
+    }
+    fn event_fd(&self, tid: i64) -> Option<i64> {
+        // Negative: unknown from the state; the event's own parameters tell.
+        self.thread(tid).map(|t| t.last_event_fd()).filter(|&fd| fd >= 0)
+    }
+    fn enter_matched(&self, tid: i64) -> Option<bool> {
+        self.thread(tid).map(|t| t.last_event_valid())
+    }
+    fn latency(&self, tid: i64) -> Option<u64> {
+        self.thread(tid).map(|t| t.latency())
+    }
+    fn is_local_address(&self, _tid: i64, ip: std::net::IpAddr) -> Option<bool> {
+        Some(saker_state::State::is_local_address(self, ip))
     }
 }

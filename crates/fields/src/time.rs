@@ -31,22 +31,7 @@ impl TimeFormatter {
         if cached_secs == secs {
             return text;
         }
-        let mut out = [b'0'; 19];
-        if let Ok(ts) = Timestamp::from_second(secs) {
-            let dt = self.tz.to_datetime(ts);
-            let s = format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                dt.year(),
-                dt.month(),
-                dt.day(),
-                dt.hour(),
-                dt.minute(),
-                dt.second()
-            );
-            if s.len() == 19 {
-                out.copy_from_slice(s.as_bytes());
-            }
-        }
+        let out = civil_of(&self.tz, secs);
         self.cache.set((secs, out));
         out
     }
@@ -58,12 +43,56 @@ impl TimeFormatter {
         write_frac(ns, out);
     }
 
+    /// `HH:MM:SS` (sysdig's `evt.time.s`).
+    pub fn write_time_s(&self, ns: u64, out: &mut Vec<u8>) {
+        let civil = self.civil((ns / 1_000_000_000) as i64);
+        out.extend_from_slice(&civil[11..]);
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` (sysdig's `evt.datetime.s`).
+    pub fn write_datetime_s(&self, ns: u64, out: &mut Vec<u8>) {
+        let civil = self.civil((ns / 1_000_000_000) as i64);
+        out.extend_from_slice(&civil);
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000`, always in UTC whatever the
+    /// time zone (sysdig's `evt.time.iso8601`).
+    pub fn write_iso8601(&self, ns: u64, out: &mut Vec<u8>) {
+        let mut civil = civil_of(&TimeZone::UTC, (ns / 1_000_000_000) as i64);
+        civil[10] = b'T';
+        out.extend_from_slice(&civil);
+        write_frac(ns, out);
+        out.extend_from_slice(b"+0000");
+    }
+
     /// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` (sysdig's `evt.datetime`).
     pub fn write_datetime(&self, ns: u64, out: &mut Vec<u8>) {
         let civil = self.civil((ns / 1_000_000_000) as i64);
         out.extend_from_slice(&civil);
         write_frac(ns, out);
     }
+}
+
+/// "YYYY-MM-DD HH:MM:SS" of `secs` in `tz` (zeros if out of range).
+fn civil_of(tz: &TimeZone, secs: i64) -> [u8; 19] {
+    let mut out = *b"0000-00-00 00:00:00";
+    if let Ok(ts) = Timestamp::from_second(secs) {
+        let dt = tz.to_datetime(ts);
+        let mut put = |at: usize, width: usize, v: i64| {
+            let mut v = v.unsigned_abs();
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, dt.year() as i64);
+        put(5, 2, dt.month() as i64);
+        put(8, 2, dt.day() as i64);
+        put(11, 2, dt.hour() as i64);
+        put(14, 2, dt.minute() as i64);
+        put(17, 2, dt.second() as i64);
+    }
+    out
 }
 
 fn write_frac(ns: u64, out: &mut Vec<u8>) {
@@ -91,5 +120,22 @@ mod tests {
         out.clear();
         f.write_datetime(1_500_000_000_000_000_123, &mut out);
         assert_eq!(out, b"2017-07-14 02:40:00.000000123");
+        out.clear();
+        f.write_time_s(1_500_000_000_000_000_123, &mut out);
+        assert_eq!(out, b"02:40:00");
+        out.clear();
+        f.write_datetime_s(1_500_000_000_000_000_123, &mut out);
+        assert_eq!(out, b"2017-07-14 02:40:00");
+    }
+
+    #[test]
+    fn iso8601_is_utc_whatever_the_zone() {
+        let f = TimeFormatter::new(TimeZone::fixed(jiff::tz::offset(9)));
+        let mut out = Vec::new();
+        f.write_iso8601(1_470_327_477_881_730_713, &mut out);
+        assert_eq!(out, b"2016-08-04T16:17:57.881730713+0000");
+        out.clear();
+        f.write_datetime(1_470_327_477_881_730_713, &mut out);
+        assert_eq!(out, b"2016-08-05 01:17:57.881730713");
     }
 }

@@ -101,6 +101,10 @@ struct Operand {
 struct Check {
     lhs: Operand,
     cmp: Cmp,
+    /// For a multi-valued field (`proc.aname`, `fd.ip`...), the check holds if
+    /// any value matches; `negate` turns "any value equals" into "no value
+    /// equals", which is what `!=` means on the two ends of a socket.
+    negate: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +151,7 @@ enum Cmp {
     Bool(Ord2, bool),
     Ip(Ord2, IpAddr),
     IpIn(Vec<IpNet>),
+    IpNotIn(Vec<IpNet>),
     /// Compared with another field's value.
     Field(Op, Operand),
 }
@@ -301,8 +306,22 @@ fn icontains(hay: &[u8], needle_lower: &[u8]) -> bool {
 
 fn check(c: &Check, ctx: &EventContext<'_>, s: &mut Scratch) -> bool {
     let Scratch { lhs, rhs, tmp } = s;
+    if c.lhs.field.is_multi() && c.lhs.transformers.is_empty() {
+        let mut seen = false;
+        let any = c.lhs.field.for_each_value(ctx, lhs, |v| {
+            seen = true;
+            compare(&c.cmp, v, ctx, rhs)
+        });
+        // A field without values matches nothing, negated or not.
+        return seen && any != c.negate;
+    }
     let Some(v) = extract(&c.lhs, ctx, lhs, tmp) else { return false };
-    match (&c.cmp, v) {
+    compare(&c.cmp, v, ctx, rhs)
+}
+
+/// Whether one extracted value passes the comparison.
+fn compare(cmp: &Cmp, v: FieldValue<'_>, ctx: &EventContext<'_>, rhs: &mut Vec<u8>) -> bool {
+    match (cmp, v) {
         (Cmp::Exists, _) => true,
         (Cmp::StrEq(l), FieldValue::Str(s)) => s == &**l,
         (Cmp::StrNe(l), FieldValue::Str(s)) => s != &**l,
@@ -326,6 +345,7 @@ fn check(c: &Check, ctx: &EventContext<'_>, s: &mut Scratch) -> bool {
         (Cmp::Bool(o, l), FieldValue::Bool(x)) => o.test(x, *l),
         (Cmp::Ip(o, l), FieldValue::Ip(x)) => o.test(x, *l),
         (Cmp::IpIn(nets), FieldValue::Ip(x)) => nets.iter().any(|n| n.contains(x)),
+        (Cmp::IpNotIn(nets), FieldValue::Ip(x)) => !nets.iter().any(|n| n.contains(x)),
         (Cmp::Field(op, r), v) => {
             let mut tmp2 = Vec::new();
             let Some(w) = extract(r, ctx, rhs, &mut tmp2) else { return false };
@@ -421,11 +441,18 @@ impl Compiler<'_> {
 
     fn check(&self, field: &FieldRef, op: Op, rhs: Option<&Rhs>, pos: Pos) -> Result<Check, CompileError> {
         let lhs = self.operand(field)?;
+        // `fd.ip != X` on a socket means neither end is X: compile `=` and negate.
+        let both_ends = lhs.field.is_multi() && lhs.transformers.is_empty() && lhs.field.info().name.starts_with("fd.");
+        if both_ends && op == Op::Ne {
+            let mut c = self.check(field, Op::Eq, rhs, pos)?;
+            c.negate = true;
+            return Ok(c);
+        }
         let ty = lhs.ty;
         let unsupported =
             || self.err(pos, format!("operator '{}' is not supported by '{field}' ({})", op.as_str(), ty.name()));
         if op == Op::Exists {
-            return Ok(Check { lhs, cmp: Cmp::Exists });
+            return Ok(Check { lhs, cmp: Cmp::Exists, negate: false });
         }
         let rhs = rhs.ok_or_else(|| self.err(pos, format!("operator '{}' needs a value", op.as_str())))?;
         // A field on the right.
@@ -449,7 +476,7 @@ impl Compiler<'_> {
             if matches!(op, Op::Glob | Op::IGlob | Op::Regex | Op::Pmatch | Op::BContains | Op::BStartsWith) {
                 return Err(unsupported());
             }
-            return Ok(Check { lhs, cmp: Cmp::Field(op, r) });
+            return Ok(Check { lhs, cmp: Cmp::Field(op, r), negate: false });
         }
         let items: Vec<&Literal> = match rhs {
             Rhs::Value(l) => vec![l],
@@ -521,8 +548,11 @@ impl Compiler<'_> {
                 }
             }
             FieldType::Uint64 | FieldType::AbsTime => {
+                // Ports also take service names (`fd.sport = http`), as in libsinsp.
+                let is_port = lhs.field.info().type_name() == "PORT";
                 let num = |l: &Literal| {
-                    parse_int(&l.text).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+                    let port = || if is_port { service_port(&l.text).map(i64::from) } else { None };
+                    parse_int(&l.text).or_else(port).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
                         self.err(l.pos, format!("'{}' is not a positive number, as '{field}' needs", l.text))
                     })
                 };
@@ -559,14 +589,14 @@ impl Compiler<'_> {
                         } else if op == Op::Eq {
                             Cmp::IpIn(vec![n])
                         } else {
-                            return Err(unsupported());
+                            Cmp::IpNotIn(vec![n])
                         }
                     }
                     _ => return Err(unsupported()),
                 }
             }
         };
-        Ok(Check { lhs, cmp })
+        Ok(Check { lhs, cmp, negate: false })
     }
 }
 
@@ -597,6 +627,18 @@ fn parse_int(s: &str) -> Option<i64> {
     if v > i64::MAX as i128 { u64::try_from(v).ok().map(|u| u as i64) } else { i64::try_from(v).ok() }
 }
 
+/// The port of a service name from `/etc/services` (`http` -> 80).
+fn service_port(name: &str) -> Option<u16> {
+    let text = std::fs::read_to_string("/etc/services").ok()?;
+    text.lines().find_map(|line| {
+        let line = line.split('#').next()?;
+        let mut words = line.split_whitespace();
+        let service = words.next()?;
+        let port = words.next()?.split('/').next()?.parse().ok()?;
+        (service == name || words.any(|alias| alias == name)).then_some(port)
+    })
+}
+
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 || s.is_empty() {
         return None;
@@ -619,6 +661,10 @@ mod tests {
         assert_eq!(hex_bytes("7f4"), None);
         assert_eq!(b64_decode(b"aGVsbG8="), Some(b"hello".to_vec()));
         assert!(icontains(b"Hello World", b"lo wo"));
+        if std::path::Path::new("/etc/services").exists() {
+            assert_eq!(service_port("http"), Some(80));
+            assert_eq!(service_port("no-such-service"), None);
+        }
     }
 
     #[test]

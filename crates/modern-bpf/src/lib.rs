@@ -576,6 +576,11 @@ impl ModernBpf {
 
     /// The next event, blocking up to about 32 ms; `Ok(None)` when idle.
     fn next_raw(&mut self) -> Result<Option<usize>, SourceError> {
+        // Detach as soon as a stop is asked for, even while the rings are
+        // busy: what is already buffered then drains to an end.
+        if !self.detached && self.stop.is_stopped() {
+            self.detach();
+        }
         if let Some((r, len)) = self.last.take() {
             self.rings[r].advance(len);
             self.heads[r] = None;

@@ -1,7 +1,6 @@
 //! The loader's inputs and outputs.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use saker_filter::Expr;
 
@@ -56,68 +55,8 @@ impl FieldChecker for AnyField {
     }
 }
 
-/// A rule's priority, from the most to the least severe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    /// `EMERGENCY`
-    Emergency,
-    /// `ALERT`
-    Alert,
-    /// `CRITICAL`
-    Critical,
-    /// `ERROR`
-    Error,
-    /// `WARNING`
-    Warning,
-    /// `NOTICE`
-    Notice,
-    /// `INFORMATIONAL` (or `INFO`)
-    Informational,
-    /// `DEBUG`
-    Debug,
-}
-
-impl Priority {
-    /// All priorities, most severe first.
-    pub const ALL: [Priority; 8] = [
-        Priority::Emergency,
-        Priority::Alert,
-        Priority::Critical,
-        Priority::Error,
-        Priority::Warning,
-        Priority::Notice,
-        Priority::Informational,
-        Priority::Debug,
-    ];
-
-    /// Parses a priority the way Falco does: case-insensitive, `INFO` for `INFORMATIONAL`.
-    pub fn parse(s: &str) -> Option<Priority> {
-        if s.eq_ignore_ascii_case("info") {
-            return Some(Priority::Informational);
-        }
-        Priority::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s))
-    }
-
-    /// The name as Falco prints it (`Warning`, `Informational`...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Emergency => "Emergency",
-            Priority::Alert => "Alert",
-            Priority::Critical => "Critical",
-            Priority::Error => "Error",
-            Priority::Warning => "Warning",
-            Priority::Notice => "Notice",
-            Priority::Informational => "Informational",
-            Priority::Debug => "Debug",
-        }
-    }
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A rule's priority: the priority of the alerts it raises.
+pub use saker_outputs::Priority;
 
 /// A string or a list in an exception (`fields`, `comps`, each `values` entry).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -837,7 +837,7 @@ impl Reader<'_> {
     }
 
     fn priority(&mut self, s: &str, node: &Node, ctx: &[Context]) -> R<Priority> {
-        match Priority::parse(s) {
+        match s.parse::<Priority>().ok() {
             Some(p) => Ok(p),
             None => {
                 let c = self.ctx(ctx, ItemType::RulePriority, None, node.start);

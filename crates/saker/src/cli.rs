@@ -17,16 +17,83 @@ pub struct Cli {
 pub enum Command {
     /// Print or record system-call events, like sysdig.
     ///
-    /// Reads a capture file (-r) and prints one line per event in sysdig's
-    /// format, or the fields named with -p. A trailing FILTER keeps only the
-    /// events matching it. With -w, writes the (matching) events to a capture
-    /// file that sysdig and Falco read.
+    /// Captures live from the kernel with the default driver (modern-ebpf,
+    /// root needed), or reads a capture file (-r), and prints one line per
+    /// event in sysdig's format, or the fields named with -p. A trailing
+    /// FILTER keeps only the events matching it. With -w, writes the
+    /// (matching) events to a capture file that sysdig and Falco read; a live
+    /// capture starts with the processes, fds and users read from /proc.
+    /// Ctrl-C stops a live capture cleanly.
     #[command(after_help = TRACE_EXAMPLES)]
     Trace(TraceArgs),
+
+    /// List the fields formats, filters and rules can use, like sysdig -l.
+    ///
+    /// Prints each field with its type and what it means, grouped by class
+    /// (evt, process, user, group, container, fd, fdlist, k8s). Give name
+    /// prefixes to list only those fields.
+    #[command(after_help = FIELDS_EXAMPLES)]
+    Fields(FieldsArgs),
+
+    /// Evaluate Falco rules on events and raise alerts, like falco.
+    ///
+    /// Loads the rules files given with -r (or saker's built-in rules), then
+    /// evaluates them on the events of the default driver, or of a capture
+    /// file with -e, and sends alerts to the outputs the configuration
+    /// enables (stdout by default).
+    #[command(after_help = DETECT_EXAMPLES)]
+    Detect(DetectArgs),
+}
+
+const DETECT_EXAMPLES: &str = "\
+Examples:
+  saker detect                                   # built-in rules, default driver
+  saker detect -r falco_rules.yaml -e capture.scap
+  saker detect -r falco_rules.yaml --dry-run     # load and check the rules only
+  saker detect -c saker.yaml -o json_output=true -o http_output.enabled=true \\
+               -o http_output.url=http://127.0.0.1:2801/
+
+Configuration keys follow falco.yaml (rules_files, rule_matching, priority,
+json_output, stdout_output, file_output, syslog_output, http_output,
+program_output, nats_output, syscall_event_drops, webserver, ...).";
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// A rules file; repeat to load several, in order (default: the
+    /// configuration's rules_files, else saker's built-in rules).
+    #[arg(short = 'r', long = "rules", value_name = "RULES")]
+    pub rules: Vec<PathBuf>,
+
+    /// Configuration file (falco.yaml keys).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Override one configuration key: -o key.path=value (value in YAML).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+
+    /// Replay a capture file instead of capturing live, like falco -e.
+    #[arg(short = 'e', long = "replay", value_name = "CAPTURE")]
+    pub replay: Option<PathBuf>,
+
+    /// The driver to capture with (default: the configuration's engine.kind).
+    #[arg(long = "driver", value_name = "NAME")]
+    pub driver: Option<String>,
+
+    /// Load the configuration and the rules, report problems, and exit.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// List the fields rules can use, and exit.
+    #[arg(short = 'L', long = "list")]
+    pub list: bool,
 }
 
 const TRACE_EXAMPLES: &str = "\
 Examples:
+  saker trace                                    # live, every syscall, until Ctrl-C
+  saker trace -w live.scap proc.name=curl        # record curl's events (sysdig -r reads it)
+  saker trace --syscalls openat,execve,connect -M 10 --stats
   saker trace -r capture.scap
   saker trace -r capture.scap -p '%evt.num %evt.type %evt.args'
   saker trace -r capture.scap -n 100 -w first100.scap
@@ -35,21 +102,22 @@ Examples:
 
 Format fields (-p): %evt.num %evt.time %evt.datetime %evt.rawtime %evt.cpu %evt.dir
   %evt.type %evt.args %evt.info %evt.res %evt.arg.NAME %evt.arg[N] %evt.rawarg.NAME
-  %thread.tid %proc.name. %NNfield pads or cuts a value to NN bytes. A line is
-  printed only when every field has a value, unless the format starts with '*'
-  (then missing values print as <NA>), as in sysdig.";
+  %thread.tid %proc.name... (saker fields lists them all). %NNfield pads or cuts a
+  value to NN bytes. A line is printed only when every field has a value, unless the
+  format starts with '*' (then missing values print as <NA>), as in sysdig.";
 
 #[derive(Args, Debug)]
 pub struct TraceArgs {
-    /// Read events from this capture file (.scap, optionally gzip-compressed).
+    /// Read events from this capture file (.scap, optionally gzip-compressed)
+    /// instead of capturing live.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: PathBuf,
+    pub read: Option<PathBuf>,
 
-    /// Also write the events read to this capture file.
+    /// Also write the events (those matching FILTER) to this capture file.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
-    /// Stop after this many events.
+    /// Stop after this many events (those matching FILTER).
     #[arg(short = 'n', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
 
@@ -65,10 +133,72 @@ pub struct TraceArgs {
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
 
+    /// At exit, print the source's counters to stderr: events seen, drops by
+    /// category (buffer full: process, exec, open, connect, close, other; too
+    /// large; other), and the sizes of the thread and fd tables.
+    #[arg(long = "stats")]
+    pub stats: bool,
+
+    /// Live: the driver to capture with (default modern-ebpf; userspace is
+    /// not available yet).
+    #[arg(long = "driver", value_name = "NAME", conflicts_with = "read", help_heading = "Live capture")]
+    pub driver: Option<String>,
+
+    /// Live: stop after this many seconds (like sysdig -M).
+    #[arg(
+        short = 'M',
+        long = "seconds",
+        value_name = "SECONDS",
+        conflicts_with = "read",
+        help_heading = "Live capture"
+    )]
+    pub seconds: Option<f64>,
+
+    /// Live: only these system calls, comma-separated, are captured (chosen in
+    /// the kernel; process exits are always captured).
+    #[arg(
+        long = "syscalls",
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with = "read",
+        help_heading = "Live capture"
+    )]
+    pub syscalls: Vec<String>,
+
+    /// Live: CPUs sharing one ring buffer (0: one ring for all CPUs).
+    #[arg(long = "cpus-for-each-buffer", value_name = "N", default_value_t = 2, help_heading = "Live capture")]
+    pub cpus_for_each_buffer: usize,
+
+    /// Live: bytes of each ring buffer, a power of two (8388608, 8M, 512K...).
+    #[arg(long = "buffer-size", value_name = "BYTES", default_value = "8M", value_parser = crate::source::parse_size, help_heading = "Live capture")]
+    pub buffer_size: usize,
+
+    /// Live: bytes of data captured from read/write-like calls (at most 65535).
+    #[arg(short = 's', long = "snaplen", value_name = "BYTES", default_value_t = 80, help_heading = "Live capture")]
+    pub snaplen: u32,
+
     /// Only events matching this condition, in Falco's filter language
     /// (e.g. `evt.type=open and fd.name startswith /etc`).
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
+}
+
+const FIELDS_EXAMPLES: &str = "\
+Examples:
+  saker fields                 # every field
+  saker fields proc. thread.   # the process and thread fields
+  saker fields fd.sip          # fd.sip and fd.sip.name
+  saker fields --json          # as JSON, for tools";
+
+#[derive(Args, Debug)]
+pub struct FieldsArgs {
+    /// List only the fields whose name starts with one of these (proc., fd.cip).
+    #[arg(value_name = "PREFIX")]
+    pub prefix: Vec<String>,
+
+    /// Print a JSON array of {name, class, type, filter_type, arg, arg_syntax, filter_only, in_sysdig_0_29_3, desc}.
+    #[arg(short = 'j', long = "json")]
+    pub json: bool,
 }
 
 /// A mistake in how saker was invoked (bad format, bad filter): exit code 2.

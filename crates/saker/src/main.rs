@@ -5,6 +5,9 @@
 //! that follow them.
 
 mod cli;
+mod detect;
+mod fields;
+mod source;
 mod trace;
 
 use std::io::ErrorKind;
@@ -16,6 +19,8 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Trace(t) => trace::run(t),
+        cli::Command::Fields(f) => fields::run(f),
+        cli::Command::Detect(d) => detect::run(d),
     };
     match result {
         Ok(code) => code,

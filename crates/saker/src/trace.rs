@@ -2,16 +2,18 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use saker_abi::{Category, EventType};
-use saker_driver::{CaptureSource, EventSource, Next};
+use saker_driver::{Next, SourceStats, StopHandle};
 use saker_fields::{DEFAULT_FORMAT, EventContext, Format, TimeFormatter};
 use saker_filter::Filter;
-use saker_scap::Writer;
+use saker_scap::{WriteOptions, Writer};
 use saker_state::{Limits, State};
 
 use crate::cli::{TraceArgs, UsageError};
+use crate::source::{self, LiveOptions, SourceRequest};
 
 /// Whether sysdig shows an event by default: internal events (drops,
 /// container metadata, process info) are consumed for state but not printed.
@@ -38,82 +40,217 @@ impl Visibility {
 
 /// Output is gathered here and written in large blocks.
 const OUT_BLOCK: usize = 128 * 1024;
+/// Live output is flushed at least this often, so a slow trickle of events
+/// shows up without waiting for a full block.
+const LIVE_FLUSH: Duration = Duration::from_millis(100);
+
+/// What the loop counted, for `--stats`.
+#[derive(Default)]
+struct Counts {
+    /// Events read from the source.
+    read: u64,
+    /// Events that passed the filter.
+    matched: u64,
+    /// Threads in the state's table at the start, at the end, and at most.
+    threads_start: usize,
+    threads_peak: usize,
+}
 
 pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let format_text = args.print.as_deref().unwrap_or(DEFAULT_FORMAT);
     let format = Format::parse(format_text).map_err(|e| UsageError(format!("invalid format '{format_text}': {e}")))?;
     let filter = compile_filter(&args.filter)?;
+    let live = args.read.is_none();
 
-    let mut source = CaptureSource::open(&args.read)?;
+    let syscalls = (!args.syscalls.is_empty()).then(|| args.syscalls.iter().map(|s| s.trim().to_string()).collect());
+    let request = SourceRequest {
+        capture: args.read.as_deref(),
+        driver: args.driver.as_deref(),
+        live: LiveOptions {
+            cpus_for_each_buffer: args.cpus_for_each_buffer,
+            buffer_size: args.buffer_size,
+            snaplen: args.snaplen,
+            syscalls,
+        },
+        limits: Limits::default(),
+    };
+    let (mut source, mut state, header) = source::open(&request)?;
+    let stop = source.stop_handle();
+    if live {
+        install_stop_signals(&stop)?;
+        if let Some(secs) = args.seconds {
+            stop_after(stop.clone(), secs)?;
+        }
+    }
+
     let mut writer = match &args.write {
         Some(path) => {
-            let mut w = Writer::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            w.write_header(source.header())?;
+            // Live captures are made for sysdig 0.29.3 too: enter events
+            // back, and no syscall code it does not know in generic events.
+            // Replayed ones are copied as they are.
+            let opts = WriteOptions { pair_enter_events: live, legacy_generic_ids: live, ..WriteOptions::default() };
+            let mut w = Writer::create_with(path, opts).with_context(|| format!("cannot create {}", path.display()))?;
+            if let Some(h) = &header {
+                w.write_header(h)?;
+            }
             Some(w)
         }
         None => None,
     };
+    drop(header);
 
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let mut out = Vec::with_capacity(OUT_BLOCK + 64 * 1024);
+    let mut line = Vec::with_capacity(4096);
     let time = TimeFormatter::default();
-    let mut state = State::from_capture(source.header(), &Limits::default());
     let mut visibility = Visibility { show_internal: false, seen_other_event: false };
-    // Every event read gets a number; -n counts the events that pass the filter.
-    let mut num: u64 = 0;
-    let mut matched: u64 = 0;
+    let mut counts = Counts { threads_start: state.thread_count(), ..Counts::default() };
+    counts.threads_peak = counts.threads_start;
     let limit = args.count.unwrap_or(u64::MAX);
+    let mut last_flush = Instant::now();
 
     let result = loop {
-        if matched >= limit {
+        if counts.matched >= limit {
             break Ok(());
         }
         let rec = match source.next_event() {
             Ok(Next::Event(rec)) => rec,
             Ok(Next::Idle) => {
-                stdout.write_all(&out)?;
-                stdout.flush()?;
-                out.clear();
+                if let Err(e) = flush(&mut stdout, &mut out, writer.as_mut()) {
+                    break Err(e);
+                }
+                last_flush = Instant::now();
                 continue;
             }
             Ok(Next::End) => break Ok(()),
-            Err(e) => break Err(e),
+            Err(e) => break Err(e.into()),
         };
-        num += 1;
+        // Every event read gets a number; -n counts the events that pass the filter.
+        counts.read += 1;
         state.apply(&rec.event, rec.cpu);
-        let ctx = EventContext { event: rec.event, num, cpu: rec.cpu, time: &time, state: &state };
+        counts.threads_peak = counts.threads_peak.max(state.thread_count());
+        if live && counts.read % 256 == 0 && last_flush.elapsed() >= LIVE_FLUSH {
+            if let Err(e) = flush(&mut stdout, &mut out, writer.as_mut()) {
+                break Err(e);
+            }
+            last_flush = Instant::now();
+        }
+        let ctx = EventContext { event: rec.event, num: counts.read, cpu: rec.cpu, time: &time, state: &state };
         if let Some(f) = &filter
             && !(f.event_types().contains(rec.event.event_type()) && f.matches(&ctx))
         {
             continue;
         }
-        matched += 1;
+        counts.matched += 1;
         if let Some(w) = writer.as_mut() {
-            match rec.dump_flags {
-                Some(flags) => w.write_event_with_flags(rec.cpu, flags, &rec.event)?,
-                None => w.write_event(rec.cpu, &rec.event)?,
+            let written = match rec.dump_flags {
+                Some(flags) => w.write_event_with_flags(rec.cpu, flags, &rec.event),
+                None => w.write_event(rec.cpu, &rec.event),
+            };
+            if let Err(e) = written {
+                break Err(e.into());
             }
         }
         if args.quiet || !visibility.shows(rec.event.event_type()) {
             continue;
         }
-        let printed = if args.json { format.write_json(&ctx, &mut out) } else { format.write(&ctx, &mut out) };
+        // Each line is rendered on its own, then appended: a field that
+        // misbehaves with its buffer (one that replaces rather than appends)
+        // then spoils its own line, never the lines before it.
+        line.clear();
+        let printed = if args.json { format.write_json(&ctx, &mut line) } else { format.write(&ctx, &mut line) };
         if printed {
+            out.extend_from_slice(&line);
             out.push(b'\n');
             if out.len() >= OUT_BLOCK {
-                stdout.write_all(&out)?;
+                if let Err(e) = stdout.write_all(&out) {
+                    break Err(e.into());
+                }
                 out.clear();
             }
         }
     };
-    stdout.write_all(&out)?;
-    stdout.flush()?;
-    if let Some(w) = writer {
-        w.finish()?;
+    // Stop the source (a live driver detaches) before the final flushes.
+    stop.stop();
+    let stats = source.stats();
+    drop(source);
+    let printed = stdout.write_all(&out).and_then(|()| stdout.flush());
+    let finished = writer.map(Writer::finish).transpose();
+    if args.stats {
+        let name = if live { args.driver.as_deref().unwrap_or(source::DEFAULT_DRIVER) } else { "capture" };
+        print_stats(name, &stats, &counts, &state);
     }
     result?;
+    finished?;
+    printed?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the pending output and flushes the capture file's buffer.
+fn flush<W: Write>(stdout: &mut impl Write, out: &mut Vec<u8>, writer: Option<&mut Writer<W>>) -> Result<()> {
+    stdout.write_all(out)?;
+    stdout.flush()?;
+    out.clear();
+    if let Some(w) = writer {
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the source: the loop drains what
+/// the driver holds, flushes, and exits 0. A second signal exits at once.
+fn install_stop_signals(stop: &StopHandle) -> Result<()> {
+    let stop = stop.clone();
+    ctrlc::set_handler(move || {
+        if stop.is_stopped() {
+            std::process::exit(130);
+        }
+        stop.stop();
+    })
+    .context("cannot install the signal handlers")
+}
+
+/// Stops the source after `secs` seconds (`-M`).
+fn stop_after(stop: StopHandle, secs: f64) -> Result<()> {
+    let d = Duration::try_from_secs_f64(secs).map_err(|e| UsageError(format!("-M {secs}: {e}")))?;
+    std::thread::Builder::new()
+        .name("saker-timer".into())
+        .spawn(move || {
+            std::thread::sleep(d);
+            stop.stop();
+        })
+        .context("cannot start the timer thread")?;
+    Ok(())
+}
+
+/// `--stats`: the source's counters and the state's size, on stderr.
+fn print_stats(source: &str, s: &SourceStats, c: &Counts, state: &State) {
+    let d = &s.drops_buffer;
+    let sc = state.counters();
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "Source: {source}");
+    let _ = writeln!(e, "Events seen by the source: {}", s.events);
+    let _ = writeln!(e, "Events read: {}", c.read);
+    let _ = writeln!(e, "Events matched: {}", c.matched);
+    let _ = writeln!(e, "Drops: {}", s.drops());
+    let _ = writeln!(
+        e,
+        "Drops (buffer full): process {}, exec {}, open {}, connect {}, close {}, other {}",
+        d.process, d.exec, d.open, d.connect, d.close, d.other
+    );
+    let _ = writeln!(e, "Drops (too large): {}", s.drops_too_large);
+    let _ = writeln!(e, "Drops (other): {}", s.drops_other);
+    let _ = writeln!(
+        e,
+        "Thread table: {} at start, {} at end, {} at most; {} added, {} removed",
+        c.threads_start,
+        state.thread_count(),
+        c.threads_peak,
+        sc.threads_added,
+        sc.threads_removed
+    );
+    let _ = writeln!(e, "Fd table: {} fds at end", state.fd_count());
 }
 
 /// Compiles the filter given as trailing words (`saker trace -r F proc.name=cat and fd.num>2`).

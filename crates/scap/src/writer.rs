@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use flate2::write::GzEncoder;
-use saker_abi::Event;
+use saker_abi::{Event, EventBuilder, EventFlags, EventType, ParamType};
 
 use crate::error::{Error, ErrorKind, path_arc};
 use crate::format::{
@@ -50,7 +50,24 @@ pub struct WriteOptions {
     pub compression: Compression,
     /// Process-list entry layout.
     pub proclist_layout: ProcListLayout,
+    /// Write a synthesized enter event before every exit event whose enter
+    /// event was not the last event written for its thread (see
+    /// [`Writer`]). Live drivers send exit events only (plus the enter
+    /// events of open, openat, openat2, creat and connect), and sysdig
+    /// 0.29.3 needs the pairs: it keeps some state (closed fds, ...) from
+    /// enter events, and stops on some exits without their enter.
+    pub pair_enter_events: bool,
+    /// Write generic events (`GENERIC_E`/`GENERIC_X`) whose syscall code
+    /// (`ID`, a ppm_sc code) is one sysdig 0.29.3 does not know
+    /// (329 and above: rseq, statx, ...) with `ID` 0
+    /// (`<unknown>`); `nativeID` still names the syscall. sysdig 0.29.3 reads
+    /// its syscall-name table out of bounds for them and may crash printing
+    /// `evt.type`.
+    pub legacy_generic_ids: bool,
 }
+
+/// sysdig 0.29.3's `PPM_SC_MAX`: the syscall codes its libs (e5c53d64) knows.
+const LEGACY_PPM_SC_MAX: u16 = 329;
 
 enum Sink<W: Write> {
     Plain(W),
@@ -95,6 +112,18 @@ impl<W: Write> Write for Sink<W> {
 /// Strings longer than libs' readers accept (1024 bytes for paths, 4096 for
 /// args, env and cgroups, 255 for user names) are truncated.
 ///
+/// With [`WriteOptions::pair_enter_events`], an exit event whose thread's
+/// previous event in the file is not its enter event gets one (except the
+/// child's exit of a clone, fork, vfork or clone3, which never entered it),
+/// written just before it with the same CPU, timestamp and thread: its parameters are the
+/// exit's parameters of the same name, in the current table's enter layout
+/// (for every syscall the live drivers report, the same parameters as sysdig
+/// 0.29.3's enter layout, or those plus more at the end, which it ignores);
+/// a parameter the exit lacks is written as a neutral value (-1 for fds and
+/// pids, 0, or an empty string). Which event each thread wrote last is kept in a fixed table
+/// indexed by tid, so memory does not grow with the threads seen; a
+/// collision can only add a redundant enter event, never drop one.
+///
 /// ```no_run
 /// # fn main() -> Result<(), saker_scap::Error> {
 /// let mut r = saker_scap::Reader::open("in.scap")?;
@@ -114,6 +143,156 @@ pub struct Writer<W: Write> {
     events: u64,
     started: bool,
     scratch: Vec<u8>,
+    pairing: Option<Box<Pairing>>,
+    /// A copy of an event being rewritten ([`WriteOptions::legacy_generic_ids`]).
+    patched: Vec<u8>,
+}
+
+/// Slots of the table of the last event written per thread (a power of two).
+const PAIR_SLOTS: usize = 1 << 16;
+
+/// What [`WriteOptions::pair_enter_events`] needs: for each tid slot, the
+/// tid and the type of the last event written for it, and a buffer for the
+/// synthesized enter events.
+struct Pairing {
+    last: Vec<(u64, u16)>,
+    buf: Vec<u8>,
+    synthesized: u64,
+}
+
+impl Pairing {
+    fn new() -> Box<Pairing> {
+        Box::new(Pairing {
+            last: vec![(u64::MAX, u16::MAX); PAIR_SLOTS],
+            buf: Vec::with_capacity(4096),
+            synthesized: 0,
+        })
+    }
+
+    #[inline]
+    fn slot(tid: u64) -> usize {
+        (tid as usize) & (PAIR_SLOTS - 1)
+    }
+
+    /// Builds, in `self.buf`, the enter event `exit` lacks, if it lacks one.
+    fn enter_for(&mut self, exit: &Event<'_>) -> bool {
+        let ty = exit.event_type();
+        let slot = Pairing::slot(exit.tid());
+        let prev = std::mem::replace(&mut self.last[slot], (exit.tid(), ty.0));
+        if ty.is_enter() || prev == (exit.tid(), ty.0 - 1) {
+            return false;
+        }
+        let Some(recipe) = enter_recipes().get(ty.0 as usize).and_then(Option::as_ref) else { return false };
+        // The child's half of a clone returns without having entered it:
+        // libsinsp creates the child from that exit, and an enter event
+        // before it would make it a placeholder thread first.
+        if recipe.clone_like && exit.raw_param(0).is_some_and(|r| r.iter().all(|&b| b == 0)) {
+            return false;
+        }
+        self.buf.clear();
+        let mut b = EventBuilder::new(&mut self.buf, exit.ts(), exit.tid(), ty.pair());
+        for p in &recipe.params {
+            match p.copy.and_then(|i| exit.raw_param(i as usize)).filter(|raw| p.accepts(raw)) {
+                Some(raw) => b.param_raw(raw),
+                None => match p.default {
+                    Neutral::Fixed(bytes, len) => b.param_raw(&bytes[..len as usize]),
+                    Neutral::EmptyString => b.param_raw(&[0]),
+                    Neutral::Empty => b.param_raw(&[]),
+                },
+            };
+        }
+        b.finish();
+        self.synthesized += 1;
+        true
+    }
+}
+
+/// One parameter of a synthesized enter event.
+#[derive(Clone, Copy, Debug)]
+struct EnterParam {
+    /// The exit's parameter of the same name and encoding, if any.
+    copy: Option<u8>,
+    /// Its size, for fixed-size encodings.
+    size: Option<u8>,
+    /// What to write when the exit does not carry it.
+    default: Neutral,
+}
+
+impl EnterParam {
+    /// Whether the exit's bytes fit this parameter (an empty fixed-size
+    /// parameter does not: sysdig 0.29.3 would read past it).
+    #[inline]
+    fn accepts(&self, raw: &[u8]) -> bool {
+        self.size.is_none_or(|n| raw.len() == n as usize)
+    }
+}
+
+/// A neutral value for an enter parameter the exit lacks.
+#[derive(Clone, Copy, Debug)]
+enum Neutral {
+    /// A fixed-size value (the first `len` bytes).
+    Fixed([u8; 8], u8),
+    /// An empty NUL-terminated string.
+    EmptyString,
+    /// An empty (absent) parameter.
+    Empty,
+}
+
+/// How to build the enter event of one exit event type.
+#[derive(Debug)]
+struct EnterRecipe {
+    params: Vec<EnterParam>,
+    /// A clone, fork, vfork or clone3 exit: no enter for the child's (`res` 0).
+    clone_like: bool,
+}
+
+/// For each exit event type, the recipe of its enter event (`None` for enter
+/// types, unknown codes, and pairs whose enter is unused or large).
+fn enter_recipes() -> &'static [Option<EnterRecipe>] {
+    static RECIPES: std::sync::OnceLock<Vec<Option<EnterRecipe>>> = std::sync::OnceLock::new();
+    RECIPES.get_or_init(|| {
+        saker_abi::EVENT_TABLE
+            .iter()
+            .map(|exit| {
+                let ty = EventType(exit.code);
+                if ty.is_enter() {
+                    return None;
+                }
+                let enter = ty.pair().info()?;
+                if enter.flags.contains(EventFlags::UNUSED)
+                    || exit.flags.contains(EventFlags::UNUSED)
+                    || enter.flags.contains(EventFlags::LARGE_PAYLOAD) != exit.flags.contains(EventFlags::LARGE_PAYLOAD)
+                {
+                    return None;
+                }
+                let params = enter
+                    .params
+                    .iter()
+                    .map(|ep| {
+                        let size = ep.ty.fixed_size();
+                        let copy = exit
+                            .params
+                            .iter()
+                            .position(|xp| xp.name == ep.name && xp.ty.fixed_size() == size)
+                            .and_then(|i| u8::try_from(i).ok());
+                        let default = match size {
+                            Some(n) if n <= 8 => {
+                                let v: i64 = if matches!(ep.ty, ParamType::Fd | ParamType::Pid) { -1 } else { 0 };
+                                Neutral::Fixed(v.to_le_bytes(), n as u8)
+                            }
+                            _ if matches!(ep.ty, ParamType::Charbuf | ParamType::Fspath | ParamType::Fsrelpath) => {
+                                Neutral::EmptyString
+                            }
+                            _ => Neutral::Empty,
+                        };
+                        EnterParam { copy, size: size.and_then(|n| u8::try_from(n).ok()), default }
+                    })
+                    .collect();
+                let clone_like = matches!(exit.name, "clone" | "fork" | "vfork" | "clone3");
+                Some(EnterRecipe { params, clone_like })
+            })
+            .collect()
+    })
 }
 
 impl Writer<BufWriter<File>> {
@@ -146,7 +325,18 @@ impl<W: Write> Writer<W> {
                 Sink::Gzip(Box::new(GzEncoder::new(out, flate2::Compression::new(level.min(9)))))
             }
         };
-        Writer { out, opts, path: None, offset: 0, events: 0, started: false, scratch: Vec::new() }
+        let pairing = opts.pair_enter_events.then(Pairing::new);
+        Writer {
+            out,
+            opts,
+            path: None,
+            offset: 0,
+            events: 0,
+            started: false,
+            scratch: Vec::new(),
+            pairing,
+            patched: Vec::new(),
+        }
     }
 
     /// Bytes written so far (uncompressed).
@@ -154,9 +344,14 @@ impl<W: Write> Writer<W> {
         self.offset
     }
 
-    /// Events written so far.
+    /// Events written so far (synthesized enter events included).
     pub fn events_written(&self) -> u64 {
         self.events
+    }
+
+    /// Enter events synthesized so far ([`WriteOptions::pair_enter_events`]).
+    pub fn enter_events_synthesized(&self) -> u64 {
+        self.pairing.as_ref().map_or(0, |p| p.synthesized)
     }
 
     fn err(&self, kind: ErrorKind) -> Error {
@@ -382,7 +577,42 @@ impl<W: Write> Writer<W> {
         if !self.started {
             self.start()?;
         }
-        let bytes = event.as_bytes();
+        if let Some(p) = self.pairing.as_mut()
+            && p.enter_for(event)
+        {
+            let buf = std::mem::take(&mut p.buf);
+            let r = match Event::parse(&buf) {
+                Ok(enter) => self.write_one(cpu, flags, &enter),
+                Err(e) => Err(self.err(ErrorKind::InvalidInput { reason: format!("synthesized enter event: {e}") })),
+            };
+            // Give the buffer (and its capacity) back for the next one.
+            if let Some(p) = self.pairing.as_mut() {
+                p.buf = buf;
+            }
+            r?;
+        }
+        self.write_one(cpu, flags, event)
+    }
+
+    #[inline]
+    fn write_one(&mut self, cpu: u16, flags: Option<u32>, event: &Event<'_>) -> Result<(), Error> {
+        if self.opts.legacy_generic_ids
+            && let Some(id_at) = unknown_generic_id(event)
+        {
+            let mut copy = std::mem::take(&mut self.patched);
+            copy.clear();
+            copy.extend_from_slice(event.as_bytes());
+            copy[id_at..id_at + 2].copy_from_slice(&0u16.to_le_bytes());
+            let r = self.write_bytes(cpu, flags, event, &copy);
+            self.patched = copy;
+            return r;
+        }
+        self.write_bytes(cpu, flags, event, event.as_bytes())
+    }
+
+    /// Writes `bytes`, which are `event` or a rewritten copy of it.
+    #[inline]
+    fn write_bytes(&mut self, cpu: u16, flags: Option<u32>, event: &Event<'_>, bytes: &[u8]) -> Result<(), Error> {
         let large = event.info().is_some_and(|i| i.param_len_size() == 4);
         let prefix = if flags.is_some() { 6 } else { 2 };
         let body = prefix + bytes.len();
@@ -422,6 +652,16 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Pushes what is buffered to the sink (for a gzip stream, a sync
+    /// flush), so that a capture still being written can be read up to here.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.start()?;
+        match self.out.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.err(ErrorKind::Io(e))),
+        }
+    }
+
     /// Flushes (and ends the gzip stream) and returns the sink. A capture with
     /// no header and no event still gets its section header.
     pub fn finish(mut self) -> Result<W, Error> {
@@ -432,6 +672,23 @@ impl<W: Write> Writer<W> {
         };
         r.map_err(|e| Error::new(ErrorKind::Io(e), self.offset).with_context(self.path.as_ref(), false))
     }
+}
+
+/// For a generic event whose `ID` sysdig 0.29.3 does not know, the offset of
+/// that parameter in the event's bytes.
+#[inline]
+fn unknown_generic_id(event: &Event<'_>) -> Option<usize> {
+    let ty = event.event_type();
+    if ty != EventType::GENERIC_E && ty != EventType::GENERIC_X {
+        return None;
+    }
+    let raw = event.raw_param(0)?;
+    let id = u16::from_le_bytes(raw.try_into().ok()?);
+    if id < LEGACY_PPM_SC_MAX {
+        return None;
+    }
+    // ID is the first parameter: right after the header and the lengths.
+    Some(saker_abi::HEADER_LEN + event.nparams() as usize * 2)
 }
 
 fn put_str16(s: &mut Vec<u8>, b: &[u8]) {

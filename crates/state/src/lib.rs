@@ -58,6 +58,7 @@ mod error;
 mod fd;
 mod parse;
 mod proc;
+mod snapshot;
 mod thread;
 mod util;
 
@@ -71,8 +72,9 @@ use saker_scap::{CaptureHeader, FdInfo, FdKind, InterfaceAddr, ProcessInfo};
 pub use container::{Container, Runtime, container_of_cgroup, container_of_cgroups};
 pub use error::StateError;
 pub use fd::{Fd, FdType, SockInfo, fd_flags, l4};
+pub use snapshot::machine_info;
 pub use thread::{ExecInfo, FdTable, Thread, exe_flags, thread_flags};
-pub use util::{Str, concat_paths};
+pub use util::{Str, append_path, concat_paths};
 
 use util::{FxHashMap, new_str};
 
@@ -426,6 +428,17 @@ impl State {
             None => b"",
         };
         self.users.get(key)
+    }
+
+    /// Whether an address is one of the machine's interfaces.
+    pub fn is_local_address(&self, ip: std::net::IpAddr) -> bool {
+        match ip {
+            std::net::IpAddr::V4(a) => {
+                let a = u32::from_le_bytes(a.octets());
+                self.ipv4_ifs.iter().any(|i| i.addr == a)
+            }
+            std::net::IpAddr::V6(a) => self.ipv6_ifs.iter().any(|i| i[..8] == a.octets()[..8]),
+        }
     }
 
     /// Counters so far.

@@ -316,6 +316,12 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
             let t = s.threads.get_mut(&tid).unwrap();
             t.pfmajor = pu64(ev, 1).unwrap_or(t.pfmajor);
             t.pfminor = pu64(ev, 2).unwrap_or(t.pfminor);
+            let pid = t.pid;
+            let main = if s.threads.contains_key(&pid) { pid } else { tid };
+            let m = s.threads.get_mut(&main).unwrap();
+            m.vmsize_kb = pu64(ev, 3).map_or(m.vmsize_kb, |v| v as u32);
+            m.vmrss_kb = pu64(ev, 4).map_or(m.vmrss_kb, |v| v as u32);
+            m.vmswap_kb = pu64(ev, 5).map_or(m.vmswap_kb, |v| v as u32);
         }
         return;
     }
@@ -330,6 +336,21 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
         if enter_dir {
             t.last.ty = ty;
             t.last.fd = -1;
+            t.last.enter_ts = ev.ts();
+            t.last.latency = 0;
+            t.last.ev_fd = -1;
+            if info.flags.contains(EventFlags::USES_FD) {
+                let ix = match info.params.first() {
+                    Some(p) if matches!(p.ty, ParamType::Fd | ParamType::Fd32) => Some(0),
+                    _ => info
+                        .params
+                        .iter()
+                        .position(|p| p.name == "fd" && matches!(p.ty, ParamType::Fd | ParamType::Fd32)),
+                };
+                if let Some(v) = ix.and_then(|i| pi64(ev, i)) {
+                    t.last.ev_fd = v;
+                }
+            }
             if info.flags.contains(EventFlags::USES_FD)
                 && let Some(p) = info.params.first()
                 && matches!(p.ty, ParamType::Fd | ParamType::Fd32)
@@ -347,7 +368,27 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
                 }
             }
         } else {
+            if t.last.enter_ts != 0 {
+                t.last.latency = ev.ts().wrapping_sub(t.last.enter_ts);
+            }
             valid = ty == t.last.ty.wrapping_add(1) || (ty == t::EXECVE_19_X && t.last.ty == t::EXECVEAT_E);
+            if !valid {
+                // No enter event (current drivers send exits only): the fd
+                // the previous event named does not apply to this one.
+                t.last.ev_fd = -1;
+            }
+            if let Some(v) = exit_fd_param(ty).and_then(|i| pi64(ev, i)) {
+                t.last.ev_fd = v;
+            }
+            if info.flags.contains(EventFlags::CREATES_FD) {
+                let created = match info.params.first() {
+                    Some(p) if matches!(p.ty, ParamType::Fd | ParamType::Fd32) => pi64(ev, 0),
+                    _ => info.param_index("fd2").and_then(|i| pi64(ev, i)),
+                };
+                if let Some(v) = created.filter(|&v| v >= 0) {
+                    t.last.ev_fd = v;
+                }
+            }
             t.last.valid = valid;
             if !valid {
                 t.last.fd = -1;

@@ -140,6 +140,12 @@ pub(crate) struct LastEvent {
     pub valid: bool,
     /// A copy of the enter event, for the types whose exit needs it.
     pub stored: Vec<u8>,
+    /// Time of the last enter event (0 before any).
+    pub enter_ts: u64,
+    /// libsinsp's m_latency.
+    pub latency: u64,
+    /// libsinsp's m_lastevent_fd (0 initially).
+    pub ev_fd: i64,
 }
 
 /// One thread (task) of the table.
@@ -264,7 +270,15 @@ impl Thread {
             cwd: empty_str(),
             fds: FdTable::default(),
             nchilds: 0,
-            last: LastEvent { ty: u16::MAX, fd: -1, valid: false, stored: Vec::new() },
+            last: LastEvent {
+                ty: u16::MAX,
+                fd: -1,
+                valid: false,
+                stored: Vec::new(),
+                enter_ts: 0,
+                latency: 0,
+                ev_fd: 0,
+            },
         }
     }
 
@@ -278,6 +292,21 @@ impl Thread {
     #[inline]
     pub fn comm(&self) -> &[u8] {
         &self.info.comm
+    }
+
+    /// libsinsp's m_lastevent_fd.
+    pub fn last_event_fd(&self) -> i64 {
+        self.last.ev_fd
+    }
+
+    /// libsinsp's m_latency.
+    pub fn latency(&self) -> u64 {
+        self.last.latency
+    }
+
+    /// Whether the last exit event followed its enter event.
+    pub fn last_event_valid(&self) -> bool {
+        self.last.valid
     }
 
     /// Whether it has exited (a procexit event was seen) and waits for its

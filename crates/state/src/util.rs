@@ -149,6 +149,12 @@ fn copy_and_sanitize(out: &mut Vec<u8>, base: usize, path: &[u8]) {
 /// appended to `dir` verbatim and normalized. The result replaces `out`.
 pub fn concat_paths(out: &mut Vec<u8>, dir: &[u8], path: &[u8]) {
     out.clear();
+    append_path(out, dir, path);
+}
+
+/// [`concat_paths`] appending to `out` instead of replacing its contents.
+pub fn append_path(out: &mut Vec<u8>, dir: &[u8], path: &[u8]) {
+    let base = out.len();
     // The C code stops at the first NUL.
     let path = match path.iter().position(|&b| b == 0) {
         Some(p) => &path[..p],
@@ -156,9 +162,9 @@ pub fn concat_paths(out: &mut Vec<u8>, dir: &[u8], path: &[u8]) {
     };
     if !path.is_empty() && path[0] != b'/' {
         out.extend_from_slice(dir);
-        copy_and_sanitize(out, 0, path);
+        copy_and_sanitize(out, base, path);
     } else {
-        copy_and_sanitize(out, 0, path);
+        copy_and_sanitize(out, base, path);
     }
 }
 

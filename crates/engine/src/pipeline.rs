@@ -1,0 +1,268 @@
+//! Running an event source through the state and the rules, on one thread
+//! or several.
+//!
+//! With several workers, the reading thread gathers events into batches and
+//! hands every batch to every worker. Each worker keeps its own copy of the
+//! state (all of it: a rule about a process reads its parent and ancestors)
+//! and evaluates the rules only for the processes of its partition, chosen
+//! by thread-group id. So the alerts of one process always come from one
+//! worker, in event order, while the evaluation work is shared.
+
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use saker_abi::Event;
+use saker_driver::{EventSource, Next, SourceError, SourceStats};
+use saker_fields::{EventContext, TimeFormatter};
+use saker_metrics::Metrics;
+use saker_outputs::Alert;
+use saker_state::State;
+
+use crate::engine::{Engine, evaluated};
+
+/// Events per batch handed to workers.
+const BATCH_EVENTS: usize = 512;
+/// Batches in flight per worker before the reader waits.
+const BATCHES_IN_FLIGHT: usize = 16;
+/// Events between two updates of the event counter in the metrics.
+const METRICS_EVERY: u64 = 4096;
+/// Events between two reports of the state's table sizes (counting fds
+/// walks the thread table).
+const STATE_REPORT_EVERY: u64 = 1 << 20;
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Events read from the source.
+    pub events: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// The source's own counters at the end.
+    pub source: SourceStats,
+}
+
+/// Where alerts go; called from worker threads.
+pub type AlertSink = Arc<dyn Fn(Alert) + Send + Sync>;
+
+/// Called by the reading thread when the source is idle and at the end,
+/// with the source's counters (for drop handling and metrics). Returning
+/// false stops the run.
+pub type IdleHook<'a> = &'a mut dyn FnMut(&SourceStats) -> bool;
+
+/// Reads `source` to its end (or until it is stopped), keeping `state` up
+/// to date and evaluating `engine` on every event, on `workers` threads
+/// (1 = on the calling thread). `metrics`, if given, receives the event
+/// count and the state's table sizes.
+pub fn run(
+    source: &mut dyn EventSource,
+    state: State,
+    engine: Engine,
+    workers: usize,
+    sink: AlertSink,
+    metrics: Option<Metrics>,
+    on_idle: IdleHook<'_>,
+) -> Result<RunStats, SourceError> {
+    if workers <= 1 {
+        run_inline(source, state, engine, sink, metrics, on_idle)
+    } else {
+        run_parallel(source, state, engine, workers, sink, metrics, on_idle)
+    }
+}
+
+fn report_state(metrics: &Option<Metrics>, state: &State) {
+    if let Some(m) = metrics {
+        m.set_threads(state.thread_count() as u64);
+        m.set_fds(state.fd_count() as u64);
+    }
+}
+
+fn run_inline(
+    source: &mut dyn EventSource,
+    mut state: State,
+    mut engine: Engine,
+    sink: AlertSink,
+    metrics: Option<Metrics>,
+    on_idle: IdleHook<'_>,
+) -> Result<RunStats, SourceError> {
+    let time = TimeFormatter::default();
+    let mut stats = RunStats::default();
+    let mut reported = 0;
+    loop {
+        let rec = match source.next_event()? {
+            Next::Event(rec) => rec,
+            Next::Idle => {
+                if let Some(m) = &metrics {
+                    m.add_events(stats.events - reported);
+                    reported = stats.events;
+                }
+                report_state(&metrics, &state);
+                if !on_idle(&source.stats()) {
+                    break;
+                }
+                continue;
+            }
+            Next::End => break,
+        };
+        stats.events += 1;
+        if stats.events - reported >= METRICS_EVERY
+            && let Some(m) = &metrics
+        {
+            m.add_events(stats.events - reported);
+            reported = stats.events;
+            if stats.events % STATE_REPORT_EVERY < METRICS_EVERY {
+                report_state(&metrics, &state);
+            }
+        }
+        state.apply(&rec.event, rec.cpu);
+        let ty = rec.event.event_type();
+        if evaluated(ty) && engine.event_types().contains(ty) {
+            let ctx = EventContext { event: rec.event, num: stats.events, cpu: rec.cpu, time: &time, state: &state };
+            engine.evaluate(&ctx, |a| {
+                stats.alerts += 1;
+                sink(a)
+            });
+        }
+    }
+    if let Some(m) = &metrics {
+        m.add_events(stats.events - reported);
+    }
+    report_state(&metrics, &state);
+    stats.source = source.stats();
+    on_idle(&stats.source);
+    Ok(stats)
+}
+
+/// Events copied out of the source's buffer, shared by all workers.
+struct Batch {
+    bytes: Vec<u8>,
+    /// (start, len, cpu) of each event in `bytes`.
+    events: Vec<(u32, u32, u16)>,
+    /// `evt.num` of the first event.
+    first_num: u64,
+}
+
+fn run_parallel(
+    source: &mut dyn EventSource,
+    state: State,
+    engine: Engine,
+    workers: usize,
+    sink: AlertSink,
+    metrics: Option<Metrics>,
+    on_idle: IdleHook<'_>,
+) -> Result<RunStats, SourceError> {
+    let mut senders: Vec<Sender<Arc<Batch>>> = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for me in 0..workers {
+        let (tx, rx) = bounded::<Arc<Batch>>(BATCHES_IN_FLIGHT);
+        senders.push(tx);
+        let (state, engine, sink) = (state.clone(), engine.clone(), Arc::clone(&sink));
+        // One worker reports the state's sizes: every copy is the same.
+        let metrics = if me == 0 { metrics.clone() } else { None };
+        handles.push(
+            thread::Builder::new()
+                .name(format!("saker-rules-{me}"))
+                .spawn(move || worker(me as u64, workers as u64, rx, state, engine, sink, metrics))
+                .expect("cannot start a rules worker thread"),
+        );
+    }
+    drop(state);
+
+    let mut stats = RunStats::default();
+    let mut batch = new_batch(1);
+    let send = |batch: Batch, senders: &[Sender<Arc<Batch>>]| {
+        if let Some(m) = &metrics {
+            m.add_events(batch.events.len() as u64);
+        }
+        let b = Arc::new(batch);
+        for s in senders {
+            // A worker only goes away by panicking; its join reports it.
+            let _ = s.send(Arc::clone(&b));
+        }
+    };
+    let result = loop {
+        let rec = match source.next_event() {
+            Ok(Next::Event(rec)) => rec,
+            Ok(Next::Idle) => {
+                if !batch.events.is_empty() {
+                    let next = new_batch(stats.events + 1);
+                    send(std::mem::replace(&mut batch, next), &senders);
+                }
+                if !on_idle(&source.stats()) {
+                    break Ok(());
+                }
+                continue;
+            }
+            Ok(Next::End) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        stats.events += 1;
+        let bytes = rec.event.as_bytes();
+        batch.events.push((batch.bytes.len() as u32, bytes.len() as u32, rec.cpu));
+        batch.bytes.extend_from_slice(bytes);
+        if batch.events.len() >= BATCH_EVENTS {
+            let next = new_batch(stats.events + 1);
+            send(std::mem::replace(&mut batch, next), &senders);
+        }
+    };
+    if !batch.events.is_empty() {
+        send(batch, &senders);
+    }
+    drop(senders);
+    for h in handles {
+        match h.join() {
+            Ok(alerts) => stats.alerts += alerts,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+    stats.source = source.stats();
+    on_idle(&stats.source);
+    result.map(|()| stats)
+}
+
+fn new_batch(first_num: u64) -> Batch {
+    Batch { bytes: Vec::with_capacity(BATCH_EVENTS * 128), events: Vec::with_capacity(BATCH_EVENTS), first_num }
+}
+
+/// One worker: applies every event to its state, evaluates the rules for
+/// the processes of its partition. Returns the number of alerts raised.
+fn worker(
+    me: u64,
+    n: u64,
+    rx: Receiver<Arc<Batch>>,
+    mut state: State,
+    mut engine: Engine,
+    sink: AlertSink,
+    metrics: Option<Metrics>,
+) -> u64 {
+    let time = TimeFormatter::default();
+    let mut alerts = 0;
+    let mut seen = 0u64;
+    for batch in rx {
+        if seen % STATE_REPORT_EVERY < batch.events.len() as u64 {
+            report_state(&metrics, &state);
+        }
+        seen += batch.events.len() as u64;
+        for (k, &(start, len, cpu)) in batch.events.iter().enumerate() {
+            let bytes = &batch.bytes[start as usize..(start + len) as usize];
+            let Ok(event) = Event::parse(bytes) else { continue };
+            state.apply(&event, cpu);
+            let ty = event.event_type();
+            if !(evaluated(ty) && engine.event_types().contains(ty)) {
+                continue;
+            }
+            let tid = event.tid() as i64;
+            let tgid = state.thread(tid).map_or(tid, |t| t.pid);
+            if (tgid as u64) % n != me {
+                continue;
+            }
+            let ctx = EventContext { event, num: batch.first_num + k as u64, cpu, time: &time, state: &state };
+            engine.evaluate(&ctx, |a| {
+                alerts += 1;
+                sink(a)
+            });
+        }
+    }
+    report_state(&metrics, &state);
+    alerts
+}

@@ -1,0 +1,78 @@
+//! The engine on a real capture: rule matching modes, and per-process order
+//! of alerts when evaluation is spread over workers.
+
+use std::sync::{Arc, Mutex};
+
+use saker_driver::CaptureSource;
+use saker_engine::{Engine, EngineOptions, Fields, RuleMatching, run};
+use saker_outputs::Alert;
+use saker_rules::{RulesSource, Ruleset};
+use saker_state::{Limits, State};
+
+const CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/captures/libs__curl_google.scap");
+
+const RULES: &str = r#"
+- rule: any open
+  desc: every successful open
+  condition: evt.type in (open, openat) and fd.num >= 0
+  output: "%evt.num %proc.pid %fd.name"
+  priority: NOTICE
+- rule: library open
+  desc: opens of shared libraries
+  condition: evt.type in (open, openat) and fd.num >= 0 and fd.name contains .so
+  output: "%evt.num %proc.pid %fd.name"
+  priority: WARNING
+"#;
+
+fn alerts(matching: RuleMatching, workers: usize) -> Vec<Alert> {
+    let load = Ruleset::load(&[RulesSource { name: "test.yaml", text: RULES }], &Fields).unwrap();
+    let engine = Engine::compile(&load, EngineOptions { rule_matching: matching, ..EngineOptions::default() }).unwrap();
+    let mut source = CaptureSource::open(CAPTURE).unwrap();
+    let state = State::from_capture(source.header(), &Limits::default());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink_got = Arc::clone(&got);
+    let sink: saker_engine::AlertSink = Arc::new(move |a| sink_got.lock().unwrap().push(a));
+    let stats = run(&mut source, state, engine, workers, sink, None, &mut |_| true).unwrap();
+    let v = std::mem::take(&mut *got.lock().unwrap());
+    assert_eq!(stats.alerts, v.len() as u64);
+    v
+}
+
+fn num(a: &Alert) -> u64 {
+    a.output.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn first_and_all_matching() {
+    let first = alerts(RuleMatching::First, 1);
+    let all = alerts(RuleMatching::All, 1);
+    assert!(first.len() > 10, "{}", first.len());
+    // With `first`, every match goes to the first rule; `all` adds the library opens.
+    assert!(first.iter().all(|a| a.rule == "any open"));
+    let libs = all.iter().filter(|a| a.rule == "library open").count();
+    assert!(libs > 0);
+    assert_eq!(all.len(), first.len() + libs);
+    assert!(all.iter().filter(|a| a.rule == "library open").all(|a| a.output.contains(".so")));
+}
+
+#[test]
+fn workers_give_the_same_alerts_in_per_process_order() {
+    let single = alerts(RuleMatching::All, 1);
+    let mut multi = alerts(RuleMatching::All, 3);
+    assert_eq!(single.len(), multi.len());
+    // Per process, alerts come out in event order.
+    let mut by_pid: std::collections::HashMap<String, u64> = Default::default();
+    for a in &multi {
+        let pid = a.output.split(' ').nth(1).unwrap().to_string();
+        let n = num(a);
+        let last = by_pid.entry(pid).or_insert(0);
+        assert!(n >= *last, "alerts of one process out of order: {n} after {last}");
+        *last = n;
+    }
+    // And as a whole they are the same alerts.
+    multi.sort_by_key(|a| (num(a), a.rule.clone()));
+    let mut single_sorted = single.clone();
+    single_sorted.sort_by_key(|a| (num(a), a.rule.clone()));
+    let key = |v: &[Alert]| v.iter().map(|a| (a.rule.clone(), a.output.clone())).collect::<Vec<_>>();
+    assert_eq!(key(&multi), key(&single_sorted));
+}

@@ -1,0 +1,229 @@
+//! `saker detect`: evaluate Falco rules on events and raise alerts, like falco.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use saker_config::Config;
+use saker_engine::{DropPolicy, DropsConfig, Engine, EngineOptions, RuleMatching};
+use saker_metrics::{Metrics, MetricsInfo, MetricsServer, OutputSample, SourceCounters, WebserverConfig};
+use saker_outputs::{Outputs, OutputsConfig, Priority};
+use saker_rules::{LoadResult, RulesSource, Ruleset};
+use saker_state::Limits;
+use serde::Deserialize;
+
+use crate::cli::{DetectArgs, UsageError};
+
+/// saker's own rules, used when no rules file is given.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/saker_rules.yaml");
+const DEFAULT_RULES_NAME: &str = "saker_rules.yaml (built in)";
+
+/// The configuration keys the engine reads.
+#[derive(Deserialize, Debug)]
+struct EngineConfig {
+    #[serde(default)]
+    rules_files: Vec<PathBuf>,
+    #[serde(default = "default_matching")]
+    rule_matching: String,
+    #[serde(default = "default_priority")]
+    priority: String,
+    #[serde(default)]
+    workers: usize,
+    #[serde(default)]
+    syscall_event_drops: DropsConfig,
+    #[serde(default)]
+    webserver: WebserverConfig,
+}
+
+fn default_matching() -> String {
+    "first".into()
+}
+
+fn default_priority() -> String {
+    "debug".into()
+}
+
+pub fn run(args: DetectArgs) -> Result<ExitCode> {
+    let config = Config::load(args.config.as_deref(), &args.options).map_err(|e| UsageError(e.to_string()))?;
+    let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+
+    if args.list {
+        crate::fields::print_fields(None);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let load = match load_rules(&args, &engine_cfg)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let options = EngineOptions {
+        rule_matching: match engine_cfg.rule_matching.as_str() {
+            "first" => RuleMatching::First,
+            "all" => RuleMatching::All,
+            other => return Err(UsageError(format!("rule_matching: '{other}' is not 'first' or 'all'")).into()),
+        },
+        min_priority: engine_cfg.priority.parse::<Priority>().map_err(|e| UsageError(format!("priority: {e}")))?,
+        ..EngineOptions::default()
+    };
+    let engine = match Engine::compile(&load, options) {
+        Ok(e) => e,
+        Err(diags) => {
+            eprintln!("{} Errors:", diags.len());
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+
+    if args.dry_run {
+        print_summary(&load, &engine);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+    let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
+
+    let hostname = saker_engine::hostname();
+    let metrics =
+        Metrics::new(MetricsInfo { version: env!("CARGO_PKG_VERSION").to_string(), hostname: hostname.clone() });
+    let stats_outputs = Arc::clone(&outputs);
+    metrics.set_outputs_source(move || {
+        stats_outputs
+            .stats()
+            .into_iter()
+            .map(|o| OutputSample {
+                name: o.name.to_string(),
+                sent: o.sent,
+                dropped: o.dropped,
+                errors: o.errors,
+                queued: o.queued as u64,
+            })
+            .collect()
+    });
+    let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
+
+    let request = crate::source::SourceRequest {
+        capture: args.replay.as_deref(),
+        driver: args.driver.as_deref(),
+        live: crate::source::LiveOptions {
+            // Only what the rules and the state need crosses the ring.
+            syscalls: crate::source::syscalls_for(engine.event_types()),
+            ..crate::source::LiveOptions::default()
+        },
+        limits: Limits::default(),
+    };
+    let (mut source, state, _) = crate::source::open(&request)?;
+    let stop = source.stop_handle();
+    ctrlc::set_handler(move || stop.stop()).context("cannot install the Ctrl-C handler")?;
+    let workers = match engine_cfg.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+
+    // Alerts: counted per rule, then handed to the outputs.
+    let counters: std::collections::HashMap<String, saker_metrics::RuleCounter> =
+        load.rules.iter().map(|r| (r.name.clone(), metrics.rule(&r.name, r.priority as u8, &r.source))).collect();
+    let sink_outputs = Arc::clone(&outputs);
+    let sink: saker_engine::AlertSink = Arc::new(move |alert| {
+        if let Some(c) = counters.get(&alert.rule) {
+            c.inc();
+        }
+        sink_outputs.emit(&alert);
+    });
+
+    let mut drops = DropPolicy::new(engine_cfg.syscall_event_drops.clone(), hostname);
+    let mut exit_reason: Option<String> = None;
+    let idle_outputs = Arc::clone(&outputs);
+    let idle_metrics = metrics.clone();
+    let mut on_idle = |s: &saker_driver::SourceStats| {
+        idle_metrics.set_source(&source_counters(s));
+        let verdict = drops.check(s);
+        if let Some(line) = verdict.log {
+            eprintln!("saker: {line}");
+        }
+        if let Some(alert) = verdict.alert {
+            idle_outputs.emit(&alert);
+        }
+        if let Some(reason) = verdict.exit {
+            exit_reason = Some(reason);
+            return false;
+        }
+        true
+    };
+    let stats = saker_engine::run(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle)?;
+    outputs.shutdown(Duration::from_secs(5));
+    if let Some(s) = server {
+        s.shutdown();
+    }
+    eprintln!(
+        "Events processed: {}; alerts raised: {}; events lost by the driver: {}; alerts lost by outputs: {}",
+        stats.events,
+        stats.alerts,
+        stats.source.drops(),
+        outputs.dropped_total()
+    );
+    if let Some(reason) = exit_reason {
+        return Err(anyhow!("stopping on event drops (syscall_event_drops.actions: exit): {reason}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the rules files (or the built-in rules); prints warnings, and on
+/// errors prints them and gives the exit code.
+fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult, ExitCode>> {
+    let files: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let mut texts = Vec::with_capacity(files.len());
+    for f in &files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let sources: Vec<RulesSource<'_>> = if texts.is_empty() {
+        vec![RulesSource { name: DEFAULT_RULES_NAME, text: DEFAULT_RULES }]
+    } else {
+        texts.iter().map(|(n, t)| RulesSource { name: n, text: t }).collect()
+    };
+    match Ruleset::load(&sources, &saker_engine::Fields) {
+        Ok(load) => {
+            if !load.warnings.is_empty() {
+                eprintln!("{} Warnings:", load.warnings.len());
+                for w in &load.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            Ok(Ok(load))
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            Ok(Err(ExitCode::from(1)))
+        }
+    }
+}
+
+fn print_summary(load: &LoadResult, engine: &Engine) {
+    let enabled = load.rules.iter().filter(|r| r.enabled).count();
+    println!(
+        "Rules loaded: {} rules ({} enabled, {} disabled), {} macros, {} lists; {} rules compiled for {} event types.",
+        load.rules.len(),
+        enabled,
+        load.rules.len() - enabled,
+        load.macros.len(),
+        load.lists.len(),
+        engine.len(),
+        engine.event_types().len()
+    );
+}
+
+/// The driver's counters as the metrics name them; the buffer drops are in
+/// the order of `DropCategory::ALL` (process, exec, open, connect, close, other).
+fn source_counters(s: &saker_driver::SourceStats) -> SourceCounters {
+    let b = &s.drops_buffer;
+    SourceCounters {
+        events: s.events,
+        drops_buffer: [b.process, b.exec, b.open, b.connect, b.close, b.other],
+        drops_too_large: s.drops_too_large,
+        drops_other: s.drops_other,
+    }
+}

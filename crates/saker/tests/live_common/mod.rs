@@ -1,0 +1,265 @@
+//! What the live tests share: gating on root and BTF, running `saker trace`
+//! live in the background, stopping it with a signal, and workload programs
+//! (perl, which every Debian system has, run under marker names).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Whether live capture can run here (root and kernel BTF); prints a SKIP
+/// line when not.
+pub fn can_run(test: &str) -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false);
+    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
+    if !root || !btf {
+        eprintln!("SKIP {test}: live capture needs root and kernel BTF (root={root}, btf={btf})");
+        return false;
+    }
+    true
+}
+
+/// A short string unique to this test run (process names are at most 15 bytes).
+pub fn nonce() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let mix = (t.subsec_nanos() as u64) ^ ((std::process::id() as u64) << 20) ^ t.as_secs();
+    format!("{:06x}", mix & 0xff_ffff)
+}
+
+/// A fresh directory under the system temp dir (paths there are what
+/// workloads open; /tmp, not the target dir, so paths are short).
+pub fn work_dir(name: &str, nonce: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("saker-{name}-{nonce}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `saker trace` capturing live in the background.
+pub struct LiveTrace {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    capture: PathBuf,
+}
+
+/// What a stopped `saker trace` left.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The number after `label` on the `--stats` line starting with it.
+    pub fn stat(&self, label: &str) -> u64 {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no '{label}' in saker's stderr:\n{}", self.stderr));
+        line[label.len()..]
+            .trim_start_matches([':', ' '])
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number in '{line}'"))
+    }
+
+    /// The numbers of the `Thread table:` line: at start, at end, at most.
+    pub fn threads(&self) -> (u64, u64, u64) {
+        let line = self.stderr.lines().find(|l| l.starts_with("Thread table:")).expect("--stats thread table line");
+        let n: Vec<u64> =
+            line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect();
+        (n[0], n[1], n[2])
+    }
+}
+
+impl LiveTrace {
+    /// Starts `saker trace -w CAPTURE ARGS...` and waits until it captures:
+    /// the capture file gets its header only once the driver is attached,
+    /// the state read and the signal handlers installed.
+    pub fn start(capture: &Path, args: &[&str]) -> LiveTrace {
+        let _ = std::fs::remove_file(capture);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+            .arg("trace")
+            .arg("-w")
+            .arg(capture)
+            .args(args)
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run saker");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let l2 = Arc::clone(&lines);
+        let e2 = Arc::clone(&stderr);
+        let readers = vec![
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    l2.lock().unwrap().push(line);
+                }
+            }),
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = BufReader::new(err).read_to_string(&mut s);
+                e2.lock().unwrap().push_str(&s);
+            }),
+        ];
+        let mut t = LiveTrace { child, lines, stderr, readers, capture: capture.to_path_buf() };
+        let t0 = Instant::now();
+        loop {
+            if std::fs::metadata(capture).is_ok_and(|m| m.len() > 0) {
+                break;
+            }
+            if let Ok(Some(status)) = t.child.try_wait() {
+                for r in t.readers.drain(..) {
+                    let _ = r.join();
+                }
+                panic!("saker trace exited before capturing ({status}): {}", t.stderr.lock().unwrap());
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "saker trace did not start capturing within 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        t
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The lines printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a printed line satisfies `f` (or `max` passes).
+    pub fn wait_for(&self, max: Duration, f: impl Fn(&str) -> bool) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < max {
+            if self.lines.lock().unwrap().iter().any(|l| f(l)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, ...) and waits for saker to exit.
+    pub fn stop(self, signal: &str) -> Finished {
+        let st = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(st.success(), "kill -{signal} failed");
+        self.finish()
+    }
+
+    /// Waits for saker to exit by itself (`-M`, `-n`).
+    pub fn finish(mut self) -> Finished {
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                let _ = self.child.kill();
+                panic!("saker trace did not exit within 60 s of being stopped");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let stdout = std::mem::take(&mut *self.lines.lock().unwrap());
+        let stderr = std::mem::take(&mut *self.stderr.lock().unwrap());
+        Finished { status, stdout, stderr }
+    }
+
+    /// The capture file.
+    pub fn capture(&self) -> &Path {
+        &self.capture
+    }
+}
+
+impl Drop for LiveTrace {
+    fn drop(&mut self) {
+        // A failing test must not leave a probe attached.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A symbolic link named `name` in `dir` to perl: running it gives a
+/// process whose name (comm) is `name`.
+pub fn perl_as(dir: &Path, name: &str) -> PathBuf {
+    assert!(name.len() <= 15, "process names are at most 15 bytes: {name}");
+    let perl = ["/usr/bin/perl", "/bin/perl"].into_iter().find(|p| Path::new(p).exists()).expect("perl");
+    let link = dir.join(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(perl, &link).unwrap();
+    link
+}
+
+/// Runs perl (under the name `name`) with `script` and `args`, piping stdio.
+/// The script is passed on one line (it must not hold `#` comments), so
+/// that printed command lines stay on one line.
+pub fn spawn_perl(dir: &Path, name: &str, script: &str, args: &[&str]) -> Child {
+    Command::new(perl_as(dir, name))
+        .arg("-e")
+        .arg(script.trim().replace('\n', " "))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run perl")
+}
+
+/// Reads one line from a child's stdout.
+pub fn read_line(child: &mut Child) -> String {
+    let out = child.stdout.as_mut().unwrap();
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while out.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+        line.push(b[0]);
+    }
+    String::from_utf8(line).unwrap()
+}
+
+/// Waits for a child and asserts it succeeded.
+pub fn wait_ok(mut child: Child, what: &str) {
+    let st = child.wait().unwrap();
+    assert!(st.success(), "{what} failed: {st}");
+}
+
+/// Runs sysdig 0.29.3 (the oracle) on a capture; asserts it read it cleanly
+/// (exit 0, nothing on stderr: no `wrong event type`, no crash).
+pub fn sysdig_clean(capture: &Path, args: &[&str]) -> String {
+    let out = Command::new("sysdig")
+        .arg("-r")
+        .arg(capture)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("cannot run sysdig (scripts/setup.sh installs sysdig 0.29.3, the oracle of these tests)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "sysdig -r {} {args:?}: {} {stderr}",
+        capture.display(),
+        out.status
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
