@@ -174,7 +174,9 @@ fn rules(args: &Args) -> Result<()> {
         let all = cmd("0");
         let one: Vec<&str> = one.iter().map(String::as_str).collect();
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        let (a, b, speedup) = side_by_side(&one, &all, args.runs)?;
+        // side_by_side's ratio is all-cores time over one-worker time.
+        let (a, b, ratio) = side_by_side(&one, &all, args.runs)?;
+        let speedup = 1.0 / ratio;
         rows.push(vec![
             src.to_string(),
             format!("{:.2} M", args.events as f64 / a.time.as_secs_f64() / 1e6),

@@ -132,6 +132,13 @@ pub trait EventSource {
     /// handler; after it fires, [`EventSource::next_event`] drains what is
     /// already buffered and returns [`Next::End`].
     fn stop_handle(&self) -> StopHandle;
+
+    /// For a source that launched a command (the userspace driver), the
+    /// command's exit code once the stream has ended (128 + the signal for a
+    /// command killed by a signal), which saker then exits with.
+    fn exit_code(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// Stops a source; cheap to clone, safe to use from any thread.

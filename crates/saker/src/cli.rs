@@ -87,6 +87,16 @@ pub struct DetectArgs {
     /// List the fields rules can use, and exit.
     #[arg(short = 'L', long = "list")]
     pub list: bool,
+
+    /// With --driver userspace: attach to this process, all its threads and
+    /// descendants.
+    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "replay")]
+    pub pid: Option<i32>,
+
+    /// With --driver userspace: the command to run under the tracer, after
+    /// `--` (saker exits with its exit code).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 const TRACE_EXAMPLES: &str = "\
@@ -179,8 +189,18 @@ pub struct TraceArgs {
 
     /// Only events matching this condition, in Falco's filter language
     /// (e.g. `evt.type=open and fd.name startswith /etc`).
-    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
+
+    /// With --driver userspace: attach to this process, all its threads and
+    /// descendants (-p is sysdig's format flag, so the pid is --pid).
+    #[arg(long = "pid", value_name = "PID", conflicts_with = "read", help_heading = "Live capture")]
+    pub pid: Option<i32>,
+
+    /// With --driver userspace: the command to run under the tracer, after
+    /// `--` (saker exits with its exit code).
+    #[arg(last = true, value_name = "CMD", help_heading = "Live capture")]
+    pub command: Vec<String>,
 }
 
 const FIELDS_EXAMPLES: &str = "\

@@ -114,10 +114,13 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             ..crate::source::LiveOptions::default()
         },
         limits: Limits::default(),
+        command: &args.command,
+        attach: args.pid,
     };
-    let (mut source, state, _) = crate::source::open(&request)?;
-    let stop = source.stop_handle();
-    ctrlc::set_handler(move || stop.stop()).context("cannot install the Ctrl-C handler")?;
+    let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    if args.replay.is_none() {
+        crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
+    }
     let workers = match engine_cfg.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -154,6 +157,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         true
     };
     let stats = saker_engine::run(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle)?;
+    let exit_code = source.exit_code();
+    drop(source);
     outputs.shutdown(Duration::from_secs(5));
     if let Some(s) = server {
         s.shutdown();
@@ -168,7 +173,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     if let Some(reason) = exit_reason {
         return Err(anyhow!("stopping on event drops (syscall_event_drops.actions: exit): {reason}"));
     }
-    Ok(ExitCode::SUCCESS)
+    // With a launched command, saker's exit code is the command's.
+    Ok(exit_code.map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.clamp(0, 255) as u8)))
 }
 
 /// Loads the rules files (or the built-in rules); prints warnings, and on

@@ -18,7 +18,7 @@ pub const DEFAULT_DRIVER: &str = "modern-ebpf";
 /// The drivers saker knows, and what it says about those this build lacks.
 const DRIVERS: &[(&str, Option<&str>)] = &[
     ("modern-ebpf", None),
-    ("userspace", Some("the userspace (ptrace) driver is not wired into saker yet")),
+    ("userspace", None),
     ("ebpf", Some("the legacy eBPF probe is not implemented (use modern-ebpf)")),
     ("kmod", Some("the kernel module driver is not implemented (use modern-ebpf)")),
 ];
@@ -59,6 +59,25 @@ pub struct SourceRequest<'a> {
     pub live: LiveOptions,
     /// Bounds of the state.
     pub limits: Limits,
+    /// For the userspace driver: the command to launch under the tracer.
+    pub command: &'a [String],
+    /// For the userspace driver: the process to attach to, with its threads
+    /// and descendants.
+    pub attach: Option<i32>,
+}
+
+/// An opened source with what the commands need around it.
+pub struct Opened {
+    /// The events.
+    pub source: Box<dyn EventSource>,
+    /// The state the source starts from.
+    pub state: State,
+    /// That state as a capture header, for `-w`.
+    pub header: Option<CaptureHeader>,
+    /// For the userspace driver, what signals saker receives are routed to.
+    pub tracer: Option<saker_userspace::Control>,
+    /// Whether the source launched a command (whose exit code saker takes).
+    pub launched: bool,
 }
 
 /// Opens the source `req` asks for and the state it starts from:
@@ -70,12 +89,12 @@ pub struct SourceRequest<'a> {
 ///
 /// Unknown drivers, drivers this build lacks and unknown syscall names are
 /// usage errors.
-pub fn open(req: &SourceRequest<'_>) -> Result<(Box<dyn EventSource>, State, Option<CaptureHeader>)> {
+pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
     if let Some(path) = req.capture {
         let source = CaptureSource::open(path)?;
         let state = State::from_capture(source.header(), &req.limits);
-        let header = source.header().clone();
-        return Ok((Box::new(source), state, Some(header)));
+        let header = Some(source.header().clone());
+        return Ok(Opened { source: Box::new(source), state, header, tracer: None, launched: false });
     }
     let driver = req.driver.unwrap_or(DEFAULT_DRIVER);
     match DRIVERS.iter().find(|(name, _)| *name == driver) {
@@ -94,6 +113,15 @@ pub fn open(req: &SourceRequest<'_>) -> Result<(Box<dyn EventSource>, State, Opt
             ))
             .into());
         }
+    }
+    if driver == "userspace" {
+        return open_userspace(req);
+    }
+    if !req.command.is_empty() || req.attach.is_some() {
+        return Err(UsageError(format!(
+            "a command to launch or a process to attach to needs --driver userspace (the {driver} driver sees the whole host)"
+        ))
+        .into());
     }
     if let Some(names) = &req.live.syscalls {
         let unknown: Vec<&str> =
@@ -114,8 +142,42 @@ pub fn open(req: &SourceRequest<'_>) -> Result<(Box<dyn EventSource>, State, Opt
         _ => anyhow::Error::new(e).context(format!("cannot open the {driver} driver")),
     })?;
     let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
-    let header = state.to_capture_header();
-    Ok((Box::new(probe), state, Some(header)))
+    let header = Some(state.to_capture_header());
+    Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false })
+}
+
+/// The userspace (ptrace) driver: a launched command or an attached
+/// process tree, whose state comes from /proc at start.
+fn open_userspace(req: &SourceRequest<'_>) -> Result<Opened> {
+    if let Some(names) = &req.live.syscalls {
+        let unknown: Vec<&str> =
+            names.iter().map(String::as_str).filter(|n| saker_userspace::syscall_by_name(n).is_none()).collect();
+        if !unknown.is_empty() {
+            return Err(UsageError(format!("unknown syscall name(s) in --syscalls: {}", unknown.join(", "))).into());
+        }
+    }
+    let config = saker_userspace::Config {
+        syscalls: req.live.syscalls.clone(),
+        snaplen: req.live.snaplen,
+        ..saker_userspace::Config::default()
+    };
+    let (tracer, launched) = match (req.attach, req.command) {
+        (Some(_), [_, ..]) => {
+            return Err(UsageError("give either a command to launch or a process to attach to, not both".into()).into());
+        }
+        (Some(pid), []) => (saker_userspace::Tracer::attach(pid, config)?, false),
+        (None, [_, ..]) => (saker_userspace::Tracer::launch(req.command, config)?, true),
+        (None, []) => {
+            return Err(UsageError(
+                "the userspace driver traces a command (`-- CMD ARGS...`) or a process (`--pid PID`)".into(),
+            )
+            .into());
+        }
+    };
+    let header = tracer.header().clone();
+    let state = State::from_capture(&header, &req.limits);
+    let control = tracer.control();
+    Ok(Opened { source: Box::new(tracer), state, header: Some(header), tracer: Some(control), launched })
 }
 
 /// The syscalls the state needs to follow processes, files and sockets,
@@ -242,8 +304,13 @@ mod tests {
 
     #[test]
     fn drivers_not_available_are_named() {
+        let e = err_of(&SourceRequest { driver: Some("kmod"), ..SourceRequest::default() });
+        assert!(e.contains("'kmod' is not available") && e.contains("available: modern-ebpf, userspace"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("userspace"), ..SourceRequest::default() });
-        assert!(e.contains("'userspace' is not available") && e.contains("available: modern-ebpf"), "{e}");
+        assert!(e.contains("traces a command") && e.contains("--pid"), "{e}");
+        let cmd = ["true".to_string()];
+        let e = err_of(&SourceRequest { command: &cmd, ..SourceRequest::default() });
+        assert!(e.contains("needs --driver userspace"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("nope"), ..SourceRequest::default() });
         assert!(e.contains("unknown driver 'nope'") && e.contains("userspace"), "{e}");
         let e = err_of(&SourceRequest {

@@ -73,11 +73,13 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             syscalls,
         },
         limits: Limits::default(),
+        command: &args.command,
+        attach: args.pid,
     };
-    let (mut source, mut state, header) = source::open(&request)?;
+    let source::Opened { mut source, mut state, header, tracer, launched } = source::open(&request)?;
     let stop = source.stop_handle();
     if live {
-        install_stop_signals(&stop)?;
+        crate::signals::install(stop.clone(), if launched { tracer } else { None })?;
         if let Some(secs) = args.seconds {
             stop_after(stop.clone(), secs)?;
         }
@@ -102,7 +104,6 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let mut out = Vec::with_capacity(OUT_BLOCK + 64 * 1024);
-    let mut line = Vec::with_capacity(4096);
     let time = TimeFormatter::default();
     let mut visibility = Visibility { show_internal: false, seen_other_event: false };
     let mut counts = Counts { threads_start: state.thread_count(), ..Counts::default() };
@@ -155,13 +156,10 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         if args.quiet || !visibility.shows(rec.event.event_type()) {
             continue;
         }
-        // Each line is rendered on its own, then appended: a field that
-        // misbehaves with its buffer (one that replaces rather than appends)
-        // then spoils its own line, never the lines before it.
-        line.clear();
-        let printed = if args.json { format.write_json(&ctx, &mut line) } else { format.write(&ctx, &mut line) };
+        // Fields append to the output block; a line without all its values
+        // is taken back by the format itself.
+        let printed = if args.json { format.write_json(&ctx, &mut out) } else { format.write(&ctx, &mut out) };
         if printed {
-            out.extend_from_slice(&line);
             out.push(b'\n');
             if out.len() >= OUT_BLOCK {
                 if let Err(e) = stdout.write_all(&out) {
@@ -174,6 +172,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     // Stop the source (a live driver detaches) before the final flushes.
     stop.stop();
     let stats = source.stats();
+    let exit_code = source.exit_code();
     drop(source);
     let printed = stdout.write_all(&out).and_then(|()| stdout.flush());
     let finished = writer.map(Writer::finish).transpose();
@@ -184,7 +183,8 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     result?;
     finished?;
     printed?;
-    Ok(ExitCode::SUCCESS)
+    // With a launched command, saker's exit code is the command's.
+    Ok(exit_code.map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.clamp(0, 255) as u8)))
 }
 
 /// Writes the pending output and flushes the capture file's buffer.
@@ -196,19 +196,6 @@ fn flush<W: Write>(stdout: &mut impl Write, out: &mut Vec<u8>, writer: Option<&m
         w.flush()?;
     }
     Ok(())
-}
-
-/// SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the source: the loop drains what
-/// the driver holds, flushes, and exits 0. A second signal exits at once.
-fn install_stop_signals(stop: &StopHandle) -> Result<()> {
-    let stop = stop.clone();
-    ctrlc::set_handler(move || {
-        if stop.is_stopped() {
-            std::process::exit(130);
-        }
-        stop.stop();
-    })
-    .context("cannot install the signal handlers")
 }
 
 /// Stops the source after `secs` seconds (`-M`).

@@ -188,7 +188,10 @@ fn sigterm_stops_cleanly_and_flushes_the_capture() {
     };
     let printed = exits(&mut done.stdout.iter().map(String::as_str));
     let opened = printed.iter().filter(|l| l.starts_with("< openat ") && l.contains(&format!("term-{n}-"))).count();
-    assert!(opened >= count, "{opened} openat exits printed for {count} files");
+    // On a loaded machine the rings may overflow; then the loss must show
+    // in the drop counters, never be silent.
+    let drops = done.stat("Drops");
+    assert!(opened >= count || drops > 0, "{opened} openat exits printed for {count} files, and no drop counted");
 
     // Every event that was printed is in the file, which ends cleanly
     // (the file also has the enter events the writer added for sysdig).
@@ -254,7 +257,9 @@ fn live_usage_errors() {
         std::process::Command::new(env!("CARGO_BIN_EXE_saker")).arg("trace").args(args).output().unwrap()
     };
     for (args, want) in [
-        (&["--driver", "userspace"][..], "driver 'userspace' is not available"),
+        (&["--driver", "userspace"][..], "traces a command"),
+        (&["--driver", "userspace", "--pid", "1", "--", "true"][..], "not both"),
+        (&["--", "true"][..], "needs --driver userspace"),
         (&["--driver", "kmod"][..], "driver 'kmod' is not available"),
         (&["--driver", "bogus"][..], "unknown driver 'bogus'"),
         (&["--syscalls", "openat,nosuchcall"][..], "nosuchcall"),

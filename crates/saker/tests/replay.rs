@@ -168,6 +168,34 @@ fn bad_formats_are_usage_errors() {
 }
 
 #[test]
+fn bad_filters_are_located_usage_errors() {
+    let cap = captures_dir().join("falco__syscall.scap");
+    let cap = cap.to_str().unwrap();
+    // (filter, what the message must say, the caret's column)
+    let cases = [
+        ("evt.type = open and (proc.name = cat", "expected ')'", 37),
+        ("evt.type = open and proc.nmae = cat", "unknown field 'proc.nmae'", 21),
+        ("evt.type = open and proc.aname[x] = cat", "proc.aname", 21),
+        ("evt.type = open and fd.num > many", "'many' is not", 30),
+        ("evt.type = open proc.name = cat", "expecting 'and', 'or'", 17),
+    ];
+    for (filter, want, col) in cases {
+        let out = saker(&["trace", "-r", cap, filter]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{filter}: {err}");
+        assert!(err.contains(want), "{filter}: '{want}' missing in: {err}");
+        assert!(err.contains(&format!("column {col}")), "{filter}: column {col} missing in: {err}");
+        // The caret sits under the column.
+        let caret = err.lines().find(|l| l.trim_end().ends_with('^')).unwrap_or_else(|| panic!("no caret: {err}"));
+        assert_eq!(caret.find('^').unwrap() - 2, col - 1, "{filter}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A suggestion for a near miss.
+    let out = saker(&["trace", "-r", cap, "proc.nmae = cat"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean proc.name"));
+}
+
+#[test]
 fn version_and_help() {
     let v = stdout_ok(&saker(&["--version"]), "saker --version");
     assert!(v.starts_with("saker ") && v.trim().ends_with(env!("CARGO_PKG_VERSION")), "{v}");

@@ -761,6 +761,10 @@ impl EventSource for Tracer {
     fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
     }
+
+    fn exit_code(&self) -> Option<i32> {
+        self.exit_status().map(|s| s.code())
+    }
 }
 
 impl Drop for Tracer {

@@ -1,0 +1,47 @@
+//! What SIGINT (Ctrl-C), SIGTERM and SIGHUP do to a running command.
+//!
+//! - Capturing the host (kernel drivers) or an attached process tree: the
+//!   source is stopped, the loop drains what is buffered, flushes its outputs
+//!   and exits 0; the attached processes are detached and keep running.
+//! - Running a launched command (userspace driver): the signal is forwarded
+//!   to the command, and saker goes on until the command exits, then exits
+//!   with its code. A Ctrl-C typed at the terminal already reached the
+//!   command (it runs in saker's process group), so only signals sent to
+//!   saker alone are forwarded.
+//! - A second signal while the first is being handled ends saker at once
+//!   (exit code 130); with a launched command, the third does, so a command
+//!   that ignores the signals cannot hold saker forever.
+
+use anyhow::{Context, Result};
+use saker_driver::StopHandle;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::SignalsInfo;
+use signal_hook::iterator::exfiltrator::origin::WithOrigin;
+use signal_hook::low_level::siginfo::Cause;
+
+/// Installs the handling described in the module documentation.
+pub fn install(stop: StopHandle, launched: Option<saker_userspace::Control>) -> Result<()> {
+    let mut signals =
+        SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install the signal handlers")?;
+    std::thread::Builder::new()
+        .name("saker-signals".into())
+        .spawn(move || {
+            let patience = if launched.is_some() { 3 } else { 2 };
+            for (n, origin) in signals.forever().enumerate() {
+                if n + 1 >= patience {
+                    std::process::exit(130);
+                }
+                match &launched {
+                    Some(control) => {
+                        let from_terminal = origin.signal == SIGINT && matches!(origin.cause, Cause::Kernel);
+                        if !from_terminal {
+                            control.forward_signal(origin.signal);
+                        }
+                    }
+                    None => stop.stop(),
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
