@@ -13,6 +13,7 @@ use clap::Parser;
 use saker_abi::Event;
 use saker_scap::{Reader, Writer};
 
+mod detect_live;
 mod ptrace;
 mod storms;
 
@@ -31,7 +32,7 @@ struct Args {
     /// The saker binary to measure.
     #[arg(long, default_value = "target/release/saker")]
     saker: PathBuf,
-    /// Entries to run (default: all): replay, rules, storms (root), ptrace.
+    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace.
     entries: Vec<String>,
 }
 
@@ -57,6 +58,11 @@ fn main() -> Result<()> {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
         let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
         storms::storms(args.runs.min(3), secs, &kinds)?;
+    }
+    if (all && root) || args.entries.iter().any(|e| e == "detect-live") {
+        let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
+        let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
+        detect_live::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs.min(3), secs, &kinds)?;
     }
     if all || args.entries.iter().any(|e| e == "ptrace") {
         ptrace::bench(args.runs)?;

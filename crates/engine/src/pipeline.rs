@@ -25,6 +25,14 @@ use crate::engine::{Engine, evaluated};
 const BATCH_EVENTS: usize = 512;
 /// Batches in flight per worker before the reader waits.
 const BATCHES_IN_FLIGHT: usize = 16;
+/// A batch of live events is handed to the workers once it spans this much
+/// time (by the events' clocks), even if not full: a host that is quiet but
+/// never idle long enough for the source to say so would otherwise hold an
+/// alert back until 512 events have come (seconds at 100 events/s).
+const LIVE_BATCH_SPAN_NS: u64 = 10_000_000;
+/// Events this close to the wall clock are live ones (replayed events are
+/// not held back: a batch of a capture is read at once, whatever it spans).
+const LIVE_WINDOW_NS: u64 = 1_000_000_000;
 /// Events between two updates of the event counter in the metrics.
 const METRICS_EVERY: u64 = 4096;
 /// Events between two reports of the state's table sizes (counting fds
@@ -170,6 +178,8 @@ fn run_parallel(
 
     let mut stats = RunStats::default();
     let mut batch = new_batch(1);
+    // Event time at which the current batch goes out even if not full.
+    let mut batch_deadline = u64::MAX;
     let send = |batch: Batch, senders: &[Sender<Arc<Batch>>]| {
         if let Some(m) = &metrics {
             m.add_events(batch.events.len() as u64);
@@ -197,10 +207,17 @@ fn run_parallel(
             Err(e) => break Err(e),
         };
         stats.events += 1;
+        let ts = rec.event.ts();
+        if batch.events.is_empty() {
+            // One clock read per batch.
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+            batch_deadline = if now.abs_diff(ts) < LIVE_WINDOW_NS { ts + LIVE_BATCH_SPAN_NS } else { u64::MAX };
+        }
         let bytes = rec.event.as_bytes();
         batch.events.push((batch.bytes.len() as u32, bytes.len() as u32, rec.cpu));
         batch.bytes.extend_from_slice(bytes);
-        if batch.events.len() >= BATCH_EVENTS {
+        if batch.events.len() >= BATCH_EVENTS || ts >= batch_deadline {
             let next = new_batch(stats.events + 1);
             send(std::mem::replace(&mut batch, next), &senders);
         }

@@ -1,9 +1,12 @@
-//! The engine on a real capture: rule matching modes, and per-process order
-//! of alerts when evaluation is spread over workers.
+//! The engine on a real capture: rule matching modes, per-process order of
+//! alerts when evaluation is spread over workers, and alerts not held back
+//! by a live source that is slow but never idle.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use saker_driver::CaptureSource;
+use saker_abi::Event;
+use saker_driver::{CaptureSource, EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
 use saker_engine::{Engine, EngineOptions, Fields, RuleMatching, run};
 use saker_outputs::Alert;
 use saker_rules::{RulesSource, Ruleset};
@@ -75,4 +78,71 @@ fn workers_give_the_same_alerts_in_per_process_order() {
     single_sorted.sort_by_key(|a| (num(a), a.rule.clone()));
     let key = |v: &[Alert]| v.iter().map(|a| (a.rule.clone(), a.output.clone())).collect::<Vec<_>>();
     assert_eq!(key(&multi), key(&single_sorted));
+}
+
+/// A live source on a quiet host: the capture's events stamped with the
+/// wall clock as they are handed out, one every 2 ms, never idle.
+struct Trickle {
+    events: Vec<(u16, Vec<u8>)>,
+    next: usize,
+    buf: Vec<u8>,
+    handed: Arc<Mutex<Vec<Instant>>>,
+    stop: StopHandle,
+}
+
+impl EventSource for Trickle {
+    fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
+        let Some((cpu, bytes)) = self.events.get(self.next) else { return Ok(Next::End) };
+        std::thread::sleep(Duration::from_millis(2));
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes);
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        self.buf[..8].copy_from_slice(&now.to_le_bytes());
+        self.next += 1;
+        self.handed.lock().unwrap().push(Instant::now());
+        Ok(Next::Event(SourceEvent {
+            cpu: *cpu,
+            dump_flags: None,
+            event: Event::parse(&self.buf).map_err(SourceError::new)?,
+        }))
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats::default()
+    }
+
+    fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+}
+
+#[test]
+fn a_slow_live_source_that_is_never_idle_does_not_hold_alerts_back() {
+    // 500 events (fewer than a batch of workers holds) over about 1 s:
+    // each alert must come within a few batch spans of its event, not at
+    // the end of the stream.
+    let load = Ruleset::load(&[RulesSource { name: "test.yaml", text: RULES }], &Fields).unwrap();
+    let engine = Engine::compile(&load, EngineOptions::default()).unwrap();
+    let mut capture = CaptureSource::open(CAPTURE).unwrap();
+    let state = State::from_capture(capture.header(), &Limits::default());
+    let mut events = Vec::new();
+    while let Next::Event(e) = capture.next_event().unwrap() {
+        if events.len() < 500 {
+            events.push((e.cpu, e.event.as_bytes().to_vec()));
+        }
+    }
+    let handed = Arc::new(Mutex::new(Vec::new()));
+    let mut source = Trickle { events, next: 0, buf: Vec::new(), handed: Arc::clone(&handed), stop: StopHandle::new() };
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink_got = Arc::clone(&got);
+    let sink: saker_engine::AlertSink = Arc::new(move |a| sink_got.lock().unwrap().push((Instant::now(), a)));
+    run(&mut source, state, engine, 2, sink, None, &mut |_| true).unwrap();
+    let got = got.lock().unwrap();
+    let handed = handed.lock().unwrap();
+    assert!(got.len() >= 3, "{}", got.len());
+    for (at, a) in got.iter() {
+        let n = num(a) as usize;
+        let late = at.duration_since(handed[n - 1]);
+        assert!(late < Duration::from_millis(150), "alert of event {n} came {late:?} after the event");
+    }
 }

@@ -163,12 +163,17 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     if let Some(s) = server {
         s.shutdown();
     }
+    // An alert an output could not queue (dropped) or could not deliver
+    // (error) is lost either way: both count, by output.
+    let lost: Vec<(&str, u64)> = outputs.stats().iter().filter(|o| o.lost() > 0).map(|o| (o.name, o.lost())).collect();
+    let by_output: Vec<String> = lost.iter().map(|(n, l)| format!("{n}: {l}")).collect();
     eprintln!(
-        "Events processed: {}; alerts raised: {}; events lost by the driver: {}; alerts lost by outputs: {}",
+        "Events processed: {}; alerts raised: {}; events lost by the driver: {}; alerts lost by outputs: {}{}",
         stats.events,
         stats.alerts,
         stats.source.drops(),
-        outputs.dropped_total()
+        lost.iter().map(|(_, l)| l).sum::<u64>(),
+        if by_output.is_empty() { String::new() } else { format!(" ({})", by_output.join(", ")) }
     );
     if let Some(reason) = exit_reason {
         return Err(anyhow!("stopping on event drops (syscall_event_drops.actions: exit): {reason}"));

@@ -294,6 +294,13 @@ impl Thread {
         &self.info.comm
     }
 
+    /// The fd table this thread holds (the process's, for a main thread;
+    /// other threads' are empty: see [`crate::State::fds`]).
+    #[inline]
+    pub fn fd_table(&self) -> &FdTable {
+        &self.fds
+    }
+
     /// libsinsp's m_lastevent_fd.
     pub fn last_event_fd(&self) -> i64 {
         self.last.ev_fd

@@ -88,12 +88,19 @@ pub(crate) fn event_fd<'s>(ctx: &'s EventContext<'_>) -> Option<EvFd<'s>> {
     }
     let s = ctx.state.state()?;
     let tid = ev.tid() as i64;
+    // One lookup of the thread, one of its process, one of the fd: this runs
+    // for every fd field of every event.
     let thread = s.thread(tid)?;
-    let num = match ctx.state.event_fd(tid) {
-        Some(n) => n,
-        None => derive_fd(ev, info)?,
+    let num = match thread.last_event_fd() {
+        n if n >= 0 => n,
+        _ => derive_fd(ev, info)?,
     };
-    let fd = if num >= 0 { s.fd(tid, num) } else { None };
+    let fd = if num >= 0 {
+        let process = if thread.is_main_thread() { Some(thread) } else { s.thread(thread.pid) };
+        process.and_then(|p| p.fd_table().get(num))
+    } else {
+        None
+    };
     Some(EvFd { state: s, thread, num, fd })
 }
 

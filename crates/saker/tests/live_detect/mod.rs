@@ -1,0 +1,249 @@
+//! What the live `saker detect` tests share: `saker detect` capturing live in
+//! the background with JSON alerts on stdout, each line stamped with the
+//! moment it arrived; its web server, to know when it captures and to read
+//! its metrics; and the alerts, parsed.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+/// Falco's stable rules (falco_rules.yaml 5.1.0), beside the repository.
+pub fn falco_rules() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rules/falco_rules.yaml")
+}
+
+/// A TCP port nobody listens on now (the kernel's choice).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET path` on 127.0.0.1:`port`; the body, or `None` if nobody answers.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let (head, body) = resp.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// The value of the Prometheus sample `name` (with its labels as written,
+/// e.g. `saker_outputs_errors_total{output="http"}`), or `None`.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+/// One alert of `-o json_output=true`, with the moment its line arrived.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub at: Instant,
+    /// The same moment on the wall clock.
+    pub wall: SystemTime,
+    pub rule: String,
+    pub priority: String,
+    pub output: String,
+    pub fields: serde_json::Map<String, Value>,
+    pub line: String,
+}
+
+impl Alert {
+    /// An output field as text (numbers printed, null as `<NA>`).
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.fields.get(name).map(|v| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "<NA>".to_string(),
+            other => other.to_string(),
+        })
+    }
+
+    /// From the event (`evt.time`, in every alert's output fields) to the
+    /// line's arrival: the time saker took, without the workload's.
+    pub fn pipeline_latency(&self) -> Option<Duration> {
+        let ns = self.fields.get("evt.time")?.as_u64()?;
+        self.wall.duration_since(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)).ok()
+    }
+}
+
+/// `saker detect` capturing live in the background.
+pub struct LiveDetect {
+    child: Child,
+    lines: Arc<Mutex<Vec<(Instant, SystemTime, String)>>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    /// The port of its web server (`/healthz`, `/metrics`).
+    pub port: u16,
+}
+
+/// What a stopped `saker detect` left.
+pub struct Stopped {
+    pub status: ExitStatus,
+    pub lines: Vec<(Instant, SystemTime, String)>,
+    pub stderr: String,
+}
+
+impl Stopped {
+    /// The alerts among the lines.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.lines.iter().filter_map(|(at, wall, l)| parse_alert(*at, *wall, l)).collect()
+    }
+
+    /// The number after `label` on the final summary line
+    /// (`Events processed: ...; alerts raised: ...; ...`).
+    pub fn summary(&self, label: &str) -> u64 {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("Events processed:"))
+            .unwrap_or_else(|| panic!("no summary line in saker detect's stderr:\n{}", self.stderr));
+        let at = line.find(label).unwrap_or_else(|| panic!("no '{label}' in '{line}'"));
+        line[at + label.len()..]
+            .trim_start_matches([':', ' '])
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number after '{label}' in '{line}'"))
+    }
+}
+
+/// Parses one stdout line as a JSON alert.
+pub fn parse_alert(at: Instant, wall: SystemTime, line: &str) -> Option<Alert> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let o = v.as_object()?;
+    Some(Alert {
+        at,
+        wall,
+        rule: o.get("rule")?.as_str()?.to_string(),
+        priority: o.get("priority")?.as_str()?.to_string(),
+        output: o.get("output").and_then(Value::as_str).unwrap_or_default().to_string(),
+        fields: o.get("output_fields").and_then(Value::as_object).cloned().unwrap_or_default(),
+        line: line.to_string(),
+    })
+}
+
+impl LiveDetect {
+    /// Starts `saker detect ARGS... -o json_output=true` with syslog off and
+    /// the web server on a free port, and waits until it captures: its
+    /// metrics count processed events only once the driver is attached and
+    /// the state read from /proc.
+    pub fn start(args: &[&str]) -> LiveDetect {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+            .arg("detect")
+            .args(args)
+            .args(["-o", "json_output=true", "-o", "syslog_output.enabled=false"])
+            .args(["-o", "webserver.enabled=true", "-o", &format!("webserver.listen_port={port}")])
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run saker");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let l2 = Arc::clone(&lines);
+        let e2 = Arc::clone(&stderr);
+        let readers = vec![
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    l2.lock().unwrap().push((Instant::now(), SystemTime::now(), line));
+                }
+            }),
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = BufReader::new(err).read_to_string(&mut s);
+                e2.lock().unwrap().push_str(&s);
+            }),
+        ];
+        let mut d = LiveDetect { child, lines, stderr, readers, port };
+        let t0 = Instant::now();
+        loop {
+            let events = d.metrics().and_then(|m| metric(&m, "saker_n_evts_total")).unwrap_or(0.0);
+            if events > 0.0 {
+                break;
+            }
+            if let Ok(Some(status)) = d.child.try_wait() {
+                for r in d.readers.drain(..) {
+                    let _ = r.join();
+                }
+                panic!("saker detect exited before capturing ({status}): {}", d.stderr.lock().unwrap());
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "saker detect did not start capturing within 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub fn metrics(&self) -> Option<String> {
+        http_get(self.port, "/metrics")
+    }
+
+    /// How many stdout lines arrived so far.
+    pub fn line_count(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// The alerts that arrived from line `from` on.
+    pub fn alerts_since(&self, from: usize) -> Vec<Alert> {
+        self.lines.lock().unwrap()[from..].iter().filter_map(|(at, wall, l)| parse_alert(*at, *wall, l)).collect()
+    }
+
+    /// Waits until an alert from line `from` on satisfies `f` (or `max`
+    /// passes).
+    pub fn wait_alert(&self, from: usize, max: Duration, f: impl Fn(&Alert) -> bool) -> Option<Alert> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(a) = self.alerts_since(from).into_iter().find(|a| f(a)) {
+                return Some(a);
+            }
+            if t0.elapsed() > max {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops it with SIGINT (Falco's Ctrl-C) and waits for it to exit.
+    pub fn stop(mut self) -> Stopped {
+        let st = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().unwrap();
+        assert!(st.success(), "kill -INT failed");
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                let _ = self.child.kill();
+                panic!("saker detect did not exit within 60 s of SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let lines = std::mem::take(&mut *self.lines.lock().unwrap());
+        let stderr = std::mem::take(&mut *self.stderr.lock().unwrap());
+        Stopped { status, lines, stderr }
+    }
+}
+
+impl Drop for LiveDetect {
+    fn drop(&mut self) {
+        // A failing test must not leave a probe attached.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
