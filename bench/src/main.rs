@@ -38,8 +38,9 @@ struct Args {
 
 fn main() -> Result<()> {
     let raw: Vec<String> = std::env::args().collect();
-    if raw.get(1).map(String::as_str) == Some("storm-worker") && raw.len() == 4 {
-        return storms::worker(&raw[2], raw[3].parse()?);
+    if raw.get(1).map(String::as_str) == Some("storm-worker") && (4..=5).contains(&raw.len()) {
+        let cpu = raw.get(4).map(|c| c.parse()).transpose()?;
+        return storms::worker(&raw[2], raw[3].parse()?, cpu);
     }
     if raw.get(1).map(String::as_str) == Some("ptrace-worker") {
         return ptrace::worker(&raw[2..]);

@@ -173,7 +173,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Runs every workload `runs` times in each mode and prints the table.
 pub fn bench(runs: usize) -> Result<()> {
-    let scratch: PathBuf = std::env::temp_dir().join(format!("saker-bench-ptrace-{}", std::process::id()));
+    let scratch: PathBuf = scratch_base().join(format!("saker-bench-ptrace-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let mut rows = Vec::new();
     for &(label, kind, n, n_strace) in WORKLOADS {
@@ -236,4 +236,12 @@ pub fn bench(runs: usize) -> Result<()> {
         line(r.iter().map(String::as_str).collect());
     }
     Ok(())
+}
+
+/// Where workloads create their files: a tmpfs when there is one, so the
+/// disk's own hiccups (journal, discard, writeback) do not drown the
+/// tracer's cost.
+fn scratch_base() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() }
 }

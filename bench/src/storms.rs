@@ -2,8 +2,10 @@
 //! how many events reach user space.
 //!
 //! Each storm runs in a worker process pinned to the last CPU (this binary
-//! re-executed as `saker-bench storm-worker KIND SECONDS`); the consumer reads
-//! the rings on CPU 0. For each mode the workload also runs with the probe off,
+//! re-executed as `saker-bench storm-worker KIND SECONDS [CPU]`); the consumer
+//! reads the rings on CPU 0. `getppid-every-cpu` runs one getppid worker on
+//! every CPU, the consumer's included, as on a saturated host: the rate of
+//! events the consumer takes from several CPUs at once. For each mode the workload also runs with the probe off,
 //! right before, so every slowdown compares runs of the same moment.
 //!
 //! Modes:
@@ -21,7 +23,15 @@ use saker_driver::{EventSource, Next};
 use saker_modern_bpf::{Config, ModernBpf};
 
 /// The storms.
-pub const KINDS: &[&str] = &["getppid", "open-read-close", "fork-exec"];
+pub const KINDS: &[&str] = &["getppid", "getppid-every-cpu", "open-read-close", "fork-exec"];
+
+/// The syscall loop a storm's workers run, and on which CPUs (None: the last).
+fn workers(kind: &str) -> (&str, Vec<Option<usize>>) {
+    match kind {
+        "getppid-every-cpu" => ("getppid", (0..ncpus()).map(Some).collect()),
+        k => (k, vec![None]),
+    }
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -67,9 +77,10 @@ fn ncpus() -> usize {
     (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize
 }
 
-/// The worker: runs `kind` for `secs` seconds and prints its iteration count.
-pub fn worker(kind: &str, secs: f64) -> Result<()> {
-    pin(ncpus() - 1);
+/// The worker: runs `kind` for `secs` seconds on `cpu` (default: the last)
+/// and prints its iteration count.
+pub fn worker(kind: &str, secs: f64, cpu: Option<usize>) -> Result<()> {
+    pin(cpu.unwrap_or(ncpus() - 1));
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut n: u64 = 0;
     let file = c"/etc/hostname";
@@ -135,11 +146,16 @@ fn run_once(kind: &str, mode: Mode, secs: f64) -> Result<Run> {
         None => None,
     };
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args(["storm-worker", kind, &secs.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the storm worker")?;
+    let (work, cpus) = workers(kind);
+    let mut children = Vec::new();
+    for cpu in cpus {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["storm-worker", work, &secs.to_string()]);
+        if let Some(c) = cpu {
+            cmd.arg(c.to_string());
+        }
+        children.push(cmd.stdout(Stdio::piped()).spawn().context("starting a storm worker")?);
+    }
     let t0 = Instant::now();
     let cpu0 = thread_cpu();
     let mut events = 0u64;
@@ -152,7 +168,7 @@ fn run_once(kind: &str, mode: Mode, secs: f64) -> Result<Run> {
                 }
                 Next::Idle | Next::End => true,
             };
-            if check && child.try_wait()?.is_some() {
+            if check && children.iter_mut().all(|c| matches!(c.try_wait(), Ok(Some(_)))) {
                 break;
             }
         }
@@ -162,13 +178,16 @@ fn run_once(kind: &str, mode: Mode, secs: f64) -> Result<Run> {
             events += 1;
         }
     }
-    let out = child.wait_with_output()?;
+    let mut n: u64 = 0;
+    for child in children {
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!("storm worker failed: {}", out.status);
+        }
+        n += String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().context("worker output")?;
+    }
     let wall = t0.elapsed();
     let consumer_cpu = (thread_cpu() - cpu0).as_secs_f64() / wall.as_secs_f64();
-    if !out.status.success() {
-        bail!("storm worker failed: {}", out.status);
-    }
-    let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().context("worker output")?;
     let drops = probe.as_ref().map_or(0, |p| p.stats().drops());
     Ok(Run { rate: n as f64 / secs, events, drops, consumer_cpu })
 }
@@ -248,7 +267,8 @@ pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
         ));
     }
     println!(
-        "\nStorms under the modern probe: worker on CPU {}, consumer on CPU 0, {secs} s per run, median of {runs} runs\n",
+        "\nStorms under the modern probe: worker on CPU {} (getppid-every-cpu: one on each CPU), consumer on CPU 0, \
+         {secs} s per run, median of {runs} runs\n",
         ncpus() - 1
     );
     println!("| storm | probe | workload ops/s | slowdown | events/s to user space | drops | consumer CPU |");

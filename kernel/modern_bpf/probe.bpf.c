@@ -62,14 +62,16 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u8 mode = interesting[id];
 	if (!mode)
 		return 0;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((pid_tgid >> 32) == saker_tgid)
+	/* One helper call for the task, then direct loads (a trusted pointer):
+	 * is it saker itself, is it a compat syscall, which thread. */
+	struct task_struct *t = current_task();
+	if ((__u32)t->tgid == saker_tgid)
 		return 0;
-	if (in_ia32_syscall())
+	if (t->thread_info.status & TS_COMPAT)
 		return 0;
 	if (mode == INTERESTING_FULL)
 		bpf_tail_call(ctx, &exit_progs, id);
-	return generic_event(id, (__u32)pid_tgid);
+	return generic_event(id, (__u32)t->pid);
 }
 
 SEC("tp_btf/sys_enter")
@@ -77,9 +79,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	if ((unsigned long)id >= SYSCALL_TABLE_SIZE || interesting[id] != INTERESTING_FULL)
 		return 0;
-	if ((bpf_get_current_pid_tgid() >> 32) == saker_tgid)
-		return 0;
-	if (in_ia32_syscall())
+	struct task_struct *t = current_task();
+	if ((__u32)t->tgid == saker_tgid || (t->thread_info.status & TS_COMPAT))
 		return 0;
 	bpf_tail_call(ctx, &enter_progs, id);
 	return 0;

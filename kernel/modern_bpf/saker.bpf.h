@@ -472,10 +472,4 @@ static __always_inline struct task_struct *current_task(void)
 	return bpf_get_current_task_btf();
 }
 
-static __always_inline bool in_ia32_syscall(void)
-{
-	struct task_struct *t = current_task();
-	return t->thread_info.status & TS_COMPAT; /* trusted pointer: a direct load */
-}
-
 #endif /* SAKER_BPF_H */

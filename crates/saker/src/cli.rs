@@ -165,7 +165,9 @@ pub struct TraceArgs {
     pub seconds: Option<f64>,
 
     /// Live: only these system calls, comma-separated, are captured (chosen in
-    /// the kernel; process exits are always captured).
+    /// the kernel; process exits are always captured). Default: every one, or,
+    /// with a filter, those its event types can match plus those the state
+    /// tracking needs.
     #[arg(
         long = "syscalls",
         value_name = "LIST",

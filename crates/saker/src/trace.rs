@@ -62,7 +62,15 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let filter = compile_filter(&args.filter)?;
     let live = args.read.is_none();
 
-    let syscalls = (!args.syscalls.is_empty()).then(|| args.syscalls.iter().map(|s| s.trim().to_string()).collect());
+    // Without --syscalls, a live driver delivers what the filter can match
+    // plus what the state needs: nothing else can be printed or written, and
+    // every syscall left in the kernel is one less to copy (or, under the
+    // userspace driver, one less ptrace stop).
+    let syscalls = if !args.syscalls.is_empty() {
+        Some(args.syscalls.iter().map(|s| s.trim().to_string()).collect())
+    } else {
+        filter.as_ref().and_then(|f| source::syscalls_for(f.event_types()))
+    };
     let request = SourceRequest {
         capture: args.read.as_deref(),
         driver: args.driver.as_deref(),
