@@ -160,8 +160,9 @@ fn replay(args: &Args) -> Result<()> {
 fn rules(args: &Args) -> Result<()> {
     let mut rows = Vec::new();
     let rules = shared_rules("falco_rules.yaml");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (src, big) in big_captures(args)? {
-        let cmd = |workers: &'static str| {
+        let cmd = |workers: String| {
             vec![
                 args.saker.to_str().unwrap().to_string(),
                 "detect".into(),
@@ -177,8 +178,8 @@ fn rules(args: &Args) -> Result<()> {
                 "webserver.enabled=false".into(),
             ]
         };
-        let one = cmd("1");
-        let all = cmd("0");
+        let one = cmd("1".into());
+        let all = cmd(cores.to_string());
         let one: Vec<&str> = one.iter().map(String::as_str).collect();
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         // side_by_side's ratio is all-cores time over one-worker time.
@@ -192,12 +193,12 @@ fn rules(args: &Args) -> Result<()> {
             format!("{} MiB", b.max_rss_kib / 1024),
         ]);
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "\nRules: `saker detect -e` with falco_rules.yaml 5.1.0, {} events per file, median of {} runs ({cores} cores)\n",
         args.events, args.runs
     );
-    print_table(&["capture", "1 worker events/s", "all cores events/s", "speed-up", "peak RSS (all cores)"], &rows);
+    let all = format!("{cores} workers events/s");
+    print_table(&["capture", "1 worker events/s", &all, "speed-up", "peak RSS (all workers)"], &rows);
     Ok(())
 }
 

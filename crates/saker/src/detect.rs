@@ -121,8 +121,11 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     if args.replay.is_none() {
         crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
     }
+    // Every worker keeps a whole copy of the state and the reading thread
+    // needs a CPU of its own: by default one worker per CPU but one, so on
+    // two CPUs everything runs on one thread (measured faster: bench/ rules).
     let workers = match engine_cfg.workers {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1),
         n => n,
     };
 

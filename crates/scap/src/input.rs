@@ -32,17 +32,35 @@ pub(crate) struct Input {
     base: u64,
     eof: bool,
     chunk: usize,
+    /// Bytes of a memory map below this offset were handed back to the
+    /// kernel (see `release_consumed`).
+    released: usize,
 }
+
+/// A memory-mapped capture gives back the pages it has read every this many
+/// bytes, so the reader's resident memory stays about this size however
+/// large the file (the pages stay in the page cache).
+const RELEASE_EVERY: usize = 32 << 20;
 
 impl Input {
     pub(crate) fn from_mem(mem: Mem) -> Input {
         let end = mem.bytes().len();
-        Input { mem: Some(mem), stream: None, buf: Vec::new(), pos: 0, end, base: 0, eof: true, chunk: 0 }
+        Input { mem: Some(mem), stream: None, buf: Vec::new(), pos: 0, end, base: 0, eof: true, chunk: 0, released: 0 }
     }
 
     pub(crate) fn from_stream(stream: Box<dyn Read + Send>, chunk: usize) -> Input {
         let chunk = chunk.max(64 * 1024);
-        Input { mem: None, stream: Some(stream), buf: Vec::new(), pos: 0, end: 0, base: 0, eof: false, chunk }
+        Input {
+            mem: None,
+            stream: Some(stream),
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            chunk,
+            released: 0,
+        }
     }
 
     /// All bytes currently addressable (absolute indices; see `pos`).
@@ -75,6 +93,27 @@ impl Input {
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.avail());
         self.pos += n;
+        if self.pos - self.released >= RELEASE_EVERY && matches!(self.mem, Some(Mem::Map(_))) {
+            self.release_consumed();
+        }
+    }
+
+    /// Drops the pages of a memory map that lie wholly before the last
+    /// `RELEASE_EVERY` bytes read from the process's mappings.
+    #[cold]
+    fn release_consumed(&mut self) {
+        let Some(Mem::Map(map)) = &self.mem else { return };
+        const PAGE: usize = 4096;
+        let upto = (self.pos - RELEASE_EVERY / 2) / PAGE * PAGE;
+        if upto > self.released {
+            // SAFETY: the map is a read-only mapping of a file: after
+            // MADV_DONTNEED a later access faults the same bytes back in from
+            // the file, so nothing that still points there sees a change.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released)
+            };
+            self.released = upto;
+        }
     }
 
     /// Makes at least `n` unconsumed bytes available. Returns `Ok(false)` if

@@ -201,6 +201,11 @@ pub struct State {
     source: Source,
     /// Thread to purge before the next event (libsinsp's `m_tid_to_remove`).
     pending_thread: Option<i64>,
+    /// Children that exited before their parent's clone exit came (events
+    /// are ordered by time, and a parent can return from fork after its
+    /// child has run and exited on another CPU): that late event must not
+    /// bring the child back.
+    pub(crate) exited_before_parent: util::FxHashSet<i64>,
     /// Fds to close before the next event, and the thread they belong to.
     pending_fds: (i64, Vec<i64>),
     scratch: Vec<u8>,
@@ -235,6 +240,7 @@ impl State {
             counters: Counters::default(),
             source: Source::Capture,
             pending_thread: None,
+            exited_before_parent: util::FxHashSet::default(),
             pending_fds: (-1, Vec::new()),
             scratch: Vec::with_capacity(256),
         }

@@ -544,6 +544,15 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
             if let Some(t) = s.threads.get_mut(&cx.tid) {
                 t.flags |= tf::CLOSED;
                 s.pending_thread = Some(cx.tid);
+                if t.awaiting_parent_clone {
+                    // Bounded: a parent event that never comes (dropped)
+                    // leaves an entry; a child-side clone of the same tid
+                    // takes it out again.
+                    if s.exited_before_parent.len() >= EXITED_BEFORE_PARENT_MAX {
+                        s.exited_before_parent.clear();
+                    }
+                    s.exited_before_parent.insert(cx.tid);
+                }
             }
         }
         _ => {}
@@ -1791,6 +1800,9 @@ fn clone_layout(ty: u16) -> (usize, usize, bool) {
     }
 }
 
+/// Bound of [`State::exited_before_parent`].
+const EXITED_BEFORE_PARENT_MAX: usize = 4096;
+
 fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     let ev = cx.ev;
     let ty = cx.ty;
@@ -1819,6 +1831,7 @@ fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
                 inverted = true;
                 childtid = tid;
                 tid = parent.unwrap_or(-1);
+                s.exited_before_parent.remove(&childtid);
             }
             Some(t) => {
                 if in_container {
@@ -1831,14 +1844,20 @@ fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     } else if in_container {
         // The parent sees the child's namespace tid: wait for the child's event.
         return;
+    } else if s.exited_before_parent.remove(&childtid) {
+        // The child came, went, and was removed before this event.
+        return;
     }
     if !s.get_or_create(tid) {
         return;
     }
     let p = &s.threads[&tid];
     let valid_parent = !(&*p.info.comm == b"<NA>" && p.uid == u32::MAX);
-    if let Some(c) = s.threads.get(&childtid) {
+    if let Some(c) = s.threads.get_mut(&childtid) {
         if c.flags & tf::CLONE_INVERTED != 0 {
+            if !inverted {
+                c.awaiting_parent_clone = false;
+            }
             return;
         }
         s.remove_thread(childtid, true);
@@ -1906,6 +1925,7 @@ fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     }
     if inverted {
         c.flags |= tf::CLONE_INVERTED;
+        c.awaiting_parent_clone = true;
     }
     c.fdlimit = pi64(ev, 7).unwrap_or(-1);
     if ty != t::CLONE_11_X {

@@ -200,6 +200,8 @@ pub struct Thread {
     pub exe_ino_mtime: u64,
     /// Time of the clone that created it (ns since the epoch), 0 if unknown.
     pub clone_ts: u64,
+    /// Made from the child's own clone exit; the parent's has not come yet.
+    pub(crate) awaiting_parent_clone: bool,
     /// Start time of the pid namespace's init.
     pub pidns_init_start_ts: u64,
     /// Memory counters from the last event that had them.
@@ -260,6 +262,7 @@ impl Thread {
             exe_ino_ctime: 0,
             exe_ino_mtime: 0,
             clone_ts: 0,
+            awaiting_parent_clone: false,
             pidns_init_start_ts: 0,
             vmsize_kb: 0,
             vmrss_kb: 0,

@@ -179,6 +179,42 @@ fn child_clone_first_creates_the_thread() {
     assert!(s.thread(300).unwrap().flags & thread_flags::CLONE_INVERTED != 0);
 }
 
+#[test]
+fn a_parents_late_clone_exit_does_not_bring_back_an_exited_child() {
+    let mut s = state();
+    let before = s.thread_count();
+    // The child returns from fork, runs and exits on another CPU before its
+    // parent returns from fork.
+    clone20(&mut s, 300, 0, 300, BASH, 0, b"");
+    apply(&mut s, 300, t::PROCEXIT_1_E, None, |b| {
+        b.param_i64(0);
+    });
+    tick(&mut s);
+    assert!(s.thread(300).is_none());
+    clone20(&mut s, BASH, 300, BASH, 1, 0, b"");
+    tick(&mut s);
+    assert!(s.thread(300).is_none(), "the late parent event recreated the exited child");
+    assert_eq!(s.thread_count(), before);
+    // The tid, reused by a later child in the usual order, is created.
+    clone20(&mut s, BASH, 300, BASH, 1, 0, b"");
+    assert!(s.thread(300).is_some());
+}
+
+#[test]
+fn a_child_whose_parent_event_came_is_not_remembered_at_exit() {
+    let mut s = state();
+    clone20(&mut s, 300, 0, 300, BASH, 0, b"");
+    clone20(&mut s, BASH, 300, BASH, 1, 0, b"");
+    apply(&mut s, 300, t::PROCEXIT_1_E, None, |b| {
+        b.param_i64(0);
+    });
+    tick(&mut s);
+    assert!(s.thread(300).is_none());
+    // A new child with the same tid, parent's event first, is created.
+    clone20(&mut s, BASH, 300, BASH, 1, 0, b"");
+    assert!(s.thread(300).is_some());
+}
+
 fn execve19(s: &mut State, tid: i64, filename: &str, exe: &str, comm: &str, cgroups: &[u8]) {
     apply(s, tid, t::EXECVE_19_E, None, |b| {
         b.param_str(filename.as_bytes());
