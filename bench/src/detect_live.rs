@@ -7,7 +7,8 @@
 //! storm and run, the worker first runs alone, then again while `saker
 //! detect -r falco_rules.yaml` (and, for comparison, `saker detect` with its
 //! built-in rules) captures the whole host with the modern eBPF driver and
-//! evaluates the rules on every event, with its rules workers on all cores.
+//! evaluates the rules on every event, with its default rules workers (one
+//! per CPU but one).
 //! `saker detect`'s own metrics (its web server's `/metrics`), read before and
 //! after the storm, give the events it processed, the drops and its CPU time.
 
@@ -211,7 +212,8 @@ pub fn bench(saker: &Path, stable: &Path, runs: usize, secs: f64, kinds: &[Strin
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "\nStorms under `saker detect` (modern eBPF, live, rules workers on all {cores} cores): worker pinned to the last CPU, {secs} s per run, median of {runs} runs (drops: sum)\n"
+        "\nStorms under `saker detect` (modern eBPF, live, default rules workers on {cores} CPUs): worker pinned to the \
+         last CPU, {secs} s per run, median of {runs} runs (drops: sum)\n"
     );
     println!(
         "| storm | rules | workload ops/s alone | ops/s under saker detect | slowdown | events/s processed | drops | saker CPU (of one core) | alerts |"

@@ -205,7 +205,21 @@ pub fn compile(expr: &Expr, text: &str) -> Result<Filter, CompileError> {
     let c = Compiler { text };
     let root = c.node(expr)?;
     let event_types = crate::evttype::event_types(expr).map_err(|(pos, msg)| c.err(pos, msg))?;
+    let event_types = event_types.intersect(&possible_types(&root));
     Ok(Filter { root, event_types, scratch: RefCell::default() })
+}
+
+/// The event types on which `node` can hold, judged from the fields it
+/// needs rather than from `evt.type`: a check on a field of the event's fd
+/// is false on events without one. Conservative under `not`.
+fn possible_types(node: &Node) -> EventTypeSet {
+    match node {
+        Node::And(v) => v.iter().fold(EventTypeSet::all(), |acc, n| acc.intersect(&possible_types(n))),
+        Node::Or(v) => v.iter().fold(EventTypeSet::none(), |acc, n| acc.union(&possible_types(n))),
+        Node::Not(_) => EventTypeSet::all(),
+        Node::Check(c) if c.lhs.field.needs_event_fd() => EventTypeSet::with_fd(),
+        Node::Check(_) => EventTypeSet::all(),
+    }
 }
 
 impl Filter {
@@ -665,6 +679,24 @@ mod tests {
             assert_eq!(service_port("http"), Some(80));
             assert_eq!(service_port("no-such-service"), None);
         }
+    }
+
+    #[test]
+    fn checks_on_the_events_fd_skip_events_without_one() {
+        use saker_abi::EventType as T;
+        let types = |c: &str| *compile_str(c).unwrap().event_types();
+        let fd = types("fd.typechar = f and not proc.name in (systemd, sshd)");
+        assert!(fd.contains(T::SYSCALL_OPENAT_2_X) && fd.contains(T::SYSCALL_READ_X));
+        assert!(!fd.contains(T::SCHEDSWITCH_6_E) && !fd.contains(T::GENERIC_X));
+        assert_eq!(fd, EventTypeSet::with_fd());
+        assert_eq!(types("fd.name exists"), fd);
+        // Not under a negation, nor beside a check that needs no fd.
+        assert!(types("not fd.typechar = f").is_all());
+        assert!(types("fd.name = /etc/passwd or proc.name = cat").is_all());
+        // A poll event's fd list is not the event's fd.
+        assert!(types("fdlist.names contains passwd").is_all());
+        // And evt.type still narrows on top.
+        assert_eq!(types("evt.type = openat and fd.typechar = f").names(), ["openat"]);
     }
 
     #[test]

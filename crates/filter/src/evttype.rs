@@ -68,12 +68,25 @@ impl EventTypeSet {
         v
     }
 
-    fn union(mut self, o: &Self) -> Self {
+    /// The types whose events carry a file descriptor (they create, use or
+    /// close one).
+    pub fn with_fd() -> Self {
+        use saker_abi::EventFlags as F;
+        let mut s = Self::none();
+        for t in (0..EVENT_TABLE.len()).map(|c| EventType(c as u16)) {
+            if t.info().is_some_and(|i| i.flags.0 & (F::CREATES_FD.0 | F::USES_FD.0 | F::DESTROYS_FD.0) != 0) {
+                s.insert(t);
+            }
+        }
+        s
+    }
+
+    pub(crate) fn union(mut self, o: &Self) -> Self {
         self.0.iter_mut().zip(o.0).for_each(|(a, b)| *a |= b);
         self
     }
 
-    fn intersect(mut self, o: &Self) -> Self {
+    pub(crate) fn intersect(mut self, o: &Self) -> Self {
         self.0.iter_mut().zip(o.0).for_each(|(a, b)| *a &= b);
         self
     }

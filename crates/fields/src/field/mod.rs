@@ -455,6 +455,14 @@ impl Field {
         self.info.kind
     }
 
+    /// Whether the field has a value only on events that carry a file
+    /// descriptor (the fd fields of the event's own fd): a check on it is
+    /// false on every other event, so a filter can skip them.
+    pub fn needs_event_fd(&self) -> bool {
+        use fd::F::*;
+        matches!(self.id, Id::Fd(d) if !matches!(d, ListNums | ListNames | ListCips | ListSips | ListCports | ListSports))
+    }
+
     /// Whether the field, as written, has several values per event: the
     /// any-ancestor fields without an index (`proc.aname`, `proc.apid`,
     /// `proc.aexe`, `proc.aexepath`, `proc.acmdline`, `proc.aenv`), the

@@ -166,17 +166,7 @@ impl LiveTrace {
 
     /// Waits for saker to exit by itself (`-M`, `-n`).
     pub fn finish(mut self) -> Finished {
-        let t0 = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if t0.elapsed() > Duration::from_secs(60) {
-                let _ = self.child.kill();
-                panic!("saker trace did not exit within 60 s of being stopped");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_exit(&mut self.child, "saker trace");
         for r in self.readers.drain(..) {
             let _ = r.join();
         }
@@ -262,4 +252,20 @@ pub fn sysdig_clean(capture: &Path, args: &[&str]) -> String {
         out.status
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits up to 60 s for a stopped saker (`what`) to exit; kills it and
+/// fails the test if it does not.
+pub fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("{what} did not exit within 60 s of being stopped");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

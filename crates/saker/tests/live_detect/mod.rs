@@ -218,17 +218,7 @@ impl LiveDetect {
     pub fn stop(mut self) -> Stopped {
         let st = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().unwrap();
         assert!(st.success(), "kill -INT failed");
-        let t0 = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if t0.elapsed() > Duration::from_secs(60) {
-                let _ = self.child.kill();
-                panic!("saker detect did not exit within 60 s of SIGINT");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = crate::live_common::wait_exit(&mut self.child, "saker detect");
         for r in self.readers.drain(..) {
             let _ = r.join();
         }
