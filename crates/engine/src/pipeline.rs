@@ -53,10 +53,35 @@ pub struct RunStats {
 /// Where alerts go; called from worker threads.
 pub type AlertSink = Arc<dyn Fn(Alert) + Send + Sync>;
 
-/// Called by the reading thread when the source is idle and at the end,
-/// with the source's counters (for drop handling and metrics). Returning
-/// false stops the run.
+/// Called by the reading thread when the source is idle, at least every
+/// [`TICK_NS`] of event time while it is busy (a host is never idle long
+/// enough for a live driver to say so, and drops happen when it is busiest),
+/// and at the end, with the source's counters (for drop handling and
+/// metrics). Returning false stops the run.
 pub type IdleHook<'a> = &'a mut dyn FnMut(&SourceStats) -> bool;
+
+/// Event time between two calls of the [`IdleHook`] on a busy source.
+pub const TICK_NS: u64 = 100_000_000;
+
+/// Says when [`TICK_NS`] of event time has passed; one comparison per event.
+struct Ticker {
+    next: u64,
+}
+
+impl Ticker {
+    fn new() -> Ticker {
+        Ticker { next: 0 }
+    }
+
+    #[inline]
+    fn due(&mut self, ts: u64) -> bool {
+        if ts < self.next {
+            return false;
+        }
+        self.next = ts.saturating_add(TICK_NS);
+        true
+    }
+}
 
 /// Reads `source` to its end (or until it is stopped), keeping `state` up
 /// to date and evaluating `engine` on every event, on `workers` threads
@@ -96,23 +121,30 @@ fn run_inline(
     let time = TimeFormatter::default();
     let mut stats = RunStats::default();
     let mut reported = 0;
+    let mut ticker = Ticker::new();
+    let mut tick = false;
     loop {
+        if std::mem::take(&mut tick) {
+            if let Some(m) = &metrics {
+                m.add_events(stats.events - reported);
+                reported = stats.events;
+            }
+            report_state(&metrics, &state);
+            if !on_idle(&source.stats()) {
+                break;
+            }
+        }
         let rec = match source.next_event()? {
             Next::Event(rec) => rec,
             Next::Idle => {
-                if let Some(m) = &metrics {
-                    m.add_events(stats.events - reported);
-                    reported = stats.events;
-                }
-                report_state(&metrics, &state);
-                if !on_idle(&source.stats()) {
-                    break;
-                }
+                tick = true;
                 continue;
             }
             Next::End => break,
         };
         stats.events += 1;
+        // The hook runs before the next read (the event borrows the source).
+        tick = ticker.due(rec.event.ts());
         if stats.events - reported >= METRICS_EVERY
             && let Some(m) = &metrics
         {
@@ -190,7 +222,12 @@ fn run_parallel(
             let _ = s.send(Arc::clone(&b));
         }
     };
+    let mut ticker = Ticker::new();
+    let mut tick = false;
     let result = loop {
+        if std::mem::take(&mut tick) && !on_idle(&source.stats()) {
+            break Ok(());
+        }
         let rec = match source.next_event() {
             Ok(Next::Event(rec)) => rec,
             Ok(Next::Idle) => {
@@ -198,9 +235,7 @@ fn run_parallel(
                     let next = new_batch(stats.events + 1);
                     send(std::mem::replace(&mut batch, next), &senders);
                 }
-                if !on_idle(&source.stats()) {
-                    break Ok(());
-                }
+                tick = true;
                 continue;
             }
             Ok(Next::End) => break Ok(()),
@@ -208,6 +243,7 @@ fn run_parallel(
         };
         stats.events += 1;
         let ts = rec.event.ts();
+        tick = ticker.due(ts);
         if batch.events.is_empty() {
             // One clock read per batch.
             let now =

@@ -146,3 +146,38 @@ fn a_slow_live_source_that_is_never_idle_does_not_hold_alerts_back() {
         assert!(late < Duration::from_millis(150), "alert of event {n} came {late:?} after the event");
     }
 }
+
+#[test]
+fn drop_checks_run_while_a_live_source_is_never_idle() {
+    // 200 events 2 ms apart (about 0.4 s of event time) from a source that
+    // never says it is idle: the hook that checks drops and updates the
+    // metrics must still run every 100 ms of events, not only at the end.
+    for workers in [1, 2] {
+        let load = Ruleset::load(&[RulesSource { name: "test.yaml", text: RULES }], &Fields).unwrap();
+        let engine = Engine::compile(&load, EngineOptions::default()).unwrap();
+        let mut capture = CaptureSource::open(CAPTURE).unwrap();
+        let state = State::from_capture(capture.header(), &Limits::default());
+        let mut events = Vec::new();
+        while let Next::Event(e) = capture.next_event().unwrap() {
+            if events.len() < 200 {
+                events.push((e.cpu, e.event.as_bytes().to_vec()));
+            }
+        }
+        let mut source = Trickle {
+            events,
+            next: 0,
+            buf: Vec::new(),
+            handed: Arc::new(Mutex::new(Vec::new())),
+            stop: StopHandle::new(),
+        };
+        let sink: saker_engine::AlertSink = Arc::new(|_| {});
+        let mut calls = 0;
+        run(&mut source, state, engine, workers, sink, None, &mut |_| {
+            calls += 1;
+            true
+        })
+        .unwrap();
+        // About 4 ticks plus the final call; at least 3 before the end.
+        assert!(calls >= 4, "{workers} worker(s): the hook ran {calls} times");
+    }
+}

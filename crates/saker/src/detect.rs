@@ -168,8 +168,17 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     // An alert an output could not queue (dropped) or could not deliver
     // (error) is lost either way: both count, by output.
-    let lost: Vec<(&str, u64)> = outputs.stats().iter().filter(|o| o.lost() > 0).map(|o| (o.name, o.lost())).collect();
-    let by_output: Vec<String> = lost.iter().map(|(n, l)| format!("{n}: {l}")).collect();
+    let stats_by_output = outputs.stats();
+    let lost: Vec<(&str, u64)> = stats_by_output.iter().filter(|o| o.lost() > 0).map(|o| (o.name, o.lost())).collect();
+    // Each losing output with its last error, so the cause is on screen.
+    let by_output: Vec<String> = stats_by_output
+        .iter()
+        .filter(|o| o.lost() > 0)
+        .map(|o| match &o.last_error {
+            Some(e) => format!("{}: {}, last error: {e}", o.name, o.lost()),
+            None => format!("{}: {}", o.name, o.lost()),
+        })
+        .collect();
     eprintln!(
         "Events processed: {}; alerts raised: {}; events lost by the driver: {}; alerts lost by outputs: {}{}",
         stats.events,

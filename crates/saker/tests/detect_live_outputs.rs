@@ -200,7 +200,7 @@ fn a_killed_http_receiver_stops_neither_capture_nor_the_other_outputs_and_its_lo
     // queue drops: a dead receiver refuses the connection at once).
     let summary = stopped.stderr.lines().find(|l| l.starts_with("Events processed:")).unwrap().to_string();
     let lost_total = stopped.summary("alerts lost by outputs");
-    assert!(lost_total as f64 >= lost && summary.contains(&format!("(http: {lost_total})")), "{summary}");
+    assert!(lost_total as f64 >= lost && summary.contains(&format!("(http: {lost_total}, last error: ")), "{summary}");
     assert_eq!(stopped.summary("events lost by the driver"), 0, "{summary}");
     eprintln!(
         "stream of {total} alerts over {:?}; receiver killed after {received}; http: {sent} sent, {errors} errors, \

@@ -65,7 +65,8 @@ impl SyslogSink {
 
     fn send(&mut self, datagram: &[u8]) -> io::Result<()> {
         if self.conn.is_none() {
-            self.conn = Some(self.connect()?);
+            let conn = self.connect().map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+            self.conn = Some(conn);
         }
         let r = match self.conn.as_mut().expect("connected") {
             Conn::Dgram(d) => d.send(datagram).map(|_| ()),
