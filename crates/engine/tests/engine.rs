@@ -116,23 +116,30 @@ impl EventSource for Trickle {
     }
 }
 
-#[test]
-fn a_slow_live_source_that_is_never_idle_does_not_hold_alerts_back() {
-    // 500 events (fewer than a batch of workers holds) over about 1 s:
-    // each alert must come within a few batch spans of its event, not at
-    // the end of the stream.
+/// The test rules, the capture's initial state, and a [`Trickle`] of its
+/// first `n` events.
+fn trickle(n: usize) -> (Engine, State, Trickle) {
     let load = Ruleset::load(&[RulesSource { name: "test.yaml", text: RULES }], &Fields).unwrap();
     let engine = Engine::compile(&load, EngineOptions::default()).unwrap();
     let mut capture = CaptureSource::open(CAPTURE).unwrap();
     let state = State::from_capture(capture.header(), &Limits::default());
     let mut events = Vec::new();
     while let Next::Event(e) = capture.next_event().unwrap() {
-        if events.len() < 500 {
+        if events.len() < n {
             events.push((e.cpu, e.event.as_bytes().to_vec()));
         }
     }
-    let handed = Arc::new(Mutex::new(Vec::new()));
-    let mut source = Trickle { events, next: 0, buf: Vec::new(), handed: Arc::clone(&handed), stop: StopHandle::new() };
+    let source = Trickle { events, next: 0, buf: Vec::new(), handed: Arc::default(), stop: StopHandle::new() };
+    (engine, state, source)
+}
+
+#[test]
+fn a_slow_live_source_that_is_never_idle_does_not_hold_alerts_back() {
+    // 500 events (fewer than a batch of workers holds) over about 1 s:
+    // each alert must come within a few batch spans of its event, not at
+    // the end of the stream.
+    let (engine, state, mut source) = trickle(500);
+    let handed = Arc::clone(&source.handed);
     let got = Arc::new(Mutex::new(Vec::new()));
     let sink_got = Arc::clone(&got);
     let sink: saker_engine::AlertSink = Arc::new(move |a| sink_got.lock().unwrap().push((Instant::now(), a)));
@@ -153,23 +160,7 @@ fn drop_checks_run_while_a_live_source_is_never_idle() {
     // never says it is idle: the hook that checks drops and updates the
     // metrics must still run every 100 ms of events, not only at the end.
     for workers in [1, 2] {
-        let load = Ruleset::load(&[RulesSource { name: "test.yaml", text: RULES }], &Fields).unwrap();
-        let engine = Engine::compile(&load, EngineOptions::default()).unwrap();
-        let mut capture = CaptureSource::open(CAPTURE).unwrap();
-        let state = State::from_capture(capture.header(), &Limits::default());
-        let mut events = Vec::new();
-        while let Next::Event(e) = capture.next_event().unwrap() {
-            if events.len() < 200 {
-                events.push((e.cpu, e.event.as_bytes().to_vec()));
-            }
-        }
-        let mut source = Trickle {
-            events,
-            next: 0,
-            buf: Vec::new(),
-            handed: Arc::new(Mutex::new(Vec::new())),
-            stop: StopHandle::new(),
-        };
+        let (engine, state, mut source) = trickle(200);
         let sink: saker_engine::AlertSink = Arc::new(|_| {});
         let mut calls = 0;
         run(&mut source, state, engine, workers, sink, None, &mut |_| {
