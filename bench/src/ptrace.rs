@@ -38,7 +38,7 @@ enum Mode {
 
 /// The syscalls saker traces in the benchmark.
 fn traced_syscalls() -> BTreeSet<String> {
-    let mut s = saker_userspace::state_syscalls();
+    let mut s: BTreeSet<String> = saker_state::STATE_SYSCALLS.iter().map(|s| s.to_string()).collect();
     for n in [
         "unlink",
         "unlinkat",

@@ -180,70 +180,6 @@ fn open_userspace(req: &SourceRequest<'_>) -> Result<Opened> {
     Ok(Opened { source: Box::new(tracer), state, header: Some(header), tracer: Some(control), launched })
 }
 
-/// The syscalls the state needs to follow processes, files and sockets,
-/// whatever the rules ask for (Falco's `base_syscalls`).
-const STATE_SYSCALLS: &[&str] = &[
-    "clone",
-    "clone3",
-    "fork",
-    "vfork",
-    "execve",
-    "execveat",
-    "exit",
-    "exit_group",
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "close",
-    "close_range",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "socket",
-    "socketpair",
-    "connect",
-    "accept",
-    "accept4",
-    "bind",
-    "listen",
-    "pipe",
-    "pipe2",
-    "eventfd",
-    "eventfd2",
-    "signalfd",
-    "signalfd4",
-    "timerfd_create",
-    "inotify_init",
-    "inotify_init1",
-    "epoll_create",
-    "epoll_create1",
-    "memfd_create",
-    "userfaultfd",
-    "io_uring_setup",
-    "bpf",
-    "pidfd_open",
-    "pidfd_getfd",
-    "chdir",
-    "fchdir",
-    "chroot",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setregid",
-    "setresuid",
-    "setresgid",
-    "setsid",
-    "setpgid",
-    "capset",
-    "prctl",
-    "unshare",
-    "setns",
-    "prlimit64",
-    "setrlimit",
-];
-
 /// The syscalls a driver must deliver for events of `types`, plus those the
 /// state needs; `None` (everything) when the types include generic
 /// syscall events, which any syscall can produce.
@@ -252,7 +188,7 @@ pub fn syscalls_for(types: &saker_filter::EventTypeSet) -> Option<BTreeSet<Strin
     if names.contains(&"syscall") {
         return None;
     }
-    let mut set: BTreeSet<String> = STATE_SYSCALLS.iter().map(|s| s.to_string()).collect();
+    let mut set: BTreeSet<String> = saker_state::STATE_SYSCALLS.iter().map(|s| s.to_string()).collect();
     set.extend(names.into_iter().map(str::to_string));
     set.retain(|n| saker_modern_bpf::syscall_by_name(n).is_some());
     Some(set)

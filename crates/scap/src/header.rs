@@ -327,6 +327,24 @@ pub mod fd_type {
     pub const IOURING: u8 = 19;
     pub const MEMFD: u8 = 20;
     pub const PIDFD: u8 = 21;
+
+    /// The type of an fd whose /proc link is `anon_inode:NAME` (or
+    /// `anon_inode:[NAME]`), as libscap classifies it from /proc.
+    pub fn of_anon_inode(name: &[u8]) -> u8 {
+        let name = name.strip_prefix(b"[").and_then(|a| a.strip_suffix(b"]")).unwrap_or(name);
+        match name {
+            b"eventfd" => EVENT,
+            b"signalfd" => SIGNALFD,
+            b"eventpoll" => EVENTPOLL,
+            b"inotify" => INOTIFY,
+            b"timerfd" => TIMERFD,
+            b"io_uring" => IOURING,
+            b"userfaultfd" => USERFAULTFD,
+            b"pidfd" => PIDFD,
+            a if a.starts_with(b"bpf") => BPF,
+            _ => UNSUPPORTED,
+        }
+    }
 }
 
 /// One file descriptor of an fd list.

@@ -295,19 +295,7 @@ fn read_fds(pdir: &Path, sockets: &mut SocketTables) -> Vec<FdInfo> {
         } else if let Some(ino) = ino_of(&link, b"pipe:[") {
             (ino, named(fd_type::FIFO, b""))
         } else if let Some(anon) = link.strip_prefix(b"anon_inode:") {
-            let anon = anon.strip_prefix(b"[").and_then(|a| a.strip_suffix(b"]")).unwrap_or(anon);
-            let t = match anon {
-                b"eventfd" => fd_type::EVENT,
-                b"signalfd" => fd_type::SIGNALFD,
-                b"eventpoll" => fd_type::EVENTPOLL,
-                b"inotify" => fd_type::INOTIFY,
-                b"timerfd" => fd_type::TIMERFD,
-                b"io_uring" => fd_type::IOURING,
-                b"userfaultfd" => fd_type::USERFAULTFD,
-                b"pidfd" => fd_type::PIDFD,
-                a if a.starts_with(b"bpf") => fd_type::BPF,
-                _ => fd_type::UNSUPPORTED,
-            };
+            let t = fd_type::of_anon_inode(anon);
             (0, named(t, b""))
         } else if link.starts_with(b"/memfd:") {
             let name = link.strip_suffix(b" (deleted)").unwrap_or(&link);

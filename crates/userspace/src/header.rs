@@ -122,11 +122,6 @@ fn read_thread(pid: pid_t, tid: pid_t, cg: &CgroupLayout, buf: &mut Vec<u8>) -> 
     Some(p)
 }
 
-fn ino_of(link: &[u8], prefix: &[u8]) -> Option<u64> {
-    let r = link.strip_prefix(prefix)?.strip_suffix(b"]")?;
-    std::str::from_utf8(r).ok()?.parse().ok()
-}
-
 /// The fds of process `pid`, typed from their links, fdinfo and (sockets)
 /// a duplicate taken with `pidfd_getfd`.
 fn fds(pid: pid_t, buf: &mut Vec<u8>) -> Vec<FdInfo> {
@@ -143,23 +138,10 @@ fn fds(pid: pid_t, buf: &mut Vec<u8>) -> Vec<FdInfo> {
         let kind = if link.starts_with(b"socket:[") {
             let sock = pidfd.as_ref().and_then(|p| sys::pidfd_getfd(p.0, fd as i32).ok()).map(OwnedFd);
             sock.and_then(|d| sock_of(d.0)).map_or(named(fd_type::UNSUPPORTED, b""), |s| sock_kind(&s))
-        } else if let Some(i) = ino_of(&link, b"pipe:[") {
-            let _ = i;
+        } else if link.starts_with(b"pipe:[") {
             named(fd_type::FIFO, b"")
         } else if let Some(anon) = link.strip_prefix(b"anon_inode:") {
-            let anon = anon.strip_prefix(b"[").and_then(|a| a.strip_suffix(b"]")).unwrap_or(anon);
-            let t = match anon {
-                b"eventfd" => fd_type::EVENT,
-                b"signalfd" => fd_type::SIGNALFD,
-                b"eventpoll" => fd_type::EVENTPOLL,
-                b"inotify" => fd_type::INOTIFY,
-                b"timerfd" => fd_type::TIMERFD,
-                b"io_uring" => fd_type::IOURING,
-                b"userfaultfd" => fd_type::USERFAULTFD,
-                b"pidfd" => fd_type::PIDFD,
-                a if a.starts_with(b"bpf") => fd_type::BPF,
-                _ => fd_type::UNSUPPORTED,
-            };
+            let t = fd_type::of_anon_inode(anon);
             named(t, b"")
         } else if link.starts_with(b"/memfd:") {
             named(fd_type::MEMFD, &procfs::kernel_path(link.clone())[1..])
