@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Whether live capture can run here (root and kernel BTF); prints a SKIP
 /// line when not.
@@ -43,9 +43,7 @@ pub fn work_dir(name: &str, nonce: &str) -> PathBuf {
 /// `saker trace` capturing live in the background.
 pub struct LiveTrace {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
+    out: Output,
     capture: PathBuf,
 }
 
@@ -98,36 +96,16 @@ impl LiveTrace {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot run saker");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let l2 = Arc::clone(&lines);
-        let e2 = Arc::clone(&stderr);
-        let readers = vec![
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    l2.lock().unwrap().push(line);
-                }
-            }),
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = BufReader::new(err).read_to_string(&mut s);
-                e2.lock().unwrap().push_str(&s);
-            }),
-        ];
-        let mut t = LiveTrace { child, lines, stderr, readers, capture: capture.to_path_buf() };
+        let out = Output::read(&mut child);
+        let mut t = LiveTrace { child, out, capture: capture.to_path_buf() };
         let t0 = Instant::now();
         loop {
             if std::fs::metadata(capture).is_ok_and(|m| m.len() > 0) {
                 break;
             }
             if let Ok(Some(status)) = t.child.try_wait() {
-                for r in t.readers.drain(..) {
-                    let _ = r.join();
-                }
-                panic!("saker trace exited before capturing ({status}): {}", t.stderr.lock().unwrap());
+                let (_, stderr) = t.out.finish();
+                panic!("saker trace exited before capturing ({status}): {stderr}");
             }
             assert!(t0.elapsed() < Duration::from_secs(60), "saker trace did not start capturing within 60 s");
             std::thread::sleep(Duration::from_millis(20));
@@ -142,14 +120,14 @@ impl LiveTrace {
 
     /// The lines printed so far.
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.out.lines.lock().unwrap().iter().map(|(_, _, l)| l.clone()).collect()
     }
 
     /// Waits until a printed line satisfies `f` (or `max` passes).
     pub fn wait_for(&self, max: Duration, f: impl Fn(&str) -> bool) -> bool {
         let t0 = Instant::now();
         while t0.elapsed() < max {
-            if self.lines.lock().unwrap().iter().any(|l| f(l)) {
+            if self.out.lines.lock().unwrap().iter().any(|(_, _, l)| f(l)) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -167,12 +145,8 @@ impl LiveTrace {
     /// Waits for saker to exit by itself (`-M`, `-n`).
     pub fn finish(mut self) -> Finished {
         let status = wait_exit(&mut self.child, "saker trace");
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let stdout = std::mem::take(&mut *self.lines.lock().unwrap());
-        let stderr = std::mem::take(&mut *self.stderr.lock().unwrap());
-        Finished { status, stdout, stderr }
+        let (lines, stderr) = self.out.finish();
+        Finished { status, stdout: lines.into_iter().map(|(_, _, l)| l).collect(), stderr }
     }
 
     /// The capture file.
@@ -267,5 +241,46 @@ pub fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::E
             panic!("{what} did not exit within 60 s of being stopped");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child's stdout lines, each with the moment it arrived, and its stderr,
+/// gathered by two reader threads.
+pub struct Output {
+    pub lines: Arc<Mutex<Vec<(Instant, SystemTime, String)>>>,
+    pub stderr: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Output {
+    /// Starts reading `child`'s piped stdout and stderr.
+    pub fn read(child: &mut Child) -> Output {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let (l2, e2) = (Arc::clone(&lines), Arc::clone(&stderr));
+        let readers = vec![
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    l2.lock().unwrap().push((Instant::now(), SystemTime::now(), line));
+                }
+            }),
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = BufReader::new(err).read_to_string(&mut s);
+                e2.lock().unwrap().push_str(&s);
+            }),
+        ];
+        Output { lines, stderr, readers }
+    }
+
+    /// Once the child has exited: everything it printed.
+    pub fn finish(&mut self) -> (Vec<(Instant, SystemTime, String)>, String) {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        (std::mem::take(&mut *self.lines.lock().unwrap()), std::mem::take(&mut *self.stderr.lock().unwrap()))
     }
 }

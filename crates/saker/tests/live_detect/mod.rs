@@ -4,11 +4,10 @@
 //! its metrics; and the alerts, parsed.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -75,9 +74,7 @@ impl Alert {
 /// `saker detect` capturing live in the background.
 pub struct LiveDetect {
     child: Child,
-    lines: Arc<Mutex<Vec<(Instant, SystemTime, String)>>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
+    out: crate::live_common::Output,
     /// The port of its web server (`/healthz`, `/metrics`).
     pub port: u16,
 }
@@ -146,26 +143,8 @@ impl LiveDetect {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot run saker");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let l2 = Arc::clone(&lines);
-        let e2 = Arc::clone(&stderr);
-        let readers = vec![
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    l2.lock().unwrap().push((Instant::now(), SystemTime::now(), line));
-                }
-            }),
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = BufReader::new(err).read_to_string(&mut s);
-                e2.lock().unwrap().push_str(&s);
-            }),
-        ];
-        let mut d = LiveDetect { child, lines, stderr, readers, port };
+        let out = crate::live_common::Output::read(&mut child);
+        let mut d = LiveDetect { child, out, port };
         let t0 = Instant::now();
         loop {
             let events = d.metrics().and_then(|m| metric(&m, "saker_n_evts_total")).unwrap_or(0.0);
@@ -173,10 +152,8 @@ impl LiveDetect {
                 break;
             }
             if let Ok(Some(status)) = d.child.try_wait() {
-                for r in d.readers.drain(..) {
-                    let _ = r.join();
-                }
-                panic!("saker detect exited before capturing ({status}): {}", d.stderr.lock().unwrap());
+                let (_, stderr) = d.out.finish();
+                panic!("saker detect exited before capturing ({status}): {stderr}");
             }
             assert!(t0.elapsed() < Duration::from_secs(60), "saker detect did not start capturing within 60 s");
             std::thread::sleep(Duration::from_millis(50));
@@ -191,12 +168,12 @@ impl LiveDetect {
 
     /// How many stdout lines arrived so far.
     pub fn line_count(&self) -> usize {
-        self.lines.lock().unwrap().len()
+        self.out.lines.lock().unwrap().len()
     }
 
     /// The alerts that arrived from line `from` on.
     pub fn alerts_since(&self, from: usize) -> Vec<Alert> {
-        self.lines.lock().unwrap()[from..].iter().filter_map(|(at, wall, l)| parse_alert(*at, *wall, l)).collect()
+        self.out.lines.lock().unwrap()[from..].iter().filter_map(|(at, wall, l)| parse_alert(*at, *wall, l)).collect()
     }
 
     /// Waits until an alert from line `from` on satisfies `f` (or `max`
@@ -219,11 +196,7 @@ impl LiveDetect {
         let st = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().unwrap();
         assert!(st.success(), "kill -INT failed");
         let status = crate::live_common::wait_exit(&mut self.child, "saker detect");
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let lines = std::mem::take(&mut *self.lines.lock().unwrap());
-        let stderr = std::mem::take(&mut *self.stderr.lock().unwrap());
+        let (lines, stderr) = self.out.finish();
         Stopped { status, lines, stderr }
     }
 }
