@@ -69,18 +69,34 @@ pub enum Value<'a> {
     Malformed(&'a [u8]),
 }
 
+/// The integer types' sizes are 1, 2, 4 or 8 bytes: each is one load (a
+/// copy into a zeroed buffer would be a store-forwarding stall per value).
 #[inline]
 fn uint_le(d: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..d.len()].copy_from_slice(d);
-    u64::from_le_bytes(b)
+    match *d {
+        [a] => a as u64,
+        [a, b] => u16::from_le_bytes([a, b]) as u64,
+        [a, b, c, e] => u32::from_le_bytes([a, b, c, e]) as u64,
+        [a, b, c, e, f, g, h, i] => u64::from_le_bytes([a, b, c, e, f, g, h, i]),
+        _ => {
+            let mut b = [0u8; 8];
+            b[..d.len()].copy_from_slice(d);
+            u64::from_le_bytes(b)
+        }
+    }
 }
 
 #[inline]
 fn int_le(d: &[u8]) -> i64 {
-    let v = uint_le(d);
-    let shift = 64 - 8 * d.len() as u32;
-    ((v << shift) as i64) >> shift
+    match *d {
+        [a] => a as i8 as i64,
+        [a, b] => i16::from_le_bytes([a, b]) as i64,
+        [a, b, c, e] => i32::from_le_bytes([a, b, c, e]) as i64,
+        _ => {
+            let shift = 64 - 8 * d.len() as u32;
+            ((uint_le(d) << shift) as i64) >> shift
+        }
+    }
 }
 
 fn strip_nul(d: &[u8]) -> &[u8] {
@@ -120,21 +136,20 @@ impl<'a> Param<'a> {
     /// The value as an unsigned integer, if it is one of the fixed-size integer types.
     #[inline]
     pub fn as_u64(&self) -> Option<u64> {
-        match self.value() {
-            Value::Uint(v) => Some(v),
-            Value::Int(v) => Some(v as u64),
-            _ => None,
+        // The same answer as through `value()`, without building a `Value`:
+        // this is on the state's per-event path.
+        let signed = integer_signedness(self.info.ty)?;
+        let d = self.data;
+        if d.is_empty() || self.info.ty.fixed_size() != Some(d.len()) {
+            return None;
         }
+        Some(if signed { int_le(d) as u64 } else { uint_le(d) })
     }
 
     /// The value as a signed integer, if it is one of the fixed-size integer types.
     #[inline]
     pub fn as_i64(&self) -> Option<i64> {
-        match self.value() {
-            Value::Int(v) => Some(v),
-            Value::Uint(v) => Some(v as i64),
-            _ => None,
-        }
+        self.as_u64().map(|v| v as i64)
     }
 
     /// The value as a string (without trailing NUL), for string and byte types.
@@ -160,22 +175,13 @@ impl<'a> Param<'a> {
     }
 }
 
-/// Decodes bytes as a value of type `ty`.
-pub fn decode_value(ty: ParamType, d: &[u8]) -> Value<'_> {
+/// For the integer types `decode_value` reads as `Value::Int` (`Some(true)`)
+/// or `Value::Uint` (`Some(false)`); `None` for the others.
+#[inline]
+fn integer_signedness(ty: ParamType) -> Option<bool> {
     use ParamType as T;
-    if d.is_empty() {
-        return Value::Empty;
-    }
-    if let Some(size) = ty.fixed_size()
-        && d.len() != size
-    {
-        return Value::Malformed(d);
-    }
     match ty {
-        T::None => Value::Bytes(d),
-        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::Errno | T::Fd | T::Pid | T::Fd32 | T::Pid32 => {
-            Value::Int(int_le(d))
-        }
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::Errno | T::Fd | T::Pid | T::Fd32 | T::Pid32 => Some(true),
         T::Uint8
         | T::Uint16
         | T::Uint32
@@ -197,7 +203,29 @@ pub fn decode_value(ty: ParamType, d: &[u8]) -> Value<'_> {
         | T::Mode
         | T::Enumflags8
         | T::Enumflags16
-        | T::Enumflags32 => Value::Uint(uint_le(d)),
+        | T::Enumflags32 => Some(false),
+        _ => None,
+    }
+}
+
+/// Decodes bytes as a value of type `ty`.
+#[inline]
+pub fn decode_value(ty: ParamType, d: &[u8]) -> Value<'_> {
+    use ParamType as T;
+    if d.is_empty() {
+        return Value::Empty;
+    }
+    if let Some(size) = ty.fixed_size()
+        && d.len() != size
+    {
+        return Value::Malformed(d);
+    }
+    match integer_signedness(ty) {
+        Some(true) => return Value::Int(int_le(d)),
+        Some(false) => return Value::Uint(uint_le(d)),
+        None => {}
+    }
+    match ty {
         T::Double => Value::Double(f64::from_le_bytes(arr(d))),
         T::Charbuf | T::Fspath | T::Fsrelpath => Value::Str(strip_nul(d)),
         T::Bytebuf | T::Charbufarray | T::CharbufPairArray | T::Fdlist => Value::Bytes(d),
@@ -207,6 +235,8 @@ pub fn decode_value(ty: ParamType, d: &[u8]) -> Value<'_> {
         T::Sockaddr => Value::SockAddr(sockaddr(d)),
         T::Socktuple => Value::SockTuple(socktuple(d)),
         T::Dyn => Value::Dyn(d[0], &d[1..]),
+        // `None`, and the integer types answered above.
+        _ => Value::Bytes(d),
     }
 }
 

@@ -206,6 +206,10 @@ pub struct State {
     /// child has run and exited on another CPU): that late event must not
     /// bring the child back.
     pub(crate) exited_before_parent: util::FxHashSet<i64>,
+    /// Whether an fd's close was ever canceled (a new fd took its number
+    /// while the close was in progress): until then exits need not look
+    /// for one, which saves an fd lookup on every exit with an fd.
+    pub(crate) any_close_canceled: bool,
     /// Fds to close before the next event, and the thread they belong to.
     pending_fds: (i64, Vec<i64>),
     scratch: Vec<u8>,
@@ -241,6 +245,7 @@ impl State {
             source: Source::Capture,
             pending_thread: None,
             exited_before_parent: util::FxHashSet::default(),
+            any_close_canceled: false,
             pending_fds: (-1, Vec::new()),
             scratch: Vec::with_capacity(256),
         }

@@ -308,106 +308,31 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
         return;
     }
     let tid = ev.tid() as i64;
-    let is_switch = ty == t::SCHEDSWITCH_6_E || ty == t::SCHEDSWITCH_1_E;
-    let creates = !(is_clone_exit(ty) || is_switch || ty == t::PROCEXIT_1_E || ty == t::PROCEXIT_E);
-    let known = if creates { s.get_or_create(tid) } else { s.threads.contains_key(&tid) };
-    if is_switch {
-        if known && ty == t::SCHEDSWITCH_6_E {
-            let t = s.threads.get_mut(&tid).unwrap();
-            t.pfmajor = pu64(ev, 1).unwrap_or(t.pfmajor);
-            t.pfminor = pu64(ev, 2).unwrap_or(t.pfminor);
-            let pid = t.pid;
-            let main = if s.threads.contains_key(&pid) { pid } else { tid };
-            let m = s.threads.get_mut(&main).unwrap();
-            m.vmsize_kb = pu64(ev, 3).map_or(m.vmsize_kb, |v| v as u32);
-            m.vmrss_kb = pu64(ev, 4).map_or(m.vmrss_kb, |v| v as u32);
-            m.vmswap_kb = pu64(ev, 5).map_or(m.vmswap_kb, |v| v as u32);
+    if ty == t::SCHEDSWITCH_6_E || ty == t::SCHEDSWITCH_1_E {
+        if ty == t::SCHEDSWITCH_6_E {
+            apply_switch(s, ev, tid);
         }
         return;
     }
+    let creates = !(is_clone_exit(ty) || ty == t::PROCEXIT_1_E || ty == t::PROCEXIT_E);
     let enter_dir = ty & 1 == 0;
-    let mut stored = Vec::new();
-    let mut fd = None;
-    let mut valid = false;
-    if known {
-        let max_stored = s.limits.max_stored_event;
-        let t = s.threads.get_mut(&tid).unwrap();
-        let main_pid = (!t.is_main_thread() && t.pid >= 0).then_some(t.pid);
-        if enter_dir {
-            t.last.ty = ty;
-            t.last.fd = -1;
-            t.last.enter_ts = ev.ts();
-            t.last.latency = 0;
-            t.last.ev_fd = -1;
-            if info.flags.contains(EventFlags::USES_FD) {
-                let ix = match info.params.first() {
-                    Some(p) if matches!(p.ty, ParamType::Fd | ParamType::Fd32) => Some(0),
-                    _ => info
-                        .params
-                        .iter()
-                        .position(|p| p.name == "fd" && matches!(p.ty, ParamType::Fd | ParamType::Fd32)),
-                };
-                if let Some(v) = ix.and_then(|i| pi64(ev, i)) {
-                    t.last.ev_fd = v;
-                }
-            }
-            if info.flags.contains(EventFlags::USES_FD)
-                && let Some(p) = info.params.first()
-                && matches!(p.ty, ParamType::Fd | ParamType::Fd32)
-            {
-                t.last.fd = pi64(ev, 0).unwrap_or(-1);
-                fd = Some(t.last.fd);
-            }
-            if stores_enter(ty) {
-                let bytes = ev.as_bytes();
-                t.last.stored.clear();
-                if bytes.len() <= max_stored {
-                    t.last.stored.extend_from_slice(bytes);
-                } else {
-                    s.counters.dropped_enter_events += 1;
-                }
-            }
-        } else {
-            if t.last.enter_ts != 0 {
-                t.last.latency = ev.ts().wrapping_sub(t.last.enter_ts);
-            }
-            valid = ty == t.last.ty.wrapping_add(1) || (ty == t::EXECVE_19_X && t.last.ty == t::EXECVEAT_E);
-            if !valid {
-                // No enter event (current drivers send exits only): the fd
-                // the previous event named does not apply to this one.
-                t.last.ev_fd = -1;
-            }
-            if let Some(v) = exit_fd_param(ty).and_then(|i| pi64(ev, i)) {
-                t.last.ev_fd = v;
-            }
-            if info.flags.contains(EventFlags::CREATES_FD) {
-                let created = match info.params.first() {
-                    Some(p) if matches!(p.ty, ParamType::Fd | ParamType::Fd32) => pi64(ev, 0),
-                    _ => info.param_index("fd2").and_then(|i| pi64(ev, i)),
-                };
-                if let Some(v) = created.filter(|&v| v >= 0) {
-                    t.last.ev_fd = v;
-                }
-            }
-            t.last.valid = valid;
-            if !valid {
-                t.last.fd = -1;
-            }
-            if !t.last.stored.is_empty() {
-                stored = std::mem::take(&mut t.last.stored);
-            }
-            fd = match exit_fd_param(ty).and_then(|i| pi64(ev, i)) {
-                Some(f) => Some(f),
-                None if valid && info.flags.contains(EventFlags::USES_FD) => Some(t.last.fd),
-                None => None,
-            };
-        }
-        // libsinsp creates a missing main thread when it needs the process's fds.
-        if let Some(pid) = main_pid
-            && !s.threads.contains_key(&pid)
-        {
-            s.get_or_create(pid);
-        }
+    let max_stored = s.limits.max_stored_event;
+    // One table lookup for a known thread (the common case).
+    let last = if let Some(t) = s.threads.get_mut(&tid) {
+        Some(track_last(t, ev, info, max_stored, &mut s.counters.dropped_enter_events))
+    } else if creates && s.get_or_create(tid) {
+        let t = s.threads.get_mut(&tid).expect("just created");
+        Some(track_last(t, ev, info, max_stored, &mut s.counters.dropped_enter_events))
+    } else {
+        None
+    };
+    let known = last.is_some();
+    let Tracked { fd, valid, mut stored, main_pid } = last.unwrap_or_default();
+    // libsinsp creates a missing main thread when it needs the process's fds.
+    if let Some(pid) = main_pid
+        && !s.threads.contains_key(&pid)
+    {
+        s.get_or_create(pid);
     }
     let enter = if valid && !stored.is_empty() {
         Event::parse(&stored).ok().filter(|e| {
@@ -418,7 +343,7 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
         None
     };
     let mut cx = Ctx { ev, ty, tid, known, fd, enter };
-    if !enter_dir && known && fd.is_some() {
+    if !enter_dir && known && fd.is_some() && s.any_close_canceled {
         s.check_close_canceled(&cx);
     }
     dispatch(s, &mut cx, info);
@@ -430,6 +355,138 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
         stored.clear();
         t.last.stored = stored;
     }
+}
+
+/// What [`track_last`] learned about an event of a known thread.
+#[derive(Default)]
+struct Tracked {
+    /// The fd the event works on.
+    fd: Option<i64>,
+    /// An exit whose enter event was the thread's previous one.
+    valid: bool,
+    /// The stored enter event of an exit, taken from the thread.
+    stored: Vec<u8>,
+    /// The thread's process, when the thread is not its main thread.
+    main_pid: Option<i64>,
+}
+
+/// Updates the thread's last-event record (type, fd, latency, the stored
+/// enter event) with `ev`.
+#[inline]
+fn track_last(t: &mut Thread, ev: &Event<'_>, info: &EventInfo, max_stored: usize, dropped: &mut u64) -> Tracked {
+    let ty = ev.event_type().0;
+    let mut out = Tracked { main_pid: (!t.is_main_thread() && t.pid >= 0).then_some(t.pid), ..Tracked::default() };
+    let uses_fd = info.flags.contains(EventFlags::USES_FD);
+    if ty & 1 == 0 {
+        t.last.ty = ty;
+        t.last.fd = -1;
+        t.last.enter_ts = ev.ts();
+        t.last.latency = 0;
+        t.last.ev_fd = -1;
+        if uses_fd && let Some(i) = fd_param(ty) {
+            let v = pi64(ev, i);
+            if let Some(v) = v {
+                t.last.ev_fd = v;
+            }
+            if i == 0 {
+                t.last.fd = v.unwrap_or(-1);
+                out.fd = Some(t.last.fd);
+            }
+        }
+        if stores_enter(ty) {
+            let bytes = ev.as_bytes();
+            t.last.stored.clear();
+            if bytes.len() <= max_stored {
+                t.last.stored.extend_from_slice(bytes);
+            } else {
+                *dropped += 1;
+            }
+        }
+        return out;
+    }
+    if t.last.enter_ts != 0 {
+        t.last.latency = ev.ts().wrapping_sub(t.last.enter_ts);
+    }
+    let valid = ty == t.last.ty.wrapping_add(1) || (ty == t::EXECVE_19_X && t.last.ty == t::EXECVEAT_E);
+    if !valid {
+        // No enter event (current drivers send exits only): the fd
+        // the previous event named does not apply to this one.
+        t.last.ev_fd = -1;
+    }
+    let exit_fd = exit_fd_param(ty).and_then(|i| pi64(ev, i));
+    if let Some(v) = exit_fd {
+        t.last.ev_fd = v;
+    }
+    if info.flags.contains(EventFlags::CREATES_FD)
+        && let Some(v) = fd_param(ty).and_then(|i| pi64(ev, i)).filter(|&v| v >= 0)
+    {
+        t.last.ev_fd = v;
+    }
+    t.last.valid = valid;
+    if !valid {
+        t.last.fd = -1;
+    }
+    if !t.last.stored.is_empty() {
+        out.stored = std::mem::take(&mut t.last.stored);
+    }
+    out.valid = valid;
+    out.fd = match exit_fd {
+        Some(f) => Some(f),
+        None if valid && uses_fd => Some(t.last.fd),
+        None => None,
+    };
+    out
+}
+
+/// The parameter naming the event's fd: the first one when it is an fd,
+/// else the one called `fd` (enter events) or `fd2` (exits creating a
+/// second fd). Computed once per event type: it is asked on every event.
+#[inline]
+fn fd_param(ty: u16) -> Option<usize> {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    const NONE: u8 = u8::MAX;
+    let table = TABLE.get_or_init(|| {
+        (0..saker_abi::EVENT_TYPE_COUNT)
+            .map(|code| {
+                let Some(info) = saker_abi::EventType(code as u16).info() else { return NONE };
+                let is_fd = |p: &saker_abi::ParamInfo| matches!(p.ty, ParamType::Fd | ParamType::Fd32);
+                let ix = match info.params.first() {
+                    Some(p) if is_fd(p) => Some(0),
+                    _ if code & 1 == 0 => info.params.iter().position(|p| p.name == "fd" && is_fd(p)),
+                    _ => info.param_index("fd2"),
+                };
+                ix.map_or(NONE, |i| i as u8)
+            })
+            .collect()
+    });
+    match table.get(ty as usize) {
+        Some(&i) if i != NONE => Some(i as usize),
+        _ => None,
+    }
+}
+
+/// A scheduler switch carries the thread's page-fault counts and its
+/// process's memory sizes.
+#[inline]
+fn apply_switch(s: &mut State, ev: &Event<'_>, tid: i64) {
+    let Some(t) = s.threads.get_mut(&tid) else { return };
+    // One walk over the parameters: next, pgft_maj, pgft_min, vm_size, vm_rss, vm_swap.
+    let mut p = ev.params().skip(1).map(|p| p.as_u64());
+    let (maj, min, size, rss, swap) =
+        (p.next().flatten(), p.next().flatten(), p.next().flatten(), p.next().flatten(), p.next().flatten());
+    t.pfmajor = maj.unwrap_or(t.pfmajor);
+    t.pfminor = min.unwrap_or(t.pfminor);
+    let pid = t.pid;
+    let m = if pid != tid
+        && let Some(m) = s.threads.get_mut(&pid)
+    {
+        m
+    } else {
+        s.threads.get_mut(&tid).expect("looked up above")
+    };
+    m.vmsize_kb = size.map_or(m.vmsize_kb, |v| v as u32);
+    m.vmrss_kb = rss.map_or(m.vmrss_kb, |v| v as u32);
+    m.vmswap_kb = swap.map_or(m.vmswap_kb, |v| v as u32);
 }
 
 fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
@@ -706,6 +763,7 @@ impl State {
             if old.flags & fd_flags::CLOSE_IN_PROGRESS != 0 {
                 new.flags &= !fd_flags::CLOSE_IN_PROGRESS;
                 new.flags |= fd_flags::CLOSE_CANCELED;
+                self.any_close_canceled = true;
                 let old = old.clone();
                 t.fds.map.insert(CANCELED_FD, old);
             }

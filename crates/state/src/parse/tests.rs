@@ -732,3 +732,24 @@ fn capture_sockets_to_listening_ports_are_server_side() {
     assert!(f.is_role_client());
     assert_eq!(f.l4char(), Some(b't'));
 }
+
+#[test]
+fn switch_updates_the_threads_faults_and_its_processs_memory() {
+    let mut s = state();
+    // A second thread of bash, by its clone exit in the child.
+    clone20(&mut s, BASH, 101, BASH, 1, thread_flags::CLONE_THREAD as u64, b"");
+    assert_eq!(s.thread(101).map(|t| t.pid), Some(BASH), "the clone made a thread of bash");
+    // next, pgft_maj, pgft_min, vm_size, vm_rss, vm_swap
+    apply(&mut s, 101, t::SCHEDSWITCH_6_E, None, |b| {
+        b.param_i64(0).param_u64(7).param_u64(70).param_u64(4000).param_u64(300).param_u64(2);
+    });
+    let th = s.thread(101).unwrap();
+    assert_eq!((th.pfmajor, th.pfminor), (7, 70), "faults are the thread's");
+    let main = s.thread(BASH).unwrap();
+    assert_eq!((main.vmsize_kb, main.vmrss_kb, main.vmswap_kb), (4000, 300, 2), "memory is the process's");
+    // A switch of a thread nobody knows creates nothing.
+    apply(&mut s, 4242, t::SCHEDSWITCH_6_E, None, |b| {
+        b.param_i64(0).param_u64(1).param_u64(1).param_u64(1).param_u64(1).param_u64(1);
+    });
+    assert!(s.thread(4242).is_none());
+}
