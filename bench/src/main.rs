@@ -15,6 +15,7 @@ use saker_scap::{Reader, Writer};
 
 mod detect_live;
 mod ptrace;
+mod ptrace_floor;
 mod storms;
 
 /// saker's benchmarks.
@@ -32,7 +33,7 @@ struct Args {
     /// The saker binary to measure.
     #[arg(long, default_value = "target/release/saker")]
     saker: PathBuf,
-    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace.
+    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace, ptrace-floor.
     entries: Vec<String>,
 }
 
@@ -67,6 +68,8 @@ fn main() -> Result<()> {
     }
     if all || args.entries.iter().any(|e| e == "ptrace") {
         ptrace::bench(args.runs)?;
+    } else if args.entries.iter().any(|e| e == "ptrace-floor") {
+        ptrace_floor::print(&ptrace_floor::measure()?);
     }
     Ok(())
 }

@@ -110,10 +110,10 @@ pub fn worker(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// One run of a workload in one mode: `(seconds, events)`. Files go to a
+/// One run of a workload in one mode: `(seconds, events, tracee stops)`. Files go to a
 /// directory of their own (removed with the others once the workload is
 /// done, so that no run pays for the previous one's deletions).
-fn run_once(mode: Mode, kind: &str, n: u64, scratch: &Path, run: usize) -> Result<(f64, u64)> {
+fn run_once(mode: Mode, kind: &str, n: u64, scratch: &Path, run: usize) -> Result<(f64, u64, u64)> {
     let exe = std::env::current_exe()?;
     let dir = scratch.join(format!("files-{run}"));
     std::fs::create_dir_all(&dir)?;
@@ -128,6 +128,7 @@ fn run_once(mode: Mode, kind: &str, n: u64, scratch: &Path, run: usize) -> Resul
         dir.to_string_lossy().into_owned(),
     ];
     let mut events = 0;
+    let mut stops = 0;
     match mode {
         Mode::Untraced => {
             let st = Command::new(&worker[0]).args(&worker[1..]).stdout(Stdio::null()).status()?;
@@ -156,6 +157,7 @@ fn run_once(mode: Mode, kind: &str, n: u64, scratch: &Path, run: usize) -> Resul
                     Next::End => break,
                 }
             }
+            stops = t.stops();
             match t.exit_status() {
                 Some(s) if s.code() == 0 => {}
                 other => bail!("traced worker failed: {other:?}"),
@@ -163,7 +165,7 @@ fn run_once(mode: Mode, kind: &str, n: u64, scratch: &Path, run: usize) -> Resul
         }
     }
     let ns: f64 = std::fs::read_to_string(&out).context("the worker wrote no time")?.trim().parse()?;
-    Ok((ns / 1e9, events))
+    Ok((ns / 1e9, events, stops))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -173,6 +175,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Runs every workload `runs` times in each mode and prints the table.
 pub fn bench(runs: usize) -> Result<()> {
+    let host = crate::ptrace_floor::measure()?;
     let scratch: PathBuf = scratch_base().join(format!("saker-bench-ptrace-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let mut rows = Vec::new();
@@ -180,13 +183,15 @@ pub fn bench(runs: usize) -> Result<()> {
         let mut t = [Vec::new(), Vec::new(), Vec::new()];
         let (mut saker_ratio, mut strace_ratio) = (Vec::new(), Vec::new());
         let mut events = Vec::new();
+        let mut stops_per_op = Vec::new();
         for run in 0..runs {
             for (i, mode) in [Mode::Untraced, Mode::Saker, Mode::Strace].into_iter().enumerate() {
                 let iters = if mode == Mode::Strace { n_strace } else { n };
-                let (secs, ev) = run_once(mode, kind, iters, &scratch, run * 3 + i)?;
+                let (secs, ev, stops) = run_once(mode, kind, iters, &scratch, run * 3 + i)?;
                 t[i].push(iters as f64 / secs);
                 if mode == Mode::Saker {
                     events.push(ev as f64);
+                    stops_per_op.push(stops as f64 / iters as f64);
                 }
             }
             // Ratios within a run: the machine drifts between runs.
@@ -202,6 +207,15 @@ pub fn bench(runs: usize) -> Result<()> {
         // Medians of the rates (ops/s).
         let [u, s, st] = [median(&mut t[0]), median(&mut t[1]), median(&mut t[2])];
         let rate = |r: f64| format!("{r:.0}");
+        let stops = median(&mut stops_per_op);
+        // The best any ptrace + seccomp tracer can do here: an untraced
+        // syscall pays the filter; otherwise each stop costs a round trip.
+        let best = if kind == "getppid" {
+            host.getppid_ns / host.getppid_allow_ns
+        } else {
+            let t0 = 1.0 / u;
+            t0 / (t0 + stops * host.stop_us * 1e-6)
+        };
         rows.push(vec![
             label.to_string(),
             rate(u),
@@ -211,6 +225,8 @@ pub fn bench(runs: usize) -> Result<()> {
             format!("{:.3}", median(&mut strace_ratio)),
             format!("{:.1}x", s / st),
             format!("{:.0}", median(&mut events)),
+            format!("{stops:.1}"),
+            format!("{best:.3}"),
         ]);
         eprintln!("bench: {label} done");
     }
@@ -228,6 +244,8 @@ pub fn bench(runs: usize) -> Result<()> {
         "strace speed vs untraced",
         "saker vs strace",
         "saker events",
+        "stops per op",
+        "best possible here",
     ];
     let line = |cells: Vec<&str>| println!("| {} |", cells.join(" | "));
     line(header.to_vec());
@@ -235,6 +253,11 @@ pub fn bench(runs: usize) -> Result<()> {
     for r in &rows {
         line(r.iter().map(String::as_str).collect());
     }
+    println!(
+        "\n`best possible here` = untraced time per op / (that + stops per op x one stop as placed by the \
+         scheduler, below); for the getppid storm, the allow-all filter's speed."
+    );
+    crate::ptrace_floor::print(&host);
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -33,6 +33,9 @@ pub(crate) struct Shared {
     pub quit: AtomicBool,
     /// The consumer stopped reading: drop events instead of queueing them.
     pub discard: AtomicBool,
+    /// Tracee stops handled (each costs the tracee two context switches:
+    /// the figure that bounds how fast a traced program can run).
+    pub stops: AtomicU64,
 }
 
 #[derive(Default)]
@@ -56,6 +59,7 @@ impl Shared {
             wake_fd: AtomicI32::new(-1),
             quit: AtomicBool::new(false),
             discard: AtomicBool::new(false),
+            stops: AtomicU64::new(0),
         })
     }
 
@@ -384,6 +388,7 @@ impl Engine {
                 }
                 continue;
             }
+            self.shared.stops.fetch_add(1, Ordering::Relaxed);
             self.enc.cpu = sys::current_cpu();
             self.handle(pid, status);
             if self.started.is_some() {

@@ -591,6 +591,13 @@ impl Tracer {
         (self.child > 0).then_some(self.child)
     }
 
+    /// How many times a tracee stopped for the tracer so far (syscall
+    /// stops, clone/exec/exit events, signals): what tracing costs the
+    /// traced programs is about this many round trips through the tracer.
+    pub fn stops(&self) -> u64 {
+        self.shared.stops.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How the launched command ended, once it has (launch mode).
     pub fn exit_status(&self) -> Option<ExitStatus> {
         let st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -459,3 +459,35 @@ fn forwarded_signals_reach_the_command() {
     assert!(h.processes.iter().any(|p| p.tid == std::process::id() as u64), "saker in the header");
     assert!(h.machine.is_some() && !h.users.is_empty());
 }
+
+// ---- cost ----
+
+/// A traced syscall costs two stops (seccomp, then exit); an untraced one
+/// none: the figure the benchmark's `stops per op` is made of.
+#[test]
+fn a_traced_syscall_stops_twice_and_an_untraced_one_never() {
+    if let Some(mode) = helper_mode() {
+        assert_eq!(mode, "close");
+        for _ in 0..1000 {
+            // SAFETY: closing an fd that cannot exist (EBADF).
+            unsafe { libc::close(-1) };
+        }
+        std::process::exit(0);
+    }
+    if !can_trace("close") {
+        return;
+    }
+    let name = "a_traced_syscall_stops_twice_and_an_untraced_one_never";
+    let stops = |traced: &[&str]| {
+        let mut t = Tracer::launch(helper_cmd("close", name), config(traced)).expect("launch");
+        let evs = drain(&mut t, LONG);
+        assert_eq!(t.exit_status(), Some(ExitStatus::Exited(0)));
+        (t.stops(), of_type(&evs, T::SYSCALL_CLOSE_X).len())
+    };
+    let (untraced, none) = stops(&["openat"]);
+    let (traced, closes) = stops(&["openat", "close"]);
+    assert_eq!(none, 0);
+    assert!(closes >= 1000, "{closes} close events");
+    let extra = traced - untraced;
+    assert_eq!(extra, 2 * closes as u64, "{extra} more stops with close traced, for {closes} close calls");
+}
