@@ -338,6 +338,12 @@ fn main() {
         .unwrap();
     }
     writeln!(rs, "];\n").unwrap();
+    // The one fact every event's validation needs, in a table small enough
+    // to stay in cache (the full entries are tens of bytes each).
+    writeln!(rs, "/// Bytes per parameter length (2, or 4 for large-payload events), indexed by event type.").unwrap();
+    let sizes: Vec<&str> =
+        events.iter().map(|e| if e.flags.iter().any(|f| f == "EF_LARGE_PAYLOAD") { "4" } else { "2" }).collect();
+    writeln!(rs, "pub(crate) static PARAM_LEN_SIZE: [u8; {}] = [{}];\n", events.len(), sizes.join(", ")).unwrap();
 
     // Dense tables indexed by number ("" where there is no name), so a lookup
     // on the per-event path is one bounds check.

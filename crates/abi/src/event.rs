@@ -93,7 +93,7 @@ impl<'a> Event<'a> {
         let bytes = &buf[..len as usize];
         let ty = u16_at(bytes, 20);
         let nparams = u32_at(bytes, 22);
-        let len_size = EventType(ty).info().map_or(2, EventInfo::param_len_size);
+        let len_size = crate::table::PARAM_LEN_SIZE.get(ty as usize).map_or(2, |&s| s as usize);
         let overflow = EventError::ParamsOverflow { event_type: ty, nparams };
         let lens_end = (nparams as usize)
             .checked_mul(len_size)

@@ -266,3 +266,18 @@ pub fn syscall_name(id: u64) -> Option<&'static str> {
 pub const C_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/saker_events.h"));
 
 include!(concat!(env!("OUT_DIR"), "/table.rs"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compact_length_size_table_agrees_with_the_event_table() {
+        assert_eq!(PARAM_LEN_SIZE.len(), EVENT_TABLE.len());
+        for (i, info) in EVENT_TABLE.iter().enumerate() {
+            assert_eq!(info.code as usize, i, "the table is indexed by event type");
+            assert_eq!(PARAM_LEN_SIZE[i] as usize, info.param_len_size(), "{}", info.enum_name);
+        }
+        assert!(PARAM_LEN_SIZE.contains(&4), "some events have 4-byte parameter lengths");
+    }
+}

@@ -470,10 +470,7 @@ fn fd_param(ty: u16) -> Option<usize> {
 #[inline]
 fn apply_switch(s: &mut State, ev: &Event<'_>, tid: i64) {
     let Some(t) = s.threads.get_mut(&tid) else { return };
-    // One walk over the parameters: next, pgft_maj, pgft_min, vm_size, vm_rss, vm_swap.
-    let mut p = ev.params().skip(1).map(|p| p.as_u64());
-    let (maj, min, size, rss, swap) =
-        (p.next().flatten(), p.next().flatten(), p.next().flatten(), p.next().flatten(), p.next().flatten());
+    let [maj, min, size, rss, swap] = switch_counters(ev);
     t.pfmajor = maj.unwrap_or(t.pfmajor);
     t.pfminor = min.unwrap_or(t.pfminor);
     let pid = t.pid;
@@ -487,6 +484,30 @@ fn apply_switch(s: &mut State, ev: &Event<'_>, tid: i64) {
     m.vmsize_kb = size.map_or(m.vmsize_kb, |v| v as u32);
     m.vmrss_kb = rss.map_or(m.vmrss_kb, |v| v as u32);
     m.vmswap_kb = swap.map_or(m.vmswap_kb, |v| v as u32);
+}
+
+/// pgft_maj, pgft_min, vm_size, vm_rss, vm_swap of a `SCHEDSWITCH_6_E`.
+/// Switches are often the most frequent event of a capture: the layout
+/// every driver writes (six parameters of 8, 8, 8, 4, 4, 4 bytes) is read
+/// at fixed offsets, any other through the table.
+#[inline]
+fn switch_counters(ev: &Event<'_>) -> [Option<u64>; 5] {
+    const LENS: [u8; 12] = [8, 0, 8, 0, 8, 0, 4, 0, 4, 0, 4, 0];
+    const DATA: usize = saker_abi::HEADER_LEN + 12;
+    let b = ev.as_bytes();
+    if ev.nparams() == 6 && b.len() >= DATA + 36 && b[saker_abi::HEADER_LEN..DATA] == LENS {
+        let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes")) as u64;
+        return [
+            Some(u64_at(DATA + 8)),
+            Some(u64_at(DATA + 16)),
+            Some(u32_at(DATA + 24)),
+            Some(u32_at(DATA + 28)),
+            Some(u32_at(DATA + 32)),
+        ];
+    }
+    let mut p = ev.params().skip(1).map(|p| p.as_u64());
+    [(); 5].map(|()| p.next().flatten())
 }
 
 fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {

@@ -747,6 +747,14 @@ fn switch_updates_the_threads_faults_and_its_processs_memory() {
     assert_eq!((th.pfmajor, th.pfminor), (7, 70), "faults are the thread's");
     let main = s.thread(BASH).unwrap();
     assert_eq!((main.vmsize_kb, main.vmrss_kb, main.vmswap_kb), (4000, 300, 2), "memory is the process's");
+    // A switch carrying fewer parameters (read through the table, not at
+    // fixed offsets) changes only what it carries.
+    apply(&mut s, 101, t::SCHEDSWITCH_6_E, Some(5), |b| {
+        b.param_i64(0).param_u64(8).param_u64(80).param_u64(5000).param_u64(400);
+    });
+    assert_eq!((s.thread(101).unwrap().pfmajor, s.thread(101).unwrap().pfminor), (8, 80));
+    let main = s.thread(BASH).unwrap();
+    assert_eq!((main.vmsize_kb, main.vmrss_kb, main.vmswap_kb), (5000, 400, 2));
     // A switch of a thread nobody knows creates nothing.
     apply(&mut s, 4242, t::SCHEDSWITCH_6_E, None, |b| {
         b.param_i64(0).param_u64(1).param_u64(1).param_u64(1).param_u64(1).param_u64(1);
