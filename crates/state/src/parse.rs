@@ -1846,22 +1846,36 @@ fn parse_rlimit_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
 }
 
 fn parse_user_event(s: &mut State, ev: &Event<'_>, ty: u16) {
+    // One walk over the parameters: a capture can hold these by the
+    // hundred thousand (the user list, written again and again).
+    let mut p: [Option<saker_abi::Param<'_>>; 6] = [None; 6];
+    for (slot, param) in p.iter_mut().zip(ev.params()) {
+        *slot = Some(param);
+    }
+    let int = |i: usize| p[i].and_then(|p| p.as_u64());
+    // As `pstr`: absent or empty is `None`, else up to the first NUL.
+    let text = |i: usize| {
+        p[i].map(|p| p.bytes()).filter(|b| !b.is_empty()).map(|b| match b.iter().position(|&c| c == 0) {
+            Some(n) => &b[..n],
+            None => b,
+        })
+    };
     match ty {
         t::USER_ADDED_E | t::USER_DELETED_E => {
-            let (Some(uid), Some(gid)) = (pu64(ev, 0), pu64(ev, 1)) else { return };
-            let container = pstr(ev, 5).unwrap_or(b"");
+            let (Some(uid), Some(gid)) = (int(0), int(1)) else { return };
+            let container = text(5).unwrap_or(b"");
             if ty == t::USER_ADDED_E {
-                let text = |i| pstr(ev, i).unwrap_or(b"");
+                let text = |i| text(i).unwrap_or(b"");
                 s.add_user_raw(container, uid as u32, gid as u32, text(2), text(3), text(4));
             } else {
                 s.remove_user(container, uid as u32);
             }
         }
         _ => {
-            let Some(gid) = pu64(ev, 0) else { return };
-            let container = pstr(ev, 2).unwrap_or(b"");
+            let Some(gid) = int(0) else { return };
+            let container = text(2).unwrap_or(b"");
             if ty == t::GROUP_ADDED_E {
-                s.add_group_raw(container, gid as u32, pstr(ev, 1).unwrap_or(b""));
+                s.add_group_raw(container, gid as u32, text(1).unwrap_or(b""));
             } else {
                 s.remove_group(container, gid as u32);
             }
