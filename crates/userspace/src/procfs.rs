@@ -12,9 +12,18 @@ use libc::pid_t;
 /// Reads a whole /proc file into `buf` (cleared first); false on error.
 pub(crate) fn read_into(path: &str, buf: &mut Vec<u8>) -> bool {
     buf.clear();
-    match File::open(path) {
-        Ok(mut f) => f.read_to_end(buf).is_ok(),
-        Err(_) => false,
+    let Ok(mut f) = File::open(path) else { return false };
+    // A plain read loop: `read_to_end` first asks for the file's size and
+    // position (statx + lseek), two more syscalls per read on the tracer's
+    // path, and a /proc file's size is 0 anyway.
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
     }
 }
 
