@@ -41,7 +41,8 @@ fn file_output_appends_one_line_per_alert() {
         for (i, l) in lines[1..].iter().enumerate() {
             assert_eq!(l, &outputs.encoder().text(&alert(i as u64)));
         }
-        assert_eq!(outputs.stats()[0].sent, 100);
+        // Counted once the write has returned, a moment after the line is there.
+        assert!(wait_until(Duration::from_secs(10), || outputs.stats()[0].sent == 100));
         outputs.shutdown(Duration::from_secs(5));
     }
 }
