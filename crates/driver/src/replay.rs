@@ -1,32 +1,162 @@
 //! Replaying a capture file.
+//!
+//! With more than one CPU, the file is read on a thread of its own: it
+//! frames and checks the blocks, takes the page faults of the memory map and
+//! copies the events into batches, while the caller's thread applies them.
+//! Events keep their file order; an error in the file comes after the events
+//! before it, as with a single thread.
 
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
+use saker_abi::Event;
 use saker_scap::{CaptureHeader, Reader};
 
 use crate::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
 
+/// Bytes of events per batch handed from the reading thread.
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Batches in flight between the threads (memory: about this many batches).
+const BATCHES_IN_FLIGHT: usize = 2;
+/// Each event in a batch: `u16 cpu, u16 has_flags, u32 flags`, then the event.
+const RECORD_HEADER: usize = 8;
+
 /// A capture file as an event source: events come out in file order.
 pub struct CaptureSource {
-    reader: Reader,
+    header: CaptureHeader,
+    input: Input,
     events: u64,
     stop: StopHandle,
+}
+
+enum Input {
+    /// One thread: events are read where the caller asks for them.
+    Direct(Box<Reader>),
+    /// Events come in batches from the reading thread.
+    Batches(Batches),
+}
+
+/// What the reading thread sends.
+enum Batch {
+    Events(Vec<u8>),
+    End,
+    Failed(saker_scap::Error),
+}
+
+struct Batches {
+    rx: Option<Receiver<Batch>>,
+    /// Emptied batches go back to the reading thread for reuse.
+    back: Option<SyncSender<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    ended: bool,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl CaptureSource {
     /// Opens a capture file (gzip or not) and reads its header.
     pub fn open(path: impl AsRef<Path>) -> Result<CaptureSource, saker_scap::Error> {
-        Ok(CaptureSource { reader: Reader::open(path)?, events: 0, stop: StopHandle::new() })
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CaptureSource::open_with(path, cpus > 1)
+    }
+
+    fn open_with(path: impl AsRef<Path>, reading_thread: bool) -> Result<CaptureSource, saker_scap::Error> {
+        let reader = Reader::open(path)?;
+        let header = reader.header().clone();
+        let input =
+            if reading_thread { Input::Batches(Batches::start(reader)) } else { Input::Direct(Box::new(reader)) };
+        Ok(CaptureSource { header, input, events: 0, stop: StopHandle::new() })
     }
 
     /// The capture's header: machine, users, processes and their fds.
     pub fn header(&self) -> &CaptureHeader {
-        self.reader.header()
+        &self.header
+    }
+}
+
+impl Batches {
+    fn start(mut reader: Reader) -> Batches {
+        let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (back, spare) = sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT + 1);
+        let thread = std::thread::Builder::new()
+            .name("saker-replay".into())
+            .spawn(move || {
+                loop {
+                    let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 64 * 1024));
+                    buf.clear();
+                    let last = loop {
+                        match reader.next_event() {
+                            Ok(Some(rec)) => {
+                                buf.extend_from_slice(&rec.cpu.to_le_bytes());
+                                buf.extend_from_slice(&(rec.dump_flags.is_some() as u16).to_le_bytes());
+                                buf.extend_from_slice(&rec.dump_flags.unwrap_or(0).to_le_bytes());
+                                buf.extend_from_slice(rec.event.as_bytes());
+                                if buf.len() >= BATCH_BYTES {
+                                    break None;
+                                }
+                            }
+                            Ok(None) => break Some(Batch::End),
+                            Err(e) => break Some(Batch::Failed(e)),
+                        }
+                    };
+                    // A send fails only when the source is gone: stop reading.
+                    if !buf.is_empty() && tx.send(Batch::Events(buf)).is_err() {
+                        return;
+                    }
+                    if let Some(last) = last {
+                        let _ = tx.send(last);
+                        return;
+                    }
+                }
+            })
+            .expect("cannot start the capture reading thread");
+        Batches { rx: Some(rx), back: Some(back), cur: Vec::new(), pos: 0, ended: false, thread: Some(thread) }
     }
 
-    /// The underlying reader.
-    pub fn reader(&mut self) -> &mut Reader {
-        &mut self.reader
+    #[inline]
+    fn next(&mut self) -> Result<Option<SourceEvent<'_>>, SourceError> {
+        if self.pos >= self.cur.len() {
+            if self.ended {
+                return Ok(None);
+            }
+            let done = std::mem::take(&mut self.cur);
+            if done.capacity() > 0
+                && let Some(back) = &self.back
+            {
+                let _ = back.try_send(done);
+            }
+            self.pos = 0;
+            match self.rx.as_ref().and_then(|rx| rx.recv().ok()) {
+                Some(Batch::Events(b)) => self.cur = b,
+                Some(Batch::Failed(e)) => {
+                    self.ended = true;
+                    return Err(SourceError::new(e));
+                }
+                Some(Batch::End) | None => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+            }
+        }
+        let rec = &self.cur[self.pos..];
+        let cpu = u16::from_le_bytes([rec[0], rec[1]]);
+        let dump_flags = (rec[2] != 0).then(|| u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]));
+        // Checked once more: cheap, and the accessors rely on it.
+        let event = Event::parse(&rec[RECORD_HEADER..]).map_err(SourceError::new)?;
+        self.pos += RECORD_HEADER + event.len() as usize;
+        Ok(Some(SourceEvent { cpu, dump_flags, event }))
+    }
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        // Closing the channels ends the reading thread at its next batch.
+        self.rx = None;
+        self.back = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -35,10 +165,18 @@ impl EventSource for CaptureSource {
         if self.stop.is_stopped() {
             return Ok(Next::End);
         }
-        match self.reader.next_event().map_err(SourceError::new)? {
-            Some(rec) => {
+        let next = match &mut self.input {
+            Input::Direct(reader) => reader.next_event().map_err(SourceError::new)?.map(|rec| SourceEvent {
+                cpu: rec.cpu,
+                dump_flags: rec.dump_flags,
+                event: rec.event,
+            }),
+            Input::Batches(b) => b.next()?,
+        };
+        match next {
+            Some(ev) => {
                 self.events += 1;
-                Ok(Next::Event(SourceEvent { cpu: rec.cpu, dump_flags: rec.dump_flags, event: rec.event }))
+                Ok(Next::Event(ev))
             }
             None => Ok(Next::End),
         }
@@ -50,5 +188,63 @@ impl EventSource for CaptureSource {
 
     fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/captures");
+
+    /// Every event as `(cpu, flags, bytes)`, and how the stream ended.
+    type Drained = (Vec<(u16, Option<u32>, Vec<u8>)>, Result<(), String>);
+
+    /// Reads `s` to its end.
+    fn drain(mut s: CaptureSource) -> Drained {
+        let mut out = Vec::new();
+        loop {
+            match s.next_event() {
+                Ok(Next::Event(e)) => out.push((e.cpu, e.dump_flags, e.event.as_bytes().to_vec())),
+                Ok(Next::End) => return (out, Ok(())),
+                Ok(Next::Idle) => panic!("a capture is never idle"),
+                Err(e) => return (out, Err(e.to_string())),
+            }
+        }
+    }
+
+    #[test]
+    fn the_reading_thread_gives_what_the_reader_gives() {
+        let mut files: Vec<_> = std::fs::read_dir(CAPTURES).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        assert!(files.len() >= 10, "the shared captures are missing");
+        for f in files {
+            let direct = drain(CaptureSource::open_with(&f, false).unwrap());
+            let threaded = drain(CaptureSource::open_with(&f, true).unwrap());
+            assert!(!direct.0.is_empty() || direct.1.is_err(), "{}", f.display());
+            assert_eq!(threaded, direct, "{}", f.display());
+        }
+    }
+
+    #[test]
+    fn a_damaged_file_ends_with_its_error_after_the_good_events() {
+        let src = std::fs::read(format!("{CAPTURES}/libs__curl_google.scap")).unwrap();
+        let dir = std::env::temp_dir().join(format!("saker-driver-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cut = dir.join("cut.scap");
+        std::fs::write(&cut, &src[..src.len() - 100]).unwrap();
+        let direct = drain(CaptureSource::open_with(&cut, false).unwrap());
+        let threaded = drain(CaptureSource::open_with(&cut, true).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(direct.1.is_err() && !direct.0.is_empty());
+        assert_eq!(threaded, direct);
+    }
+
+    #[test]
+    fn dropping_the_source_mid_stream_ends_the_reading_thread() {
+        let mut s = CaptureSource::open_with(format!("{CAPTURES}/libs__sample.scap"), true).unwrap();
+        assert!(matches!(s.next_event(), Ok(Next::Event(_))));
+        // Returns only once the thread has ended (joined in drop).
+        drop(s);
     }
 }
