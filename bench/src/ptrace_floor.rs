@@ -34,11 +34,9 @@ enum Child {
     TraceGetppid,
 }
 
-const RET_ALLOW: u32 = 0x7fff_0000;
-const RET_TRACE: u32 = 0x7ff0_0000;
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const RET_K: u16 = 0x06;
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
 /// Measures the host (a few seconds).
 pub fn measure() -> Result<HostCosts> {
@@ -114,12 +112,12 @@ unsafe fn child(kind: Child, n: u64, w: i32) -> ! {
             libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
             libc::raise(libc::SIGSTOP);
         }
-        let allow = [libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: RET_ALLOW }];
+        let allow = [libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW }];
         let trace = [
             libc::sock_filter { code: LD_W_ABS, jt: 0, jf: 0, k: 0 }, // seccomp_data.nr
             libc::sock_filter { code: JEQ_K, jt: 0, jf: 1, k: libc::SYS_getppid as u32 },
-            libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: RET_TRACE },
-            libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: RET_ALLOW },
+            libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: libc::SECCOMP_RET_TRACE },
+            libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
         ];
         let filter: &[libc::sock_filter] = match kind {
             Child::NoFilter => &[],

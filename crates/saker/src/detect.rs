@@ -169,11 +169,10 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     // An alert an output could not queue (dropped) or could not deliver
     // (error) is lost either way: both count, by output.
     let stats_by_output = outputs.stats();
-    let lost: Vec<(&str, u64)> = stats_by_output.iter().filter(|o| o.lost() > 0).map(|o| (o.name, o.lost())).collect();
+    let losing: Vec<_> = stats_by_output.iter().filter(|o| o.lost() > 0).collect();
     // Each losing output with its last error, so the cause is on screen.
-    let by_output: Vec<String> = stats_by_output
+    let by_output: Vec<String> = losing
         .iter()
-        .filter(|o| o.lost() > 0)
         .map(|o| match &o.last_error {
             Some(e) => format!("{}: {}, last error: {e}", o.name, o.lost()),
             None => format!("{}: {}", o.name, o.lost()),
@@ -184,7 +183,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         stats.events,
         stats.alerts,
         stats.source.drops(),
-        lost.iter().map(|(_, l)| l).sum::<u64>(),
+        losing.iter().map(|o| o.lost()).sum::<u64>(),
         if by_output.is_empty() { String::new() } else { format!(" ({})", by_output.join(", ")) }
     );
     if let Some(reason) = exit_reason {

@@ -233,11 +233,16 @@ fn pbytes<'a>(ev: &Event<'a>, i: usize) -> Option<&'a [u8]> {
 /// A string parameter up to its NUL, `None` when absent or empty.
 #[inline]
 fn pstr<'a>(ev: &Event<'a>, i: usize) -> Option<&'a [u8]> {
-    let b = pbytes(ev, i)?;
-    Some(match b.iter().position(|&c| c == 0) {
+    pbytes(ev, i).map(until_nul)
+}
+
+/// The bytes before the first NUL (all of them without one).
+#[inline]
+fn until_nul(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == 0) {
         Some(p) => &b[..p],
         None => b,
-    })
+    }
 }
 
 /// A NUL-separated buffer parameter (args, env, cgroups), empty when absent.
@@ -474,9 +479,11 @@ fn apply_switch(s: &mut State, ev: &Event<'_>, tid: i64) {
     t.pfmajor = maj.unwrap_or(t.pfmajor);
     t.pfminor = min.unwrap_or(t.pfminor);
     let pid = t.pid;
-    let m = if pid != tid
-        && let Some(m) = s.threads.get_mut(&pid)
-    {
+    // The memory sizes are the process's: on its main thread (most often the
+    // thread itself), else on this one when the main thread is unknown.
+    let m = if pid == tid {
+        t
+    } else if let Some(m) = s.threads.get_mut(&pid) {
         m
     } else {
         s.threads.get_mut(&tid).expect("looked up above")
@@ -1854,12 +1861,7 @@ fn parse_user_event(s: &mut State, ev: &Event<'_>, ty: u16) {
     }
     let int = |i: usize| p[i].and_then(|p| p.as_u64());
     // As `pstr`: absent or empty is `None`, else up to the first NUL.
-    let text = |i: usize| {
-        p[i].map(|p| p.bytes()).filter(|b| !b.is_empty()).map(|b| match b.iter().position(|&c| c == 0) {
-            Some(n) => &b[..n],
-            None => b,
-        })
-    };
+    let text = |i: usize| p[i].map(|p| p.bytes()).filter(|b| !b.is_empty()).map(until_nul);
     match ty {
         t::USER_ADDED_E | t::USER_DELETED_E => {
             let (Some(uid), Some(gid)) = (int(0), int(1)) else { return };
