@@ -25,6 +25,7 @@ name tables (`saker-fields`).
 mod builder;
 mod event;
 mod table;
+mod typeset;
 mod value;
 
 pub use builder::EventBuilder;
@@ -33,4 +34,5 @@ pub use table::{
     C_HEADER, Category, DynParamInfo, EVENT_TABLE, EVENT_TYPE_COUNT, EventFlags, EventInfo, EventType, FLAG_TABLES,
     FlagTable, ParamInfo, ParamTable, ParamType, PrintFormat, errno_name, signal_name, syscall_name,
 };
+pub use typeset::EventTypeSet;
 pub use value::{Param, SockAddr, SockTuple, Value, decode_value};

@@ -31,6 +31,10 @@ pub struct SourceEvent<'a> {
     pub dump_flags: Option<u32>,
     /// The event.
     pub event: Event<'a>,
+    /// Events read right before this one and not delivered, being of the
+    /// types given to [`EventSource::pass_over`] (they still count, e.g.
+    /// in `evt.num`).
+    pub passed_over: u64,
 }
 
 /// What [`EventSource::next_event`] found.
@@ -127,6 +131,16 @@ pub trait EventSource {
 
     /// Counters so far.
     fn stats(&self) -> SourceStats;
+
+    /// Asks the source to read events of these types without delivering
+    /// them; each delivered event counts those before it
+    /// ([`SourceEvent::passed_over`]) and [`SourceStats::events`] counts
+    /// them all. Called before the first event. A capture passes them over
+    /// on its reading thread; a live source ignores this, its kernel-side
+    /// selection of system calls doing that job.
+    fn pass_over(&mut self, types: &saker_abi::EventTypeSet) {
+        let _ = types;
+    }
 
     /// A handle that stops the source from another thread or a signal
     /// handler; after it fires, [`EventSource::next_event`] drains what is

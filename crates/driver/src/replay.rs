@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use saker_abi::Event;
+use saker_abi::{Event, EventTypeSet};
 use saker_scap::{CaptureHeader, Reader};
 
 use crate::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
@@ -19,8 +19,9 @@ use crate::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Batches in flight between the threads (memory: about this many batches).
 const BATCHES_IN_FLIGHT: usize = 2;
-/// Each event in a batch: `u16 cpu, u16 has_flags, u32 flags`, then the event.
-const RECORD_HEADER: usize = 8;
+/// Each event in a batch: `u16 cpu, u16 has_flags, u32 flags, u64
+/// passed_over`, then the event.
+const RECORD_HEADER: usize = 16;
 
 /// A capture file as an event source: events come out in file order.
 pub struct CaptureSource {
@@ -33,15 +34,19 @@ pub struct CaptureSource {
 enum Input {
     /// One thread: events are read where the caller asks for them.
     Direct(Box<Reader>),
+    /// The reading thread starts at the first event, once the types to pass
+    /// over are known.
+    Unstarted(Box<Reader>),
     /// Events come in batches from the reading thread.
     Batches(Batches),
 }
 
-/// What the reading thread sends.
+/// What the reading thread sends. The end and the error carry the number
+/// of events passed over after the last event sent.
 enum Batch {
     Events(Vec<u8>),
-    End,
-    Failed(saker_scap::Error),
+    End(u64),
+    Failed(saker_scap::Error, u64),
 }
 
 struct Batches {
@@ -51,6 +56,8 @@ struct Batches {
     cur: Vec<u8>,
     pos: usize,
     ended: bool,
+    /// Events passed over after the last event, known at the end.
+    trailing: u64,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -64,8 +71,7 @@ impl CaptureSource {
     fn open_with(path: impl AsRef<Path>, reading_thread: bool) -> Result<CaptureSource, saker_scap::Error> {
         let reader = Reader::open(path)?;
         let header = reader.header().clone();
-        let input =
-            if reading_thread { Input::Batches(Batches::start(reader)) } else { Input::Direct(Box::new(reader)) };
+        let input = if reading_thread { Input::Unstarted(Box::new(reader)) } else { Input::Direct(Box::new(reader)) };
         Ok(CaptureSource { header, input, events: 0, stop: StopHandle::new() })
     }
 
@@ -76,7 +82,7 @@ impl CaptureSource {
 }
 
 impl Batches {
-    fn start(mut reader: Reader) -> Batches {
+    fn start(mut reader: Box<Reader>) -> Batches {
         let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (back, spare) = sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT + 1);
         let thread = std::thread::Builder::new()
@@ -91,13 +97,14 @@ impl Batches {
                                 buf.extend_from_slice(&rec.cpu.to_le_bytes());
                                 buf.extend_from_slice(&(rec.dump_flags.is_some() as u16).to_le_bytes());
                                 buf.extend_from_slice(&rec.dump_flags.unwrap_or(0).to_le_bytes());
+                                buf.extend_from_slice(&rec.passed_over.to_le_bytes());
                                 buf.extend_from_slice(rec.event.as_bytes());
                                 if buf.len() >= BATCH_BYTES {
                                     break None;
                                 }
                             }
-                            Ok(None) => break Some(Batch::End),
-                            Err(e) => break Some(Batch::Failed(e)),
+                            Ok(None) => break Some(Batch::End(reader.passed_over_pending())),
+                            Err(e) => break Some(Batch::Failed(e, reader.passed_over_pending())),
                         }
                     };
                     // A send fails only when the source is gone: stop reading.
@@ -111,7 +118,20 @@ impl Batches {
                 }
             })
             .expect("cannot start the capture reading thread");
-        Batches { rx: Some(rx), back: Some(back), cur: Vec::new(), pos: 0, ended: false, thread: Some(thread) }
+        Batches {
+            rx: Some(rx),
+            back: Some(back),
+            cur: Vec::new(),
+            pos: 0,
+            ended: false,
+            trailing: 0,
+            thread: Some(thread),
+        }
+    }
+
+    /// A stand-in while the reading thread starts.
+    fn idle() -> Batches {
+        Batches { rx: None, back: None, cur: Vec::new(), pos: 0, ended: true, trailing: 0, thread: None }
     }
 
     #[inline]
@@ -129,11 +149,17 @@ impl Batches {
             self.pos = 0;
             match self.rx.as_ref().and_then(|rx| rx.recv().ok()) {
                 Some(Batch::Events(b)) => self.cur = b,
-                Some(Batch::Failed(e)) => {
+                Some(Batch::Failed(e, passed)) => {
                     self.ended = true;
+                    self.trailing = passed;
                     return Err(SourceError::new(e));
                 }
-                Some(Batch::End) | None => {
+                Some(Batch::End(passed)) => {
+                    self.ended = true;
+                    self.trailing = passed;
+                    return Ok(None);
+                }
+                None => {
                     self.ended = true;
                     return Ok(None);
                 }
@@ -142,10 +168,11 @@ impl Batches {
         let rec = &self.cur[self.pos..];
         let cpu = u16::from_le_bytes([rec[0], rec[1]]);
         let dump_flags = (rec[2] != 0).then(|| u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]));
+        let passed_over = u64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
         // Checked once more: cheap, and the accessors rely on it.
         let event = Event::parse(&rec[RECORD_HEADER..]).map_err(SourceError::new)?;
         self.pos += RECORD_HEADER + event.len() as usize;
-        Ok(Some(SourceEvent { cpu, dump_flags, event }))
+        Ok(Some(SourceEvent { cpu, dump_flags, event, passed_over }))
     }
 }
 
@@ -165,25 +192,47 @@ impl EventSource for CaptureSource {
         if self.stop.is_stopped() {
             return Ok(Next::End);
         }
+        if let Input::Unstarted(_) = self.input {
+            let Input::Unstarted(reader) = std::mem::replace(&mut self.input, Input::Batches(Batches::idle())) else {
+                unreachable!("matched above")
+            };
+            self.input = Input::Batches(Batches::start(reader));
+        }
         let next = match &mut self.input {
-            Input::Direct(reader) => reader.next_event().map_err(SourceError::new)?.map(|rec| SourceEvent {
-                cpu: rec.cpu,
-                dump_flags: rec.dump_flags,
-                event: rec.event,
+            Input::Direct(reader) => reader.next_event().map_err(SourceError::new).map(|next| {
+                next.map(|rec| SourceEvent {
+                    cpu: rec.cpu,
+                    dump_flags: rec.dump_flags,
+                    event: rec.event,
+                    passed_over: rec.passed_over,
+                })
             }),
-            Input::Batches(b) => b.next()?,
+            Input::Unstarted(_) => unreachable!("started above"),
+            Input::Batches(b) => b.next(),
         };
-        match next {
+        match next? {
             Some(ev) => {
-                self.events += 1;
+                self.events += 1 + ev.passed_over;
                 Ok(Next::Event(ev))
             }
             None => Ok(Next::End),
         }
     }
 
+    fn pass_over(&mut self, types: &EventTypeSet) {
+        match &mut self.input {
+            Input::Direct(reader) | Input::Unstarted(reader) => reader.pass_over(*types),
+            Input::Batches(_) => panic!("pass_over is called before the first event"),
+        }
+    }
+
     fn stats(&self) -> SourceStats {
-        SourceStats { events: self.events, ..SourceStats::default() }
+        // Events passed over after the last one delivered count too.
+        let pending = match &self.input {
+            Input::Direct(r) | Input::Unstarted(r) => r.passed_over_pending(),
+            Input::Batches(b) => b.trailing,
+        };
+        SourceStats { events: self.events + pending, ..SourceStats::default() }
     }
 
     fn stop_handle(&self) -> StopHandle {
@@ -224,6 +273,48 @@ mod tests {
             assert!(!direct.0.is_empty() || direct.1.is_err(), "{}", f.display());
             assert_eq!(threaded, direct, "{}", f.display());
         }
+    }
+
+    #[test]
+    fn passed_over_events_are_counted_not_delivered() {
+        let mut pass = EventTypeSet::none();
+        for code in [152u16, 234, 354, 358] {
+            pass.insert(saker_abi::EventType(code));
+        }
+        let mut files: Vec<_> = std::fs::read_dir(CAPTURES).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let mut passed_in_all = 0;
+        for f in files {
+            let every = drain(CaptureSource::open_with(&f, false).unwrap());
+            let expected: Vec<_> = every
+                .0
+                .iter()
+                .filter(|(_, _, b)| !pass.contains(Event::parse(b).unwrap().event_type()))
+                .cloned()
+                .collect();
+            for threaded in [false, true] {
+                let mut s = CaptureSource::open_with(&f, threaded).unwrap();
+                s.pass_over(&pass);
+                let (mut got, mut passed) = (Vec::new(), 0);
+                let end = loop {
+                    match s.next_event() {
+                        Ok(Next::Event(e)) => {
+                            passed += e.passed_over;
+                            got.push((e.cpu, e.dump_flags, e.event.as_bytes().to_vec()));
+                        }
+                        Ok(Next::End) => break Ok(()),
+                        Ok(Next::Idle) => panic!("a capture is never idle"),
+                        Err(e) => break Err(e.to_string()),
+                    }
+                };
+                assert_eq!((&got, &end), (&expected, &every.1), "{} threaded={threaded}", f.display());
+                // Every event is counted, delivered or not.
+                assert_eq!(s.stats().events, every.0.len() as u64, "{} threaded={threaded}", f.display());
+                assert!(passed <= s.stats().events - got.len() as u64);
+                passed_in_all += s.stats().events - got.len() as u64;
+            }
+        }
+        assert!(passed_in_all > 500, "the captures hold switches and user lists: {passed_in_all}");
     }
 
     #[test]

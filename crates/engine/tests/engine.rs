@@ -104,6 +104,7 @@ impl EventSource for Trickle {
             cpu: *cpu,
             dump_flags: None,
             event: Event::parse(&self.buf).map_err(SourceError::new)?,
+            passed_over: 0,
         }))
     }
 

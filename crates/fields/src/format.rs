@@ -52,6 +52,11 @@ impl fmt::Display for FormatError {
 impl std::error::Error for FormatError {}
 
 impl Format {
+    /// Which optional parts of the state its fields read ([`Field::state_reads`]).
+    pub fn state_reads(&self) -> saker_state::Reads {
+        self.json.iter().fold(saker_state::Reads::NONE, |r, j| r.union(j.field.state_reads()))
+    }
+
     /// Compiles `text`.
     pub fn parse(text: &str) -> Result<Format, FormatError> {
         let (require_all, body, base) = match text.strip_prefix('*') {

@@ -16,9 +16,9 @@ use rustc_hash::FxHashSet;
 use saker_fields::{EventContext, Field, FieldType, FieldValue};
 
 use crate::ast::{Expr, FieldRef, Literal, Op, Pos, Rhs, Transformer};
-use crate::evttype::EventTypeSet;
 use crate::parse::{ParseError, parse};
 use crate::pmatch::PathTrie;
+use saker_abi::EventTypeSet;
 
 /// A condition that does not compile: a syntax error, an unknown field, a
 /// value of the wrong type, an operator the field does not support.
@@ -233,6 +233,25 @@ impl Filter {
     /// match, so callers skip them without evaluating.
     pub fn event_types(&self) -> &EventTypeSet {
         &self.event_types
+    }
+
+    /// Which optional parts of the state its fields read
+    /// ([`Field::state_reads`]).
+    pub fn state_reads(&self) -> saker_state::Reads {
+        fn walk(n: &Node) -> saker_state::Reads {
+            match n {
+                Node::And(v) | Node::Or(v) => v.iter().fold(saker_state::Reads::NONE, |r, n| r.union(walk(n))),
+                Node::Not(n) => walk(n),
+                Node::Check(c) => {
+                    let rhs = match &c.cmp {
+                        Cmp::Field(_, op) => op.field.state_reads(),
+                        _ => saker_state::Reads::NONE,
+                    };
+                    c.lhs.field.state_reads().union(rhs)
+                }
+            }
+        }
+        walk(&self.root)
     }
 }
 

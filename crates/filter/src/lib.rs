@@ -26,5 +26,6 @@ mod pmatch;
 
 pub use ast::{Expr, FieldRef, Literal, Op, Pos, Rhs, Transformer};
 pub use compile::{CompileError, Filter, compile, compile_str};
-pub use evttype::{EventTypeSet, event_types};
+pub use evttype::event_types;
 pub use parse::{ParseError, parse};
+pub use saker_abi::EventTypeSet;

@@ -649,7 +649,7 @@ impl EventSource for ModernBpf {
                 let cpu = self.ring_cpu[r];
                 let bytes = self.rings[r].bytes(h.off, h.len);
                 let event = Event::parse(bytes).map_err(SourceError::new)?;
-                Ok(Next::Event(SourceEvent { cpu, dump_flags: None, event }))
+                Ok(Next::Event(SourceEvent { cpu, dump_flags: None, event, passed_over: 0 }))
             }
             Ok(None) => Ok(Next::Idle),
             Err(e) if e.inner().is::<Stopped>() => Ok(Next::End),

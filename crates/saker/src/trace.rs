@@ -85,6 +85,19 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         attach: args.pid,
     };
     let source::Opened { mut source, mut state, header, tracer, launched } = source::open(&request)?;
+    // Events that neither the filter can match nor the state needs for the
+    // fields in use are read and counted, but not delivered (a capture
+    // passes them over on its reading thread). Without a filter, or when
+    // writing a capture, every event is needed.
+    if args.write.is_none()
+        && let Some(f) = &filter
+    {
+        let reads = f.state_reads().union(format.state_reads());
+        let unneeded = State::unneeded_event_types(reads).intersect(&f.event_types().complement());
+        if !unneeded.is_empty() {
+            source.pass_over(&unneeded);
+        }
+    }
     let stop = source.stop_handle();
     if live {
         crate::signals::install(stop.clone(), if launched { tracer } else { None })?;
@@ -135,7 +148,13 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             Ok(Next::End) => break Ok(()),
             Err(e) => break Err(e.into()),
         };
-        // Every event read gets a number; -n counts the events that pass the filter.
+        // Every event read gets a number, those passed over too; -n counts
+        // the events that pass the filter.
+        if rec.passed_over > 0 {
+            counts.read += rec.passed_over;
+            state.count_unapplied(rec.passed_over);
+            visibility.seen_other_event = true;
+        }
         counts.read += 1;
         state.apply(&rec.event, rec.cpu);
         counts.threads_peak = counts.threads_peak.max(state.thread_count());
@@ -180,6 +199,10 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     // Stop the source (a live driver detaches) before the final flushes.
     stop.stop();
     let stats = source.stats();
+    // Events passed over after the last one delivered.
+    if !live {
+        counts.read = counts.read.max(stats.events);
+    }
     let exit_code = source.exit_code();
     drop(source);
     let printed = stdout.write_all(&out).and_then(|()| stdout.flush());

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use flate2::bufread::MultiGzDecoder;
-use saker_abi::{Event, EventType, HEADER_LEN};
+use saker_abi::{Event, EventType, EventTypeSet, HEADER_LEN};
 
 use crate::error::{Error, ErrorKind, path_arc};
 use crate::format::{MAX_EVENT_BLOCK_BODY, SHB_MAGIC, SHB_MAGIC_SWAPPED, block};
@@ -33,6 +33,9 @@ pub struct EventRecord<'a> {
     pub offset: u64,
     /// The event, always in the v2 layout (v1 blocks are converted).
     pub event: Event<'a>,
+    /// Events of the types given to [`Reader::pass_over`] read right
+    /// before this one.
+    pub passed_over: u64,
 }
 
 /// A metadata block met after the first event block (or, through
@@ -93,6 +96,9 @@ pub struct ReadStats {
     pub unknown_blocks: u64,
     /// Metadata blocks met after the first event block.
     pub late_metadata_blocks: u64,
+    /// Events read, checked and not returned, being of a type given to
+    /// [`Reader::pass_over`].
+    pub passed_over: u64,
 }
 
 /// Options of [`Reader::open_with`].
@@ -161,6 +167,10 @@ pub struct Reader {
     gzip: bool,
     conv: Vec<u8>,
     stats: ReadStats,
+    /// Event types read and checked but not returned.
+    pass: EventTypeSet,
+    /// Events passed over since the last event returned.
+    passed: u64,
 }
 
 impl std::fmt::Debug for Reader {
@@ -237,6 +247,8 @@ impl Reader {
             gzip,
             conv: Vec::new(),
             stats: ReadStats::default(),
+            pass: EventTypeSet::none(),
+            passed: 0,
         };
         r.read_header().map_err(|e| r.ctx(e))?;
         Ok(r)
@@ -277,6 +289,39 @@ impl Reader {
         self.stats
     }
 
+    /// Events of these types are read and checked (a malformed one is an
+    /// error as always) but not returned: each returned event counts those
+    /// before it ([`EventRecord::passed_over`]), and
+    /// [`Reader::passed_over_pending`] those after the last one.
+    pub fn pass_over(&mut self, types: EventTypeSet) {
+        self.pass = types;
+    }
+
+    /// Events passed over since the last event returned.
+    pub fn passed_over_pending(&self) -> u64 {
+        self.passed
+    }
+
+    /// Whether the event at `loc` is one to pass over: its type is in the
+    /// set and it is well formed (a malformed one is returned, as an error).
+    #[inline]
+    fn passes(&mut self, loc: Loc) -> bool {
+        if self.pass.is_empty() {
+            return false;
+        }
+        let bytes = match loc.src {
+            Src::Input(s, e) => &self.input.data()[s..e],
+            Src::Conv => &self.conv[..],
+        };
+        let Some(ty) = bytes.get(20..22).map(|b| EventType(u16::from_le_bytes([b[0], b[1]]))) else { return false };
+        if !self.pass.contains(ty) || Event::parse(bytes).is_err() {
+            return false;
+        }
+        self.passed += 1;
+        self.stats.passed_over += 1;
+        true
+    }
+
     /// The next event, or `None` at the end of the capture. Metadata blocks
     /// met on the way are merged into [`Reader::header`] (counted in
     /// [`ReadStats::late_metadata_blocks`]); unknown blocks are skipped.
@@ -285,6 +330,7 @@ impl Reader {
         loop {
             match self.advance() {
                 Ok(Step::End) => return Ok(None),
+                Ok(Step::Event(loc)) if self.passes(loc) => {}
                 Ok(Step::Event(loc)) => return self.record(loc).map(Some),
                 Ok(Step::Meta(m)) => self.merge(*m),
                 Err(e) => return Err(self.ctx(e)),
@@ -295,22 +341,29 @@ impl Reader {
     /// The next block: an event or, after the first event block, a metadata
     /// block (returned as is, not merged into the header).
     pub fn next_item(&mut self) -> Result<Option<Item<'_>>, Error> {
-        match self.advance() {
-            Ok(Step::End) => Ok(None),
-            Ok(Step::Event(loc)) => self.record(loc).map(|r| Some(Item::Event(r))),
-            Ok(Step::Meta(m)) => Ok(Some(Item::Metadata(*m))),
-            Err(e) => Err(self.ctx(e)),
+        loop {
+            return match self.advance() {
+                Ok(Step::End) => Ok(None),
+                Ok(Step::Event(loc)) if self.passes(loc) => continue,
+                Ok(Step::Event(loc)) => self.record(loc).map(|r| Some(Item::Event(r))),
+                Ok(Step::Meta(m)) => Ok(Some(Item::Metadata(*m))),
+                Err(e) => Err(self.ctx(e)),
+            };
         }
     }
 
     #[inline]
-    fn record(&self, loc: Loc) -> Result<EventRecord<'_>, Error> {
+    fn record(&mut self, loc: Loc) -> Result<EventRecord<'_>, Error> {
+        let passed_over = self.passed;
         let bytes = match loc.src {
             Src::Input(s, e) => &self.input.data()[s..e],
             Src::Conv => &self.conv[..],
         };
         match Event::parse(bytes) {
-            Ok(event) => Ok(EventRecord { cpu: loc.cpu, dump_flags: loc.flags, offset: loc.offset, event }),
+            Ok(event) => {
+                self.passed = 0;
+                Ok(EventRecord { cpu: loc.cpu, dump_flags: loc.flags, offset: loc.offset, event, passed_over })
+            }
             Err(e) => Err(self.ctx(Error::new(ErrorKind::MalformedEvent(e), loc.offset))),
         }
     }

@@ -109,7 +109,8 @@ impl Default for Limits {
 /// What the state did so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// Events applied.
+    /// Events applied, and events left unapplied because they changed
+    /// nothing the reader reads.
     pub events: u64,
     /// Threads added (snapshot, clone, or first sight of a tid).
     pub threads_added: u64,
@@ -134,6 +135,33 @@ pub struct Counters {
     pub missing_enter_events: u64,
     /// Enter events too large to keep.
     pub dropped_enter_events: u64,
+}
+
+/// The parts of the state that only a few fields read. A reader that reads
+/// none of a part's fields can leave unapplied the events that only update
+/// that part ([`State::unneeded_event_types`]): scheduler switches are often
+/// a capture's most frequent events, and a capture can repeat its user list
+/// by the hundred thousand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// The user and group tables (`user.*`, `group.*`, and the user and
+    /// group names shown in rendered arguments).
+    pub users: bool,
+    /// Threads' page-fault counts and processes' memory sizes, which come
+    /// from scheduler switches (`thread.pfmajor`, `proc.vmsize`...).
+    pub memory: bool,
+}
+
+impl Reads {
+    /// Reads nothing from the optional parts.
+    pub const NONE: Reads = Reads { users: false, memory: false };
+    /// Reads everything (every event must be applied).
+    pub const ALL: Reads = Reads { users: true, memory: true };
+
+    /// What either reads.
+    pub fn union(self, o: Reads) -> Reads {
+        Reads { users: self.users || o.users, memory: self.memory || o.memory }
+    }
 }
 
 /// A user of the host or of a container.
@@ -318,6 +346,31 @@ impl State {
         let _ = cpu;
         self.counters.events += 1;
         parse::apply(self, event);
+    }
+
+    /// The event types whose events change nothing a reader of `reads`
+    /// sees: applying them or not gives that reader the same values on
+    /// every event. A reader may leave them unapplied, counting them with
+    /// [`State::count_unapplied`].
+    pub fn unneeded_event_types(reads: Reads) -> saker_abi::EventTypeSet {
+        let mut set = saker_abi::EventTypeSet::none();
+        for code in 0..saker_abi::EVENT_TYPE_COUNT as u16 {
+            let unneeded = match parse::changes(code) {
+                parse::Changes::Nothing => true,
+                parse::Changes::Users => !reads.users,
+                parse::Changes::Memory => !reads.memory,
+                parse::Changes::Anything => false,
+            };
+            if unneeded {
+                set.insert(saker_abi::EventType(code));
+            }
+        }
+        set
+    }
+
+    /// Counts `n` events left unapplied (see [`State::unneeded_event_types`]).
+    pub fn count_unapplied(&mut self, n: u64) {
+        self.counters.events += n;
     }
 
     /// The thread `tid`. During a container event (until the next

@@ -264,10 +264,57 @@ struct Ctx<'e, 'a> {
     enter: Option<Event<'e>>,
 }
 
+/// What applying an event can change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Changes {
+    /// Nothing: types the table does not know, and those libsinsp does not
+    /// parse (`EF_SKIPPARSERESET`, `EF_UNUSED`, the old scheduler switch).
+    Nothing,
+    /// The user and group tables only.
+    Users,
+    /// Page-fault counts and memory sizes only (scheduler switches).
+    Memory,
+    /// Threads, fds, containers, the last-event record...
+    Anything,
+}
+
+/// What applying an event of type `ty` can change: [`apply`] goes by it, so
+/// a reader that skips the events it says change nothing it reads sees the
+/// same state.
+#[inline]
+pub(crate) fn changes(ty: u16) -> Changes {
+    static TABLE: std::sync::OnceLock<Vec<Changes>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..saker_abi::EVENT_TYPE_COUNT as u16)
+            .map(|code| {
+                let Some(info) = saker_abi::EventType(code).info() else { return Changes::Nothing };
+                match code {
+                    t::CONTAINER_JSON_E | t::CONTAINER_JSON_2_E | t::CONTAINER_E => Changes::Anything,
+                    t::USER_ADDED_E | t::USER_DELETED_E | t::GROUP_ADDED_E | t::GROUP_DELETED_E => Changes::Users,
+                    _ if info.flags.contains(EventFlags::SKIPPARSERESET) || info.flags.contains(EventFlags::UNUSED) => {
+                        Changes::Nothing
+                    }
+                    t::SCHEDSWITCH_1_E => Changes::Nothing,
+                    t::SCHEDSWITCH_6_E => Changes::Memory,
+                    _ => Changes::Anything,
+                }
+            })
+            .collect()
+    });
+    table.get(ty as usize).copied().unwrap_or(Changes::Nothing)
+}
+
 pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
     s.flush_pending();
     s.overlay = None;
     let ty = ev.event_type().0;
+    let tid = ev.tid() as i64;
+    match changes(ty) {
+        Changes::Nothing => return,
+        Changes::Users => return parse_user_event(s, ev, ty),
+        Changes::Memory => return apply_switch(s, ev, tid),
+        Changes::Anything => {}
+    }
     let Some(info) = ev.event_type().info() else { return };
     match ty {
         t::CONTAINER_JSON_E | t::CONTAINER_JSON_2_E => {
@@ -303,21 +350,7 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
             }
             return;
         }
-        t::USER_ADDED_E | t::USER_DELETED_E | t::GROUP_ADDED_E | t::GROUP_DELETED_E => {
-            parse_user_event(s, ev, ty);
-            return;
-        }
         _ => {}
-    }
-    if info.flags.contains(EventFlags::SKIPPARSERESET) || info.flags.contains(EventFlags::UNUSED) {
-        return;
-    }
-    let tid = ev.tid() as i64;
-    if ty == t::SCHEDSWITCH_6_E || ty == t::SCHEDSWITCH_1_E {
-        if ty == t::SCHEDSWITCH_6_E {
-            apply_switch(s, ev, tid);
-        }
-        return;
     }
     let creates = !(is_clone_exit(ty) || ty == t::PROCEXIT_1_E || ty == t::PROCEXIT_E);
     let enter_dir = ty & 1 == 0;

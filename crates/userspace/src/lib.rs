@@ -689,7 +689,7 @@ impl EventSource for Tracer {
         let cpu = u16::from_le_bytes([self.local[self.pos], self.local[self.pos + 1]]);
         let ev = Event::parse(&self.local[self.pos + 2..]).map_err(SourceError::new)?;
         self.pos += 2 + ev.len() as usize;
-        Ok(Next::Event(SourceEvent { cpu, dump_flags: None, event: ev }))
+        Ok(Next::Event(SourceEvent { cpu, dump_flags: None, event: ev, passed_over: 0 }))
     }
 
     fn stats(&self) -> SourceStats {

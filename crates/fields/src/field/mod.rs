@@ -446,6 +446,25 @@ impl Field {
         self.info
     }
 
+    /// Which optional parts of the state the field reads: the user and
+    /// group tables (`user.*`, `group.*`, and the names rendered arguments
+    /// show for uids and gids), or the memory counters scheduler switches
+    /// carry. A consumer whose fields read neither can leave the events that
+    /// only update them unapplied (`State::unneeded_event_types`).
+    pub fn state_reads(&self) -> saker_state::Reads {
+        use proc::P;
+        let users = match self.id {
+            Id::User(_) => true,
+            Id::Evt(e) => matches!(e, evt::E::Args | evt::E::Info | evt::E::Arg),
+            _ => false,
+        };
+        let memory = matches!(
+            self.id,
+            Id::Proc(P::Vmsize | P::Vmrss | P::Vmswap | P::ThreadVmsize | P::ThreadVmrss | P::Pfmajor | P::Pfminor)
+        );
+        saker_state::Reads { users, memory }
+    }
+
     /// The type of the field's values. For `evt.rawarg.NAME` it is the type
     /// of the first event parameter with that name, as sysdig decides it.
     pub fn ty(&self) -> FieldType {

@@ -1,0 +1,108 @@
+//! The events `State::unneeded_event_types` names for a set of fields can
+//! be left unapplied: on every shared capture, every other event gets the
+//! same value of every field that does not read what those events update.
+
+use jiff::tz::TimeZone;
+use saker_abi::EventType;
+use saker_fields::{EventContext, FIELDS, Field, TimeFormatter};
+use saker_scap::Reader;
+use saker_state::{Limits, Reads, State};
+
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/captures");
+
+/// Every field that parses without an argument, and a few with one.
+fn fields() -> Vec<Field> {
+    let extra = ["proc.aname[1]", "proc.aname[3]", "proc.apid[2]", "proc.env[PATH]", "fd.types[3]"];
+    let mut v: Vec<Field> = FIELDS.iter().filter_map(|f| Field::parse(f.name).ok()).collect();
+    v.extend(extra.iter().map(|n| Field::parse(n).unwrap_or_else(|e| panic!("{n}: {e}"))));
+    v
+}
+
+#[test]
+fn fields_that_do_not_read_what_unneeded_events_update_keep_their_values() {
+    let all = fields();
+    assert!(all.len() > 190, "the registry went missing: {} fields", all.len());
+    let time = TimeFormatter::new(TimeZone::UTC);
+    let mut files: Vec<_> = std::fs::read_dir(CAPTURES).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 10, "the shared captures are missing");
+    let mut compared = 0u64;
+    let mut passed_over = 0u64;
+    for reads in [Reads::NONE, Reads { users: true, memory: false }, Reads { users: false, memory: true }] {
+        let checked: Vec<&Field> = all.iter().filter(|f| f.state_reads().union(reads) == reads).collect();
+        // A second copy for the second state: `evt.deltatime` remembers the
+        // last event it was extracted on.
+        let twins: Vec<Field> = checked.iter().map(|&f| f.clone()).collect();
+        let unneeded = State::unneeded_event_types(reads);
+        for file in &files {
+            let mut every = Reader::open(file).unwrap();
+            let mut some = Reader::open(file).unwrap();
+            some.pass_over(unneeded);
+            let limits = Limits::default();
+            let mut full = State::from_capture(every.header(), &limits);
+            let mut partial = State::from_capture(some.header(), &limits);
+            let (mut num, mut skipped) = (0u64, 0u64);
+            while let Some(rec) = every.next_event().unwrap() {
+                num += 1;
+                full.apply(&rec.event, rec.cpu);
+                if unneeded.contains(rec.event.event_type()) {
+                    skipped += 1;
+                    continue;
+                }
+                let other = some.next_event().unwrap().expect("the same events, fewer of them");
+                assert_eq!(other.event.as_bytes(), rec.event.as_bytes(), "{} event {num}", file.display());
+                assert_eq!(other.passed_over, skipped, "{} event {num}", file.display());
+                passed_over += skipped;
+                skipped = 0;
+                partial.count_unapplied(other.passed_over);
+                partial.apply(&other.event, other.cpu);
+                let ctx = |state| EventContext { event: rec.event, num, cpu: rec.cpu, time: &time, state };
+                let (a, b) = (ctx(&full), ctx(&partial));
+                for (f, twin) in checked.iter().zip(&twins) {
+                    let (mut x, mut y) = (Vec::new(), Vec::new());
+                    let (vx, vy) = (f.write(&a, &mut x), twin.write(&b, &mut y));
+                    assert_eq!(
+                        (vx, String::from_utf8_lossy(&x)),
+                        (vy, String::from_utf8_lossy(&y)),
+                        "{} on event {num} of {} (reading {reads:?})",
+                        f.info().name,
+                        file.display()
+                    );
+                    compared += 1;
+                }
+            }
+            assert!(some.next_event().unwrap().is_none(), "{}", file.display());
+            assert_eq!(some.passed_over_pending(), skipped, "{}", file.display());
+            assert_eq!(full.counters().events, partial.counters().events + skipped, "{}", file.display());
+        }
+    }
+    // The captures hold switches and user lists: the test compared values
+    // around events that were really left out.
+    assert!(passed_over > 1000 && compared > 1_000_000, "passed over {passed_over}, compared {compared}");
+}
+
+#[test]
+fn what_the_fields_read() {
+    let reads = |name: &str| Field::parse(name).unwrap().state_reads();
+    assert_eq!(reads("user.name"), Reads { users: true, memory: false });
+    assert_eq!(reads("evt.info"), Reads { users: true, memory: false });
+    assert_eq!(reads("proc.vmrss"), Reads { users: false, memory: true });
+    assert_eq!(reads("thread.pfminor"), Reads { users: false, memory: true });
+    assert_eq!(reads("fd.name"), Reads::NONE);
+    assert_eq!(reads("proc.name"), Reads::NONE);
+    // Unneeded for a reader of nothing optional: switches, user lists, and
+    // what libsinsp does not parse; never a system call.
+    let none = State::unneeded_event_types(Reads::NONE);
+    let names = none.names();
+    for n in ["switch", "useradded", "groupadded", "procinfo"] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    for n in ["open", "openat", "close", "read", "execve", "clone", "container", "procexit"] {
+        assert!(!names.contains(&n), "{n} in {names:?}");
+    }
+    let all = State::unneeded_event_types(Reads::ALL);
+    assert!(!all.contains(EventType::SCHEDSWITCH_6_E) && none.contains(EventType::SCHEDSWITCH_6_E));
+    let user_added = EventType(354);
+    assert_eq!(user_added.info().map(|i| i.name), Some("useradded"));
+    assert!(!all.contains(user_added) && none.contains(user_added));
+}
