@@ -112,6 +112,26 @@ impl<'a> Event<'a> {
         Ok(Event { bytes, len_size: len_size as u8 })
     }
 
+    /// Views an event whose bytes [`Event::parse`] accepted before (a copy
+    /// of an accepted event's [`Event::as_bytes`], handed between threads):
+    /// only the header's length is checked again, not the parameter
+    /// lengths. On bytes never checked, a parameter running past the end
+    /// makes the accessors panic (they never read out of bounds).
+    #[inline]
+    pub fn parse_checked(buf: &'a [u8]) -> Result<Event<'a>, EventError> {
+        if buf.len() < HEADER_LEN {
+            return Err(EventError::ShortHeader { have: buf.len() });
+        }
+        let len = u32_at(buf, 16);
+        if (len as usize) < HEADER_LEN || len as usize > buf.len() {
+            return Err(EventError::BadLength { len, have: buf.len() });
+        }
+        let bytes = &buf[..len as usize];
+        let ty = u16_at(bytes, 20);
+        let len_size = crate::table::PARAM_LEN_SIZE.get(ty as usize).map_or(2, |&s| s);
+        Ok(Event { bytes, len_size })
+    }
+
     /// Timestamp, nanoseconds since the epoch.
     #[inline]
     pub fn ts(&self) -> u64 {

@@ -94,10 +94,12 @@ impl Batches {
                     let last = loop {
                         match reader.next_event() {
                             Ok(Some(rec)) => {
-                                buf.extend_from_slice(&rec.cpu.to_le_bytes());
-                                buf.extend_from_slice(&(rec.dump_flags.is_some() as u16).to_le_bytes());
-                                buf.extend_from_slice(&rec.dump_flags.unwrap_or(0).to_le_bytes());
-                                buf.extend_from_slice(&rec.passed_over.to_le_bytes());
+                                let mut head = [0u8; RECORD_HEADER];
+                                head[0..2].copy_from_slice(&rec.cpu.to_le_bytes());
+                                head[2..4].copy_from_slice(&(rec.dump_flags.is_some() as u16).to_le_bytes());
+                                head[4..8].copy_from_slice(&rec.dump_flags.unwrap_or(0).to_le_bytes());
+                                head[8..16].copy_from_slice(&rec.passed_over.to_le_bytes());
+                                buf.extend_from_slice(&head);
                                 buf.extend_from_slice(rec.event.as_bytes());
                                 if buf.len() >= BATCH_BYTES {
                                     break None;
@@ -169,8 +171,8 @@ impl Batches {
         let cpu = u16::from_le_bytes([rec[0], rec[1]]);
         let dump_flags = (rec[2] != 0).then(|| u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]));
         let passed_over = u64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
-        // Checked once more: cheap, and the accessors rely on it.
-        let event = Event::parse(&rec[RECORD_HEADER..]).map_err(SourceError::new)?;
+        // The reading thread checked the event (Reader::next_event).
+        let event = Event::parse_checked(&rec[RECORD_HEADER..]).map_err(SourceError::new)?;
         self.pos += RECORD_HEADER + event.len() as usize;
         Ok(Some(SourceEvent { cpu, dump_flags, event, passed_over }))
     }
