@@ -44,7 +44,8 @@ enum Input {
 /// What the reading thread sends. The end and the error carry the number
 /// of events passed over after the last event sent.
 enum Batch {
-    Events(Vec<u8>),
+    /// Events, and the file offset the reader had reached after them.
+    Events(Vec<u8>, u64),
     End(u64),
     Failed(saker_scap::Error, u64),
 }
@@ -54,6 +55,11 @@ struct Batches {
     /// Emptied batches go back to the reading thread for reuse.
     back: Option<SyncSender<Vec<u8>>>,
     cur: Vec<u8>,
+    /// The file offset the reader had reached after `cur`.
+    cur_end: u64,
+    /// Gives back the memory map's pages behind the events consumed, here
+    /// rather than on the reading thread, which has more to do.
+    releaser: Option<saker_scap::PageReleaser>,
     pos: usize,
     ended: bool,
     /// Events passed over after the last event, known at the end.
@@ -83,6 +89,7 @@ impl CaptureSource {
 
 impl Batches {
     fn start(mut reader: Box<Reader>) -> Batches {
+        let releaser = reader.take_page_releaser();
         let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (back, spare) = sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT + 1);
         let thread = std::thread::Builder::new()
@@ -110,7 +117,7 @@ impl Batches {
                         }
                     };
                     // A send fails only when the source is gone: stop reading.
-                    if !buf.is_empty() && tx.send(Batch::Events(buf)).is_err() {
+                    if !buf.is_empty() && tx.send(Batch::Events(buf, reader.offset())).is_err() {
                         return;
                     }
                     if let Some(last) = last {
@@ -124,6 +131,8 @@ impl Batches {
             rx: Some(rx),
             back: Some(back),
             cur: Vec::new(),
+            cur_end: 0,
+            releaser,
             pos: 0,
             ended: false,
             trailing: 0,
@@ -133,7 +142,17 @@ impl Batches {
 
     /// A stand-in while the reading thread starts.
     fn idle() -> Batches {
-        Batches { rx: None, back: None, cur: Vec::new(), pos: 0, ended: true, trailing: 0, thread: None }
+        Batches {
+            rx: None,
+            back: None,
+            cur: Vec::new(),
+            cur_end: 0,
+            releaser: None,
+            pos: 0,
+            ended: true,
+            trailing: 0,
+            thread: None,
+        }
     }
 
     #[inline]
@@ -141,6 +160,9 @@ impl Batches {
         if self.pos >= self.cur.len() {
             if self.ended {
                 return Ok(None);
+            }
+            if let Some(r) = &mut self.releaser {
+                r.release_before(self.cur_end);
             }
             let done = std::mem::take(&mut self.cur);
             if done.capacity() > 0
@@ -150,7 +172,7 @@ impl Batches {
             }
             self.pos = 0;
             match self.rx.as_ref().and_then(|rx| rx.recv().ok()) {
-                Some(Batch::Events(b)) => self.cur = b,
+                Some(Batch::Events(b, end)) => (self.cur, self.cur_end) = (b, end),
                 Some(Batch::Failed(e, passed)) => {
                     self.ended = true;
                     self.trailing = passed;

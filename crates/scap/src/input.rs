@@ -3,11 +3,12 @@
 //! growable buffer.
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
 pub(crate) enum Mem {
-    Map(Mmap),
+    Map(Arc<Mmap>),
     Vec(Vec<u8>),
 }
 
@@ -15,7 +16,7 @@ impl Mem {
     #[inline]
     fn bytes(&self) -> &[u8] {
         match self {
-            Mem::Map(m) => m,
+            Mem::Map(m) => &m[..],
             Mem::Vec(v) => v,
         }
     }
@@ -32,9 +33,39 @@ pub(crate) struct Input {
     base: u64,
     eof: bool,
     chunk: usize,
-    /// Bytes of a memory map below this offset were handed back to the
-    /// kernel (see `release_consumed`).
+    /// Gives a memory map's pages back behind the reader, unless someone
+    /// else took that job ([`Input::take_releaser`]).
+    releaser: Option<PageReleaser>,
+}
+
+/// Gives the pages of a memory-mapped capture back to the kernel once they
+/// have been read, so that resident memory stays small however large the
+/// file (the pages stay in the page cache). The reader does it itself,
+/// unless the job is handed to the thread that finishes with the events
+/// ([`crate::Reader::take_page_releaser`]).
+pub struct PageReleaser {
+    map: Arc<Mmap>,
+    /// Pages below this offset were given back.
     released: usize,
+}
+
+impl PageReleaser {
+    /// Gives back the pages wholly before file offset `offset`, in steps
+    /// of at least `RELEASE_EVERY / 2` bytes (one `madvise` per step).
+    /// Touching them again later is safe: they fault back in from the file.
+    pub fn release_before(&mut self, offset: u64) {
+        const PAGE: usize = 4096;
+        let upto = (offset as usize).min(self.map.len()) / PAGE * PAGE;
+        if upto >= self.released + RELEASE_EVERY / 2 {
+            // SAFETY: the map is a read-only mapping of a file: after
+            // MADV_DONTNEED a later access faults the same bytes back in from
+            // the file, so nothing that still points there sees a change.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released)
+            };
+            self.released = upto;
+        }
+    }
 }
 
 /// A memory-mapped capture gives back the pages it has read every this many
@@ -45,7 +76,16 @@ const RELEASE_EVERY: usize = 32 << 20;
 impl Input {
     pub(crate) fn from_mem(mem: Mem) -> Input {
         let end = mem.bytes().len();
-        Input { mem: Some(mem), stream: None, buf: Vec::new(), pos: 0, end, base: 0, eof: true, chunk: 0, released: 0 }
+        let releaser = match &mem {
+            Mem::Map(map) => Some(PageReleaser { map: map.clone(), released: 0 }),
+            Mem::Vec(_) => None,
+        };
+        Input { mem: Some(mem), stream: None, buf: Vec::new(), pos: 0, end, base: 0, eof: true, chunk: 0, releaser }
+    }
+
+    /// Hands the job of giving a memory map's pages back to the caller.
+    pub(crate) fn take_releaser(&mut self) -> Option<PageReleaser> {
+        self.releaser.take()
     }
 
     pub(crate) fn from_stream(stream: Box<dyn Read + Send>, chunk: usize) -> Input {
@@ -59,7 +99,7 @@ impl Input {
             base: 0,
             eof: false,
             chunk,
-            released: 0,
+            releaser: None,
         }
     }
 
@@ -93,26 +133,11 @@ impl Input {
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.avail());
         self.pos += n;
-        if self.pos - self.released >= RELEASE_EVERY && matches!(self.mem, Some(Mem::Map(_))) {
-            self.release_consumed();
-        }
-    }
-
-    /// Drops the pages of a memory map that lie wholly before the last
-    /// `RELEASE_EVERY` bytes read from the process's mappings.
-    #[cold]
-    fn release_consumed(&mut self) {
-        let Some(Mem::Map(map)) = &self.mem else { return };
-        const PAGE: usize = 4096;
-        let upto = (self.pos - RELEASE_EVERY / 2) / PAGE * PAGE;
-        if upto > self.released {
-            // SAFETY: the map is a read-only mapping of a file: after
-            // MADV_DONTNEED a later access faults the same bytes back in from
-            // the file, so nothing that still points there sees a change.
-            let _ = unsafe {
-                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released)
-            };
-            self.released = upto;
+        if let Some(r) = &mut self.releaser
+            && self.pos - r.released >= RELEASE_EVERY
+        {
+            // The last RELEASE_EVERY / 2 bytes stay: an event lent out lies there.
+            r.release_before((self.pos - RELEASE_EVERY / 2) as u64);
         }
     }
 

@@ -13,7 +13,7 @@ use crate::format::{MAX_EVENT_BLOCK_BODY, SHB_MAGIC, SHB_MAGIC_SWAPPED, block};
 use crate::header::{
     CaptureHeader, FdList, GroupInfo, InterfaceInfo, MachineInfo, ProcessInfo, SectionHeader, UserInfo,
 };
-use crate::input::{Input, Mem};
+use crate::input::{Input, Mem, PageReleaser};
 use crate::parse::{self, Parsed};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -209,7 +209,7 @@ impl Reader {
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ctx)?;
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            (Input::from_mem(Mem::Map(map)), false)
+            (Input::from_mem(Mem::Map(std::sync::Arc::new(map))), false)
         } else {
             (Input::from_stream(Box::new(prefix.chain(file)), opts.buffer_size), false)
         };
@@ -295,6 +295,15 @@ impl Reader {
     /// [`Reader::passed_over_pending`] those after the last one.
     pub fn pass_over(&mut self, types: EventTypeSet) {
         self.pass = (!types.is_empty()).then_some(types);
+    }
+
+    /// For a memory-mapped capture, hands over the job of giving its read
+    /// pages back to the kernel: the reader stops doing it, and whoever
+    /// finishes with the events (another thread, holding copies of them)
+    /// calls [`PageReleaser::release_before`] with [`Reader::offset`]s the
+    /// reader has passed. `None` for other inputs, or the second time.
+    pub fn take_page_releaser(&mut self) -> Option<PageReleaser> {
+        self.input.take_releaser()
     }
 
     /// Events passed over since the last event returned.

@@ -151,9 +151,10 @@ mod t {
     pub const SETREGID_X: u16 = 429;
 }
 
-fn is_clone_exit(ty: u16) -> bool {
-    matches!(
-        ty,
+/// The exit events of clone, fork, vfork and clone3, every version: a
+/// pattern, so that `dispatch` stays one jump table.
+macro_rules! clone_exit {
+    () => {
         t::CLONE_11_X
             | t::CLONE_16_X
             | t::CLONE_17_X
@@ -165,7 +166,11 @@ fn is_clone_exit(ty: u16) -> bool {
             | t::VFORK_17_X
             | t::VFORK_20_X
             | t::CLONE3_X
-    )
+    };
+}
+
+fn is_clone_exit(ty: u16) -> bool {
+    matches!(ty, clone_exit!())
 }
 
 /// Enter events whose arguments the exit may need.
@@ -355,12 +360,13 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
     let creates = !(is_clone_exit(ty) || ty == t::PROCEXIT_1_E || ty == t::PROCEXIT_E);
     let enter_dir = ty & 1 == 0;
     let max_stored = s.limits.max_stored_event;
+    let removed = s.counters.threads_removed;
     // One table lookup for a known thread (the common case).
     let last = if let Some(t) = s.threads.get_mut(&tid) {
-        Some(track_last(t, ev, info, max_stored, &mut s.counters.dropped_enter_events))
+        Some(track_last(t, ev, info, max_stored, removed, &mut s.counters.dropped_enter_events))
     } else if creates && s.get_or_create(tid) {
         let t = s.threads.get_mut(&tid).expect("just created");
-        Some(track_last(t, ev, info, max_stored, &mut s.counters.dropped_enter_events))
+        Some(track_last(t, ev, info, max_stored, removed, &mut s.counters.dropped_enter_events))
     } else {
         None
     };
@@ -368,9 +374,10 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
     let Tracked { fd, valid, mut stored, main_pid } = last.unwrap_or_default();
     // libsinsp creates a missing main thread when it needs the process's fds.
     if let Some(pid) = main_pid
-        && !s.threads.contains_key(&pid)
+        && (s.threads.contains_key(&pid) || s.get_or_create(pid))
+        && let Some(t) = s.threads.get_mut(&tid)
     {
-        s.get_or_create(pid);
+        t.last.main_seen = (pid, s.counters.threads_removed);
     }
     let enter = if valid && !stored.is_empty() {
         Event::parse(&stored).ok().filter(|e| {
@@ -404,16 +411,25 @@ struct Tracked {
     valid: bool,
     /// The stored enter event of an exit, taken from the thread.
     stored: Vec<u8>,
-    /// The thread's process, when the thread is not its main thread.
+    /// The thread's process, when the thread is not its main thread and
+    /// that process's main thread may be missing from the table.
     main_pid: Option<i64>,
 }
 
 /// Updates the thread's last-event record (type, fd, latency, the stored
 /// enter event) with `ev`.
 #[inline]
-fn track_last(t: &mut Thread, ev: &Event<'_>, info: &EventInfo, max_stored: usize, dropped: &mut u64) -> Tracked {
+fn track_last(
+    t: &mut Thread,
+    ev: &Event<'_>,
+    info: &EventInfo,
+    max_stored: usize,
+    removed: u64,
+    dropped: &mut u64,
+) -> Tracked {
     let ty = ev.event_type().0;
-    let mut out = Tracked { main_pid: (!t.is_main_thread() && t.pid >= 0).then_some(t.pid), ..Tracked::default() };
+    let check_main = !t.is_main_thread() && t.pid >= 0 && t.last.main_seen != (t.pid, removed);
+    let mut out = Tracked { main_pid: check_main.then_some(t.pid), ..Tracked::default() };
     let uses_fd = info.flags.contains(EventFlags::USES_FD);
     if ty & 1 == 0 {
         t.last.ty = ty;
@@ -648,7 +664,7 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
                 t.vmswap_kb = pu64(cx.ev, 3).map_or(t.vmswap_kb, |v| v as u32);
             }
         }
-        ty if is_clone_exit(ty) => parse_clone_exit(s, cx),
+        clone_exit!() => parse_clone_exit(s, cx),
         t::EXECVE_8_X
         | t::EXECVE_13_X
         | t::EXECVE_14_X

@@ -146,6 +146,10 @@ pub(crate) struct LastEvent {
     pub latency: u64,
     /// libsinsp's m_lastevent_fd (0 initially).
     pub ev_fd: i64,
+    /// `(pid, threads removed so far)` when the main thread of process
+    /// `pid` was last seen in the table: while no thread has left the table
+    /// since, it is still there and need not be looked up again.
+    pub main_seen: (i64, u64),
 }
 
 /// One thread (task) of the table.
@@ -281,6 +285,7 @@ impl Thread {
                 enter_ts: 0,
                 latency: 0,
                 ev_fd: 0,
+                main_seen: (-1, u64::MAX),
             },
         }
     }
