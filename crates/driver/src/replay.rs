@@ -7,7 +7,7 @@
 //! before it, as with a single thread.
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
 use saker_abi::{Event, EventTypeSet};
@@ -57,9 +57,11 @@ struct Batches {
     cur: Vec<u8>,
     /// The file offset the reader had reached after `cur`.
     cur_end: u64,
-    /// Gives back the memory map's pages behind the events consumed, here
-    /// rather than on the reading thread, which has more to do.
-    releaser: Option<saker_scap::PageReleaser>,
+    /// Keeps the memory map's resident pages, here rather than on the
+    /// reading thread, which has more to do: gives back the pages behind
+    /// the events consumed, and, while waiting for the next batch, faults in
+    /// those ahead of the reader.
+    keeper: Option<saker_scap::PageKeeper>,
     pos: usize,
     ended: bool,
     /// Events passed over after the last event, known at the end.
@@ -89,7 +91,7 @@ impl CaptureSource {
 
 impl Batches {
     fn start(mut reader: Box<Reader>) -> Batches {
-        let releaser = reader.take_page_releaser();
+        let keeper = reader.take_page_keeper();
         let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (back, spare) = sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT + 1);
         let thread = std::thread::Builder::new()
@@ -132,11 +134,28 @@ impl Batches {
             back: Some(back),
             cur: Vec::new(),
             cur_end: 0,
-            releaser,
+            keeper,
             pos: 0,
             ended: false,
             trailing: 0,
             thread: Some(thread),
+        }
+    }
+
+    /// The next batch. While none is ready, the reader has not got past
+    /// `cur_end`: the time is spent faulting in the pages it reads next.
+    fn receive(&mut self) -> Option<Batch> {
+        let rx = self.rx.as_ref()?;
+        loop {
+            match rx.try_recv() {
+                Ok(b) => return Some(b),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {
+                    if !self.keeper.as_mut().is_some_and(|k| k.fault_in_ahead(self.cur_end)) {
+                        return rx.recv().ok();
+                    }
+                }
+            }
         }
     }
 
@@ -147,7 +166,7 @@ impl Batches {
             back: None,
             cur: Vec::new(),
             cur_end: 0,
-            releaser: None,
+            keeper: None,
             pos: 0,
             ended: true,
             trailing: 0,
@@ -161,8 +180,8 @@ impl Batches {
             if self.ended {
                 return Ok(None);
             }
-            if let Some(r) = &mut self.releaser {
-                r.release_before(self.cur_end);
+            if let Some(k) = &mut self.keeper {
+                k.release_before(self.cur_end);
             }
             let done = std::mem::take(&mut self.cur);
             if done.capacity() > 0
@@ -171,7 +190,7 @@ impl Batches {
                 let _ = back.try_send(done);
             }
             self.pos = 0;
-            match self.rx.as_ref().and_then(|rx| rx.recv().ok()) {
+            match self.receive() {
                 Some(Batch::Events(b, end)) => (self.cur, self.cur_end) = (b, end),
                 Some(Batch::Failed(e, passed)) => {
                     self.ended = true;

@@ -34,22 +34,34 @@ pub(crate) struct Input {
     eof: bool,
     chunk: usize,
     /// Gives a memory map's pages back behind the reader, unless someone
-    /// else took that job ([`Input::take_releaser`]).
-    releaser: Option<PageReleaser>,
+    /// else took that job ([`Input::take_keeper`]).
+    keeper: Option<PageKeeper>,
 }
 
-/// Gives the pages of a memory-mapped capture back to the kernel once they
-/// have been read, so that resident memory stays small however large the
-/// file (the pages stay in the page cache). The reader does it itself,
-/// unless the job is handed to the thread that finishes with the events
-/// ([`crate::Reader::take_page_releaser`]).
-pub struct PageReleaser {
+/// Keeps the resident pages of a memory-mapped capture near the reader: it
+/// gives back the pages behind it, so that resident memory stays small
+/// however large the file (the pages stay in the page cache), and can fault
+/// in the pages ahead of it from another thread that has nothing else to do.
+/// The reader does the first itself, unless the job is handed to the thread
+/// that finishes with the events ([`crate::Reader::take_page_keeper`]).
+pub struct PageKeeper {
     map: Arc<Mmap>,
     /// Pages below this offset were given back.
     released: usize,
+    /// Pages below this offset were faulted in.
+    faulted: usize,
 }
 
-impl PageReleaser {
+/// A memory-mapped capture gives back the pages it has read every this many
+/// bytes, so the reader's resident memory stays about this size however
+/// large the file (the pages stay in the page cache).
+const RELEASE_EVERY: usize = 32 << 20;
+/// How far ahead of the reader [`PageKeeper::fault_in_ahead`] goes.
+const FAULT_AHEAD: usize = 8 << 20;
+/// How much one call of [`PageKeeper::fault_in_ahead`] faults in.
+const FAULT_STEP: usize = 512 << 10;
+
+impl PageKeeper {
     /// Gives back the pages wholly before file offset `offset`, in steps
     /// of at least `RELEASE_EVERY / 2` bytes (one `madvise` per step).
     /// Touching them again later is safe: they fault back in from the file.
@@ -66,26 +78,43 @@ impl PageReleaser {
             self.released = upto;
         }
     }
-}
 
-/// A memory-mapped capture gives back the pages it has read every this many
-/// bytes, so the reader's resident memory stays about this size however
-/// large the file (the pages stay in the page cache).
-const RELEASE_EVERY: usize = 32 << 20;
+    /// Faults in the next few hundred KiB of pages after file offset
+    /// `reader_at` (where the reader is, or has passed), up to 8 MiB
+    /// ahead of it, so that the reader finds them mapped. Returns whether
+    /// there was any to fault in: a thread waiting for the reader calls it
+    /// until then, checking between calls whether the wait is over.
+    pub fn fault_in_ahead(&mut self, reader_at: u64) -> bool {
+        const PAGE: usize = 4096;
+        let from = self.faulted.max(reader_at as usize);
+        let upto = (from + FAULT_STEP).min(reader_at as usize + FAULT_AHEAD).min(self.map.len());
+        if from >= upto {
+            return false;
+        }
+        // One read per page: the kernel maps its neighbours with it.
+        let mut sum = 0u8;
+        for at in (from..upto).step_by(PAGE) {
+            sum ^= self.map[at];
+        }
+        std::hint::black_box(sum);
+        self.faulted = upto;
+        true
+    }
+}
 
 impl Input {
     pub(crate) fn from_mem(mem: Mem) -> Input {
         let end = mem.bytes().len();
-        let releaser = match &mem {
-            Mem::Map(map) => Some(PageReleaser { map: map.clone(), released: 0 }),
+        let keeper = match &mem {
+            Mem::Map(map) => Some(PageKeeper { map: map.clone(), released: 0, faulted: 0 }),
             Mem::Vec(_) => None,
         };
-        Input { mem: Some(mem), stream: None, buf: Vec::new(), pos: 0, end, base: 0, eof: true, chunk: 0, releaser }
+        Input { mem: Some(mem), stream: None, buf: Vec::new(), pos: 0, end, base: 0, eof: true, chunk: 0, keeper }
     }
 
     /// Hands the job of giving a memory map's pages back to the caller.
-    pub(crate) fn take_releaser(&mut self) -> Option<PageReleaser> {
-        self.releaser.take()
+    pub(crate) fn take_keeper(&mut self) -> Option<PageKeeper> {
+        self.keeper.take()
     }
 
     pub(crate) fn from_stream(stream: Box<dyn Read + Send>, chunk: usize) -> Input {
@@ -99,7 +128,7 @@ impl Input {
             base: 0,
             eof: false,
             chunk,
-            releaser: None,
+            keeper: None,
         }
     }
 
@@ -133,7 +162,7 @@ impl Input {
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.avail());
         self.pos += n;
-        if let Some(r) = &mut self.releaser
+        if let Some(r) = &mut self.keeper
             && self.pos - r.released >= RELEASE_EVERY
         {
             // The last RELEASE_EVERY / 2 bytes stay: an event lent out lies there.
@@ -184,5 +213,46 @@ impl Input {
             }
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 40 MiB file whose byte at offset `i` is `i / 4096 % 251`.
+    fn mapped_file() -> (std::path::PathBuf, Arc<Mmap>) {
+        let path = std::env::temp_dir().join(format!("saker-scap-keeper-{}", std::process::id()));
+        let data: Vec<u8> = (0..40usize << 20).map(|i| (i / 4096 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: a private read-only map of a file nobody else writes.
+        let map = unsafe { Mmap::map(&file) }.unwrap();
+        (path, Arc::new(map))
+    }
+
+    #[test]
+    fn the_keeper_faults_in_ahead_of_the_reader_and_gives_back_behind() {
+        let (path, map) = mapped_file();
+        let mut k = PageKeeper { map: map.clone(), released: 0, faulted: 0 };
+        // Ahead of a reader at 1 MiB: step by step, up to 8 MiB ahead.
+        let mut steps = 0;
+        while k.fault_in_ahead(1 << 20) {
+            steps += 1;
+        }
+        assert_eq!(k.faulted, (1 << 20) + FAULT_AHEAD);
+        assert_eq!(steps, FAULT_AHEAD / FAULT_STEP);
+        // The reader moved on: more to fault in, never past the end.
+        assert!(k.fault_in_ahead(36 << 20));
+        while k.fault_in_ahead(36 << 20) {}
+        assert_eq!(k.faulted, map.len());
+        // Giving back goes in steps of half RELEASE_EVERY...
+        k.release_before(RELEASE_EVERY as u64 / 2 - 4096);
+        assert_eq!(k.released, 0);
+        k.release_before(RELEASE_EVERY as u64 / 2 + 100);
+        assert_eq!(k.released, RELEASE_EVERY / 2);
+        // ...and what was given back reads the same.
+        assert!((0..RELEASE_EVERY / 2).step_by(4096).all(|i| map[i] == (i / 4096 % 251) as u8));
+        let _ = std::fs::remove_file(path);
     }
 }

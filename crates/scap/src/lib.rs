@@ -37,6 +37,6 @@ pub use header::{
     CaptureHeader, FdInfo, FdKind, FdList, GroupInfo, InterfaceAddr, InterfaceInfo, MachineInfo, ProcessInfo,
     SectionHeader, UserInfo, fd_type,
 };
-pub use input::PageReleaser;
+pub use input::PageKeeper;
 pub use reader::{EventRecord, Item, Metadata, MetadataBlock, ReadOptions, ReadStats, Reader};
 pub use writer::{Compression, ProcListLayout, WriteOptions, Writer};

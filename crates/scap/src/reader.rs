@@ -13,7 +13,7 @@ use crate::format::{MAX_EVENT_BLOCK_BODY, SHB_MAGIC, SHB_MAGIC_SWAPPED, block};
 use crate::header::{
     CaptureHeader, FdList, GroupInfo, InterfaceInfo, MachineInfo, ProcessInfo, SectionHeader, UserInfo,
 };
-use crate::input::{Input, Mem, PageReleaser};
+use crate::input::{Input, Mem, PageKeeper};
 use crate::parse::{self, Parsed};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -297,13 +297,15 @@ impl Reader {
         self.pass = (!types.is_empty()).then_some(types);
     }
 
-    /// For a memory-mapped capture, hands over the job of giving its read
-    /// pages back to the kernel: the reader stops doing it, and whoever
-    /// finishes with the events (another thread, holding copies of them)
-    /// calls [`PageReleaser::release_before`] with [`Reader::offset`]s the
-    /// reader has passed. `None` for other inputs, or the second time.
-    pub fn take_page_releaser(&mut self) -> Option<PageReleaser> {
-        self.input.take_releaser()
+    /// For a memory-mapped capture, hands over the keeping of its resident
+    /// pages: the reader stops giving read pages back to the kernel, and
+    /// whoever finishes with the events (another thread, holding copies of
+    /// them) calls [`PageKeeper::release_before`] with [`Reader::offset`]s
+    /// the reader has passed, and may fault pages in ahead of it
+    /// ([`PageKeeper::fault_in_ahead`]). `None` for other inputs, or the
+    /// second time.
+    pub fn take_page_keeper(&mut self) -> Option<PageKeeper> {
+        self.input.take_keeper()
     }
 
     /// Events passed over since the last event returned.
