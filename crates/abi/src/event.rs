@@ -83,18 +83,10 @@ impl<'a> Event<'a> {
     /// event at its start.
     #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Event<'a>, EventError> {
-        if buf.len() < HEADER_LEN {
-            return Err(EventError::ShortHeader { have: buf.len() });
-        }
-        let len = u32_at(buf, 16);
-        if (len as usize) < HEADER_LEN || len as usize > buf.len() {
-            return Err(EventError::BadLength { len, have: buf.len() });
-        }
-        let bytes = &buf[..len as usize];
-        let ty = u16_at(bytes, 20);
-        let nparams = u32_at(bytes, 22);
-        let len_size = crate::table::PARAM_LEN_SIZE.get(ty as usize).map_or(2, |&s| s as usize);
-        let overflow = EventError::ParamsOverflow { event_type: ty, nparams };
+        let ev = Event::parse_checked(buf)?;
+        let (bytes, len_size) = (ev.bytes, ev.len_size as usize);
+        let nparams = ev.nparams();
+        let overflow = EventError::ParamsOverflow { event_type: ev.event_type().0, nparams };
         let lens_end = (nparams as usize)
             .checked_mul(len_size)
             .and_then(|n| n.checked_add(HEADER_LEN))
@@ -109,7 +101,7 @@ impl<'a> Event<'a> {
         if total > bytes.len() {
             return Err(overflow);
         }
-        Ok(Event { bytes, len_size: len_size as u8 })
+        Ok(ev)
     }
 
     /// Views an event whose bytes [`Event::parse`] accepted before (a copy

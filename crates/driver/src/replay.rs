@@ -1,10 +1,13 @@
 //! Replaying a capture file.
 //!
 //! With more than one CPU, the file is read on a thread of its own: it
-//! frames and checks the blocks, takes the page faults of the memory map and
-//! copies the events into batches, while the caller's thread applies them.
-//! Events keep their file order; an error in the file comes after the events
-//! before it, as with a single thread.
+//! frames and checks the blocks, passes over the event types it was asked
+//! to ([`EventSource::pass_over`]) and copies the other events into
+//! batches, while the caller's thread applies them. Reading is the longer
+//! half, so the caller's thread also keeps the memory map's resident pages
+//! (giving back those read, faulting in those next while it waits for a
+//! batch). Events keep their file order; an error in the file comes after
+//! the events before it, as with a single thread.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
