@@ -38,8 +38,8 @@ enum Input {
     /// One thread: events are read where the caller asks for them.
     Direct(Box<Reader>),
     /// The reading thread starts at the first event, once the types to pass
-    /// over are known.
-    Unstarted(Box<Reader>),
+    /// over are known (`None` only while it starts).
+    Unstarted(Option<Box<Reader>>),
     /// Events come in batches from the reading thread.
     Batches(Batches),
 }
@@ -82,7 +82,8 @@ impl CaptureSource {
     fn open_with(path: impl AsRef<Path>, reading_thread: bool) -> Result<CaptureSource, saker_scap::Error> {
         let reader = Reader::open(path)?;
         let header = reader.header().clone();
-        let input = if reading_thread { Input::Unstarted(Box::new(reader)) } else { Input::Direct(Box::new(reader)) };
+        let input =
+            if reading_thread { Input::Unstarted(Some(Box::new(reader))) } else { Input::Direct(Box::new(reader)) };
         Ok(CaptureSource { header, input, events: 0, stop: StopHandle::new() })
     }
 
@@ -162,21 +163,6 @@ impl Batches {
         }
     }
 
-    /// A stand-in while the reading thread starts.
-    fn idle() -> Batches {
-        Batches {
-            rx: None,
-            back: None,
-            cur: Vec::new(),
-            cur_end: 0,
-            keeper: None,
-            pos: 0,
-            ended: true,
-            trailing: 0,
-            thread: None,
-        }
-    }
-
     #[inline]
     fn next(&mut self) -> Result<Option<SourceEvent<'_>>, SourceError> {
         if self.pos >= self.cur.len() {
@@ -238,10 +224,9 @@ impl EventSource for CaptureSource {
         if self.stop.is_stopped() {
             return Ok(Next::End);
         }
-        if let Input::Unstarted(_) = self.input {
-            let Input::Unstarted(reader) = std::mem::replace(&mut self.input, Input::Batches(Batches::idle())) else {
-                unreachable!("matched above")
-            };
+        if let Input::Unstarted(reader) = &mut self.input
+            && let Some(reader) = reader.take()
+        {
             self.input = Input::Batches(Batches::start(reader));
         }
         let next = match &mut self.input {
@@ -267,15 +252,16 @@ impl EventSource for CaptureSource {
 
     fn pass_over(&mut self, types: &EventTypeSet) {
         match &mut self.input {
-            Input::Direct(reader) | Input::Unstarted(reader) => reader.pass_over(*types),
-            Input::Batches(_) => panic!("pass_over is called before the first event"),
+            Input::Direct(reader) | Input::Unstarted(Some(reader)) => reader.pass_over(*types),
+            Input::Unstarted(None) | Input::Batches(_) => panic!("pass_over is called before the first event"),
         }
     }
 
     fn stats(&self) -> SourceStats {
         // Events passed over after the last one delivered count too.
         let pending = match &self.input {
-            Input::Direct(r) | Input::Unstarted(r) => r.passed_over_pending(),
+            Input::Direct(r) | Input::Unstarted(Some(r)) => r.passed_over_pending(),
+            Input::Unstarted(None) => 0,
             Input::Batches(b) => b.trailing,
         };
         SourceStats { events: self.events + pending, ..SourceStats::default() }
@@ -292,18 +278,22 @@ mod tests {
 
     const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/captures");
 
-    /// Every event as `(cpu, flags, bytes)`, and how the stream ended.
-    type Drained = (Vec<(u16, Option<u32>, Vec<u8>)>, Result<(), String>);
+    /// Every event as `(cpu, flags, bytes)`, how the stream ended, and the
+    /// events passed over before the delivered ones.
+    type Drained = (Vec<(u16, Option<u32>, Vec<u8>)>, Result<(), String>, u64);
 
     /// Reads `s` to its end.
-    fn drain(mut s: CaptureSource) -> Drained {
-        let mut out = Vec::new();
+    fn drain(s: &mut CaptureSource) -> Drained {
+        let (mut out, mut passed) = (Vec::new(), 0);
         loop {
             match s.next_event() {
-                Ok(Next::Event(e)) => out.push((e.cpu, e.dump_flags, e.event.as_bytes().to_vec())),
-                Ok(Next::End) => return (out, Ok(())),
+                Ok(Next::Event(e)) => {
+                    passed += e.passed_over;
+                    out.push((e.cpu, e.dump_flags, e.event.as_bytes().to_vec()));
+                }
+                Ok(Next::End) => return (out, Ok(()), passed),
                 Ok(Next::Idle) => panic!("a capture is never idle"),
-                Err(e) => return (out, Err(e.to_string())),
+                Err(e) => return (out, Err(e.to_string()), passed),
             }
         }
     }
@@ -314,8 +304,8 @@ mod tests {
         files.sort();
         assert!(files.len() >= 10, "the shared captures are missing");
         for f in files {
-            let direct = drain(CaptureSource::open_with(&f, false).unwrap());
-            let threaded = drain(CaptureSource::open_with(&f, true).unwrap());
+            let direct = drain(&mut CaptureSource::open_with(&f, false).unwrap());
+            let threaded = drain(&mut CaptureSource::open_with(&f, true).unwrap());
             assert!(!direct.0.is_empty() || direct.1.is_err(), "{}", f.display());
             assert_eq!(threaded, direct, "{}", f.display());
         }
@@ -331,7 +321,7 @@ mod tests {
         files.sort();
         let mut passed_in_all = 0;
         for f in files {
-            let every = drain(CaptureSource::open_with(&f, false).unwrap());
+            let every = drain(&mut CaptureSource::open_with(&f, false).unwrap());
             let expected: Vec<_> = every
                 .0
                 .iter()
@@ -341,18 +331,7 @@ mod tests {
             for threaded in [false, true] {
                 let mut s = CaptureSource::open_with(&f, threaded).unwrap();
                 s.pass_over(&pass);
-                let (mut got, mut passed) = (Vec::new(), 0);
-                let end = loop {
-                    match s.next_event() {
-                        Ok(Next::Event(e)) => {
-                            passed += e.passed_over;
-                            got.push((e.cpu, e.dump_flags, e.event.as_bytes().to_vec()));
-                        }
-                        Ok(Next::End) => break Ok(()),
-                        Ok(Next::Idle) => panic!("a capture is never idle"),
-                        Err(e) => break Err(e.to_string()),
-                    }
-                };
+                let (got, end, passed) = drain(&mut s);
                 assert_eq!((&got, &end), (&expected, &every.1), "{} threaded={threaded}", f.display());
                 // Every event is counted, delivered or not.
                 assert_eq!(s.stats().events, every.0.len() as u64, "{} threaded={threaded}", f.display());
@@ -370,8 +349,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cut = dir.join("cut.scap");
         std::fs::write(&cut, &src[..src.len() - 100]).unwrap();
-        let direct = drain(CaptureSource::open_with(&cut, false).unwrap());
-        let threaded = drain(CaptureSource::open_with(&cut, true).unwrap());
+        let direct = drain(&mut CaptureSource::open_with(&cut, false).unwrap());
+        let threaded = drain(&mut CaptureSource::open_with(&cut, true).unwrap());
         let _ = std::fs::remove_dir_all(&dir);
         assert!(direct.1.is_err() && !direct.0.is_empty());
         assert_eq!(threaded, direct);

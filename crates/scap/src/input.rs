@@ -56,6 +56,8 @@ pub struct PageKeeper {
 /// bytes, so the reader's resident memory stays about this size however
 /// large the file (the pages stay in the page cache).
 const RELEASE_EVERY: usize = 32 << 20;
+/// The pages `madvise` and faults work on.
+const PAGE: usize = 4096;
 /// How far ahead of the reader [`PageKeeper::fault_in_ahead`] goes.
 const FAULT_AHEAD: usize = 8 << 20;
 /// How much one call of [`PageKeeper::fault_in_ahead`] faults in.
@@ -66,7 +68,6 @@ impl PageKeeper {
     /// of at least `RELEASE_EVERY / 2` bytes (one `madvise` per step).
     /// Touching them again later is safe: they fault back in from the file.
     pub fn release_before(&mut self, offset: u64) {
-        const PAGE: usize = 4096;
         let upto = (offset as usize).min(self.map.len()) / PAGE * PAGE;
         if upto >= self.released + RELEASE_EVERY / 2 {
             // SAFETY: the map is a read-only mapping of a file: after
@@ -85,7 +86,6 @@ impl PageKeeper {
     /// there was any to fault in: a thread waiting for the reader calls it
     /// until then, checking between calls whether the wait is over.
     pub fn fault_in_ahead(&mut self, reader_at: u64) -> bool {
-        const PAGE: usize = 4096;
         let from = self.faulted.max(reader_at as usize);
         let upto = (from + FAULT_STEP).min(reader_at as usize + FAULT_AHEAD).min(self.map.len());
         if from >= upto {
