@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
-use saker_abi::{Event, EventTypeSet};
-use saker_scap::{CaptureHeader, Reader};
+use saker_abi::EventTypeSet;
+use saker_scap::{BatchRecord, CaptureHeader, EventBatch, Reader};
 
 use crate::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
 
@@ -22,9 +22,6 @@ use crate::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Batches in flight between the threads (memory: about this many batches).
 const BATCHES_IN_FLIGHT: usize = 2;
-/// Each event in a batch: `u16 cpu, u16 has_flags, u32 flags, u64
-/// passed_over`, then the event.
-const RECORD_HEADER: usize = 16;
 
 /// A capture file as an event source: events come out in file order.
 pub struct CaptureSource {
@@ -47,8 +44,7 @@ enum Input {
 /// What the reading thread sends. The end and the error carry the number
 /// of events passed over after the last event sent.
 enum Batch {
-    /// Events, and the file offset the reader had reached after them.
-    Events(Vec<u8>, u64),
+    Events(EventBatch),
     End(u64),
     Failed(saker_scap::Error, u64),
 }
@@ -56,10 +52,8 @@ enum Batch {
 struct Batches {
     rx: Option<Receiver<Batch>>,
     /// Emptied batches go back to the reading thread for reuse.
-    back: Option<SyncSender<Vec<u8>>>,
-    cur: Vec<u8>,
-    /// The file offset the reader had reached after `cur`.
-    cur_end: u64,
+    back: Option<SyncSender<EventBatch>>,
+    cur: Option<EventBatch>,
     /// Keeps the memory map's resident pages, here rather than on the
     /// reading thread, which has more to do: gives back the pages behind
     /// the events consumed, and, while waiting for the next batch, faults in
@@ -97,47 +91,35 @@ impl Batches {
     fn start(mut reader: Box<Reader>) -> Batches {
         let keeper = reader.take_page_keeper();
         let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        let (back, spare) = sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT + 1);
+        let (back, spare) = sync_channel::<EventBatch>(BATCHES_IN_FLIGHT + 1);
         let thread = std::thread::Builder::new()
             .name("saker-replay".into())
             .spawn(move || {
                 loop {
-                    let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 64 * 1024));
-                    buf.clear();
-                    let last = loop {
-                        match reader.next_event() {
-                            Ok(Some(rec)) => {
-                                let mut head = [0u8; RECORD_HEADER];
-                                head[0..2].copy_from_slice(&rec.cpu.to_le_bytes());
-                                head[2..4].copy_from_slice(&(rec.dump_flags.is_some() as u16).to_le_bytes());
-                                head[4..8].copy_from_slice(&rec.dump_flags.unwrap_or(0).to_le_bytes());
-                                head[8..16].copy_from_slice(&rec.passed_over.to_le_bytes());
-                                buf.extend_from_slice(&head);
-                                buf.extend_from_slice(rec.event.as_bytes());
-                                if buf.len() >= BATCH_BYTES {
-                                    break None;
-                                }
-                            }
-                            Ok(None) => break Some(Batch::End(reader.passed_over_pending())),
-                            Err(e) => break Some(Batch::Failed(e, reader.passed_over_pending())),
-                        }
-                    };
+                    let mut batch =
+                        spare.try_recv().unwrap_or_else(|_| EventBatch::with_capacity(BATCH_BYTES + 64 * 1024));
+                    batch.clear();
+                    let read = reader.read_batch(&mut batch, BATCH_BYTES);
                     // A send fails only when the source is gone: stop reading.
-                    if !buf.is_empty() && tx.send(Batch::Events(buf, reader.offset())).is_err() {
+                    // A batch may be empty (all passed over): its end offset
+                    // still lets the pages behind it go.
+                    if tx.send(Batch::Events(batch)).is_err() {
                         return;
                     }
-                    if let Some(last) = last {
-                        let _ = tx.send(last);
-                        return;
-                    }
+                    let last = match read {
+                        Ok(true) => continue,
+                        Ok(false) => Batch::End(reader.passed_over_pending()),
+                        Err(e) => Batch::Failed(e, reader.passed_over_pending()),
+                    };
+                    let _ = tx.send(last);
+                    return;
                 }
             })
             .expect("cannot start the capture reading thread");
         Batches {
             rx: Some(rx),
             back: Some(back),
-            cur: Vec::new(),
-            cur_end: 0,
+            cur: None,
             keeper,
             pos: 0,
             ended: false,
@@ -147,15 +129,15 @@ impl Batches {
     }
 
     /// The next batch. While none is ready, the reader has not got past
-    /// `cur_end`: the time is spent faulting in the pages it reads next.
-    fn receive(&mut self) -> Option<Batch> {
+    /// `reader_at`: the time is spent faulting in the pages it reads next.
+    fn receive(&mut self, reader_at: u64) -> Option<Batch> {
         let rx = self.rx.as_ref()?;
         loop {
             match rx.try_recv() {
                 Ok(b) => return Some(b),
                 Err(TryRecvError::Disconnected) => return None,
                 Err(TryRecvError::Empty) => {
-                    if !self.keeper.as_mut().is_some_and(|k| k.fault_in_ahead(self.cur_end)) {
+                    if !self.keeper.as_mut().is_some_and(|k| k.fault_in_ahead(reader_at)) {
                         return rx.recv().ok();
                     }
                 }
@@ -165,22 +147,22 @@ impl Batches {
 
     #[inline]
     fn next(&mut self) -> Result<Option<SourceEvent<'_>>, SourceError> {
-        if self.pos >= self.cur.len() {
+        while self.cur.as_ref().is_none_or(|b| self.pos >= b.byte_len()) {
             if self.ended {
                 return Ok(None);
             }
+            let reader_at = self.cur.as_ref().map_or(0, |b| b.end_offset());
             if let Some(k) = &mut self.keeper {
-                k.release_before(self.cur_end);
+                k.release_before(reader_at);
             }
-            let done = std::mem::take(&mut self.cur);
-            if done.capacity() > 0
+            if let Some(done) = self.cur.take()
                 && let Some(back) = &self.back
             {
                 let _ = back.try_send(done);
             }
             self.pos = 0;
-            match self.receive() {
-                Some(Batch::Events(b, end)) => (self.cur, self.cur_end) = (b, end),
+            match self.receive(reader_at) {
+                Some(Batch::Events(b)) => self.cur = Some(b),
                 Some(Batch::Failed(e, passed)) => {
                     self.ended = true;
                     self.trailing = passed;
@@ -197,13 +179,10 @@ impl Batches {
                 }
             }
         }
-        let rec = &self.cur[self.pos..];
-        let cpu = u16::from_le_bytes([rec[0], rec[1]]);
-        let dump_flags = (rec[2] != 0).then(|| u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]));
-        let passed_over = u64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
-        // The reading thread checked the event (Reader::next_event).
-        let event = Event::parse_checked(&rec[RECORD_HEADER..]).map_err(SourceError::new)?;
-        self.pos += RECORD_HEADER + event.len() as usize;
+        let cur = self.cur.as_ref().expect("the loop above ends on a batch with records left");
+        let (BatchRecord { cpu, dump_flags, passed_over, event }, next) =
+            cur.record_at(self.pos).expect("a batch holds whole records");
+        self.pos = next;
         Ok(Some(SourceEvent { cpu, dump_flags, event, passed_over }))
     }
 }
@@ -275,6 +254,7 @@ impl EventSource for CaptureSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saker_abi::Event;
 
     const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/captures");
 

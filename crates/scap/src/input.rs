@@ -55,20 +55,24 @@ pub struct PageKeeper {
 /// A memory-mapped capture gives back the pages it has read every this many
 /// bytes, so the reader's resident memory stays about this size however
 /// large the file (the pages stay in the page cache).
-const RELEASE_EVERY: usize = 32 << 20;
-/// The pages `madvise` and faults work on.
+const RELEASE_EVERY: usize = 8 << 20;
+/// The pages faults work on.
 const PAGE: usize = 4096;
+/// Pages are given back in whole huge pages, so that a map of 2 MiB page
+/// cache folios is never split (see the `HugePage` advice at the map).
+const HUGE_PAGE: usize = 2 << 20;
 /// How far ahead of the reader [`PageKeeper::fault_in_ahead`] goes.
 const FAULT_AHEAD: usize = 8 << 20;
 /// How much one call of [`PageKeeper::fault_in_ahead`] faults in.
 const FAULT_STEP: usize = 512 << 10;
 
 impl PageKeeper {
-    /// Gives back the pages wholly before file offset `offset`, in steps
-    /// of at least `RELEASE_EVERY / 2` bytes (one `madvise` per step).
+    /// Gives back the pages wholly before file offset `offset` (down to a
+    /// huge page boundary), in steps of at least `RELEASE_EVERY / 2` bytes
+    /// (one `madvise` per step).
     /// Touching them again later is safe: they fault back in from the file.
     pub fn release_before(&mut self, offset: u64) {
-        let upto = (offset as usize).min(self.map.len()) / PAGE * PAGE;
+        let upto = (offset as usize).min(self.map.len()) / HUGE_PAGE * HUGE_PAGE;
         if upto >= self.released + RELEASE_EVERY / 2 {
             // SAFETY: the map is a read-only mapping of a file: after
             // MADV_DONTNEED a later access faults the same bytes back in from
@@ -251,6 +255,9 @@ mod tests {
         assert_eq!(k.released, 0);
         k.release_before(RELEASE_EVERY as u64 / 2 + 100);
         assert_eq!(k.released, RELEASE_EVERY / 2);
+        // ...up to a huge page boundary...
+        k.release_before((3 * RELEASE_EVERY / 2 + HUGE_PAGE / 2) as u64);
+        assert_eq!(k.released, 3 * RELEASE_EVERY / 2);
         // ...and what was given back reads the same.
         assert!((0..RELEASE_EVERY / 2).step_by(4096).all(|i| map[i] == (i / 4096 % 251) as u8));
         let _ = std::fs::remove_file(path);

@@ -24,6 +24,7 @@ about threads or file descriptors across events, filter, or render anything for
 humans.
 */
 
+mod batch;
 mod error;
 pub mod format;
 mod header;
@@ -32,6 +33,7 @@ mod parse;
 mod reader;
 mod writer;
 
+pub use batch::{BatchRecord, EventBatch};
 pub use error::{Error, ErrorKind};
 pub use header::{
     CaptureHeader, FdInfo, FdKind, FdList, GroupInfo, InterfaceAddr, InterfaceInfo, MachineInfo, ProcessInfo,

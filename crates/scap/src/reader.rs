@@ -8,6 +8,7 @@ use std::sync::Arc;
 use flate2::bufread::MultiGzDecoder;
 use saker_abi::{Event, EventType, EventTypeSet, HEADER_LEN};
 
+use crate::batch::EventBatch;
 use crate::error::{Error, ErrorKind, path_arc};
 use crate::format::{MAX_EVENT_BLOCK_BODY, SHB_MAGIC, SHB_MAGIC_SWAPPED, block};
 use crate::header::{
@@ -209,6 +210,14 @@ impl Reader {
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ctx)?;
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
+            // Where transparent huge pages are allowed for a map (`madvise`
+            // or `always`), a file read through it from disk lands in the
+            // page cache as 2 MiB folios, and cached ones are mapped 2 MiB
+            // at a time: a page fault, and a release, per 2 MiB instead of
+            // per few pages. Without it the cold reading of a map leaves
+            // the file in 4 KiB pages, and every later replay pays for them.
+            #[cfg(target_os = "linux")]
+            let _ = map.advise(memmap2::Advice::HugePage);
             (Input::from_mem(Mem::Map(std::sync::Arc::new(map))), false)
         } else {
             (Input::from_stream(Box::new(prefix.chain(file)), opts.buffer_size), false)
@@ -345,6 +354,83 @@ impl Reader {
                 Err(e) => return Err(self.ctx(e)),
             }
         }
+    }
+
+    /// Copies events into `batch` (after those it holds), as
+    /// [`Reader::next_event`] would return them (metadata merged, types to
+    /// pass over passed over), until the batch holds at least `bytes` bytes,
+    /// the reader has gone 8 × `bytes` further in the capture (events passed
+    /// over take no room), or the capture ends. Returns whether more events
+    /// may follow; on an error, the events before it are in the batch.
+    pub fn read_batch(&mut self, batch: &mut EventBatch, bytes: usize) -> Result<bool, Error> {
+        let until = self.offset().saturating_add(8 * bytes as u64);
+        let more = loop {
+            self.read_v2_run(batch, bytes, until);
+            if batch.byte_len() >= bytes || self.offset() >= until {
+                break true;
+            }
+            // Anything else: one step of the general path.
+            match self.next_event() {
+                Ok(Some(rec)) => {
+                    let (cpu, flags, passed, ev) = (rec.cpu, rec.dump_flags, rec.passed_over, rec.event);
+                    batch.push(cpu, flags, passed, ev.as_bytes());
+                }
+                Ok(None) => break false,
+                Err(e) => {
+                    batch.set_end_offset(self.offset());
+                    return Err(e);
+                }
+            }
+        };
+        batch.set_end_offset(self.offset());
+        Ok(more)
+    }
+
+    /// The bulk of [`Reader::read_batch`]: well-formed version-2 event
+    /// blocks wholly in the input, in one tight loop, up to stream offset
+    /// `until` (so that a memory map's pages are given back behind it in
+    /// steps: [`Input::consume`]). Stops before
+    /// anything else (other blocks, damaged or incomplete ones, the end),
+    /// which the general path reads and reports.
+    #[inline]
+    fn read_v2_run(&mut self, batch: &mut EventBatch, bytes: usize, until: u64) {
+        let data = self.input.data();
+        let start = self.input.pos;
+        let stop = start.saturating_add(until.saturating_sub(self.input.offset()) as usize);
+        let (mut pos, mut events, mut passed_now, mut passed) = (start, 0u64, 0u64, self.passed);
+        while batch.byte_len() < bytes && pos < stop {
+            let d = &data[pos..];
+            let word = |at: usize| d.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+            let (Some(bt), Some(total)) = (word(0), word(4)) else { break };
+            let total = total as usize;
+            let head = match bt {
+                block::EV_V2 => 10,
+                block::EVF_V2 => 14,
+                _ => break,
+            };
+            if total < min_block_len(bt)
+                || total - 8 > MAX_EVENT_BLOCK_BODY as usize
+                || word(total - 4) != Some(total as u32)
+            {
+                break;
+            }
+            let Ok(event) = Event::parse(&d[head..total - 4]) else { break };
+            if self.pass.as_ref().is_some_and(|p| p.contains(event.event_type())) {
+                passed += 1;
+                passed_now += 1;
+            } else {
+                let cpu = u16::from_le_bytes([d[8], d[9]]);
+                let flags = (bt == block::EVF_V2).then(|| word(10).expect("a v2 flagged block is longer"));
+                batch.push(cpu, flags, passed, event.as_bytes());
+                passed = 0;
+            }
+            pos += total;
+            events += 1;
+        }
+        self.input.consume(pos - start);
+        self.stats.events += events;
+        self.stats.passed_over += passed_now;
+        self.passed = passed;
     }
 
     /// The next block: an event or, after the first event block, a metadata

@@ -1,0 +1,144 @@
+//! Reading in batches (`Reader::read_batch`) gives exactly what reading
+//! event by event gives: the same events with their CPU, flags and counts
+//! of events passed over, the same error after the same events, on every
+//! capture, every input path and batch size.
+
+mod common;
+
+use saker_abi::{EventType, EventTypeSet};
+use saker_scap::{EventBatch, ReadOptions, Reader};
+
+/// `(cpu, dump flags, passed over, event bytes)` of each event, how the
+/// reading ended, and the events passed over after the last one.
+type Read = (Vec<(u16, Option<u32>, u64, Vec<u8>)>, Result<(), String>, u64);
+
+fn one_by_one(mut r: Reader) -> Read {
+    let mut out = Vec::new();
+    loop {
+        match r.next_event() {
+            Ok(Some(rec)) => out.push((rec.cpu, rec.dump_flags, rec.passed_over, rec.event.as_bytes().to_vec())),
+            Ok(None) => return (out, Ok(()), r.passed_over_pending()),
+            Err(e) => return (out, Err(e.to_string()), r.passed_over_pending()),
+        }
+    }
+}
+
+fn in_batches(mut r: Reader, bytes: usize) -> Read {
+    let (mut out, mut batch) = (Vec::new(), EventBatch::with_capacity(bytes));
+    loop {
+        batch.clear();
+        let read = r.read_batch(&mut batch, bytes);
+        let mut pos = 0;
+        while let Some((rec, next)) = batch.record_at(pos) {
+            out.push((rec.cpu, rec.dump_flags, rec.passed_over, rec.event.as_bytes().to_vec()));
+            pos = next;
+        }
+        assert_eq!(pos, batch.byte_len(), "every record is whole");
+        assert_eq!(batch.end_offset(), r.offset());
+        match read {
+            Ok(true) => {}
+            Ok(false) => return (out, Ok(()), r.passed_over_pending()),
+            Err(e) => return (out, Err(e.to_string()), r.passed_over_pending()),
+        }
+    }
+}
+
+/// Scheduler switches, procinfo, and the users and groups added: the types
+/// a filtered replay passes over most.
+fn common_pass_set() -> EventTypeSet {
+    let mut set = EventTypeSet::none();
+    for code in
+        [EventType::SCHEDSWITCH_6_E.0, EventType::PROCINFO_E.0, EventType::USER_ADDED_E.0, EventType::GROUP_ADDED_E.0]
+    {
+        set.insert(EventType(code));
+    }
+    set
+}
+
+#[test]
+fn batches_hold_what_next_event_returns() {
+    let mut delivered = 0;
+    for p in common::all_captures() {
+        for pass in [None, Some(common_pass_set())] {
+            let open = |opts: ReadOptions| {
+                let mut r = Reader::open_with(&p, opts).unwrap();
+                if let Some(pass) = pass {
+                    r.pass_over(pass);
+                }
+                r
+            };
+            let mapped = ReadOptions::default();
+            let expected = one_by_one(open(mapped));
+            assert_eq!(expected.1, Ok(()), "{}", p.display());
+            delivered += expected.0.len();
+            // Small batches end mid-run (and end on every event with 1
+            // byte); a small stream buffer ends the fast lane mid-buffer.
+            let streamed = ReadOptions { mmap: false, buffer_size: 1 };
+            for (opts, bytes) in [(mapped, 1), (mapped, 300), (mapped, 1 << 20), (streamed, 4096)] {
+                let got = in_batches(open(opts), bytes);
+                assert!(got == expected, "{} pass={} bytes={bytes} mmap={}", p.display(), pass.is_some(), opts.mmap);
+            }
+        }
+    }
+    assert!(delivered > 10_000, "the shared captures are missing: {delivered}");
+}
+
+#[test]
+fn a_damaged_capture_gives_its_error_after_the_same_events() {
+    let raw = common::raw_bytes(&common::captures_dir().join("libs__curl_google.scap"));
+    // Damage among the events (the header section is read at open).
+    let first = Reader::from_bytes(raw.clone()).unwrap().offset() as usize;
+    let mut damaged = Vec::new();
+    for i in 1..25 {
+        let at = first + (raw.len() - first) * i / 25 + i * 7;
+        damaged.push(raw[..at].to_vec());
+        let mut flipped = raw.clone();
+        // A block length, a trailer or an event's own lengths, by turns.
+        flipped[at] ^= 0x41;
+        damaged.push(flipped);
+    }
+    let mut errors = 0;
+    for bytes in damaged {
+        for pass in [None, Some(common_pass_set())] {
+            let open = || {
+                let mut r = Reader::from_bytes(bytes.clone()).unwrap();
+                if let Some(pass) = pass {
+                    r.pass_over(pass);
+                }
+                r
+            };
+            let expected = one_by_one(open());
+            errors += expected.1.is_err() as usize;
+            for size in [1, 4096] {
+                assert!(in_batches(open(), size) == expected, "pass={} size={size}", pass.is_some());
+            }
+        }
+    }
+    assert!(errors >= 24, "the cuts at least are errors: {errors}");
+}
+
+#[test]
+fn passing_over_everything_still_moves_on_in_steps() {
+    let p = common::captures_dir().join("libs__sample.scap");
+    let events = one_by_one(Reader::open(&p).unwrap()).0;
+    let (total_events, largest) = (events.len() as u64, events.iter().map(|e| e.3.len() as u64).max().unwrap());
+    let mut r = Reader::open(&p).unwrap();
+    r.pass_over(EventTypeSet::all());
+    let mut batch = EventBatch::with_capacity(0);
+    let (mut calls, mut at) = (0, r.offset());
+    loop {
+        batch.clear();
+        let more = r.read_batch(&mut batch, 256).unwrap();
+        assert!(batch.is_empty());
+        // At most 8 × 256 bytes further, plus the block that crossed the line.
+        assert!(batch.end_offset() - at <= 8 * 256 + 18 + largest, "{} -> {}", at, batch.end_offset());
+        at = batch.end_offset();
+        calls += 1;
+        if !more {
+            break;
+        }
+    }
+    assert!(calls > 10, "a capture read in steps: {calls}");
+    assert_eq!(r.passed_over_pending(), total_events);
+    assert_eq!(r.stats().passed_over, total_events);
+}
