@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
 use saker_abi::EventTypeSet;
-use saker_scap::{BatchRecord, CaptureHeader, EventBatch, Reader};
+use saker_scap::{CaptureHeader, EventBatch, EventRecord, Reader};
 
 use crate::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
 
@@ -180,7 +180,7 @@ impl Batches {
             }
         }
         let cur = self.cur.as_ref().expect("the loop above ends on a batch with records left");
-        let (BatchRecord { cpu, dump_flags, passed_over, event }, next) =
+        let (EventRecord { cpu, dump_flags, event, passed_over, .. }, next) =
             cur.record_at(self.pos).expect("a batch holds whole records");
         self.pos = next;
         Ok(Some(SourceEvent { cpu, dump_flags, event, passed_over }))

@@ -33,7 +33,7 @@ mod parse;
 mod reader;
 mod writer;
 
-pub use batch::{BatchRecord, EventBatch};
+pub use batch::EventBatch;
 pub use error::{Error, ErrorKind};
 pub use header::{
     CaptureHeader, FdInfo, FdKind, FdList, GroupInfo, InterfaceAddr, InterfaceInfo, MachineInfo, ProcessInfo,

@@ -22,7 +22,8 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const V1_HEADER_LEN: usize = 22;
 
 /// One event as read from a capture, borrowed from the reader's buffer until
-/// the next call to [`Reader::next_event`] / [`Reader::next_item`].
+/// the next call to [`Reader::next_event`] / [`Reader::next_item`], or from
+/// an [`EventBatch`].
 #[derive(Clone, Copy, Debug)]
 pub struct EventRecord<'a> {
     /// The CPU that produced the event.
@@ -371,10 +372,7 @@ impl Reader {
             }
             // Anything else: one step of the general path.
             match self.next_event() {
-                Ok(Some(rec)) => {
-                    let (cpu, flags, passed, ev) = (rec.cpu, rec.dump_flags, rec.passed_over, rec.event);
-                    batch.push(cpu, flags, passed, ev.as_bytes());
-                }
+                Ok(Some(rec)) => batch.push(&rec),
                 Ok(None) => break false,
                 Err(e) => {
                     batch.set_end_offset(self.offset());
@@ -398,6 +396,8 @@ impl Reader {
         let start = self.input.pos;
         let stop = start.saturating_add(until.saturating_sub(self.input.offset()) as usize);
         let (mut pos, mut events, mut passed_now, mut passed) = (start, 0u64, 0u64, self.passed);
+        // Stream offset of data[0].
+        let base = self.input.offset() - start as u64;
         while batch.byte_len() < bytes && pos < stop {
             let d = &data[pos..];
             let word = |at: usize| d.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
@@ -420,8 +420,9 @@ impl Reader {
                 passed_now += 1;
             } else {
                 let cpu = u16::from_le_bytes([d[8], d[9]]);
-                let flags = (bt == block::EVF_V2).then(|| word(10).expect("a v2 flagged block is longer"));
-                batch.push(cpu, flags, passed, event.as_bytes());
+                let dump_flags = (bt == block::EVF_V2).then(|| word(10).expect("a v2 flagged block is longer"));
+                let offset = base + pos as u64;
+                batch.push(&EventRecord { cpu, dump_flags, offset, event, passed_over: passed });
                 passed = 0;
             }
             pos += total;

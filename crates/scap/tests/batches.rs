@@ -6,17 +6,22 @@
 mod common;
 
 use saker_abi::{EventType, EventTypeSet};
-use saker_scap::{EventBatch, ReadOptions, Reader};
+use saker_scap::{EventBatch, EventRecord, ReadOptions, Reader};
 
-/// `(cpu, dump flags, passed over, event bytes)` of each event, how the
-/// reading ended, and the events passed over after the last one.
-type Read = (Vec<(u16, Option<u32>, u64, Vec<u8>)>, Result<(), String>, u64);
+/// `(cpu, dump flags, passed over, block offset, event bytes)` of each
+/// event, how the reading ended, and the events passed over after the last
+/// one.
+type Read = (Vec<(u16, Option<u32>, u64, u64, Vec<u8>)>, Result<(), String>, u64);
+
+fn summary(rec: &EventRecord<'_>) -> (u16, Option<u32>, u64, u64, Vec<u8>) {
+    (rec.cpu, rec.dump_flags, rec.passed_over, rec.offset, rec.event.as_bytes().to_vec())
+}
 
 fn one_by_one(mut r: Reader) -> Read {
     let mut out = Vec::new();
     loop {
         match r.next_event() {
-            Ok(Some(rec)) => out.push((rec.cpu, rec.dump_flags, rec.passed_over, rec.event.as_bytes().to_vec())),
+            Ok(Some(rec)) => out.push(summary(&rec)),
             Ok(None) => return (out, Ok(()), r.passed_over_pending()),
             Err(e) => return (out, Err(e.to_string()), r.passed_over_pending()),
         }
@@ -30,7 +35,7 @@ fn in_batches(mut r: Reader, bytes: usize) -> Read {
         let read = r.read_batch(&mut batch, bytes);
         let mut pos = 0;
         while let Some((rec, next)) = batch.record_at(pos) {
-            out.push((rec.cpu, rec.dump_flags, rec.passed_over, rec.event.as_bytes().to_vec()));
+            out.push(summary(&rec));
             pos = next;
         }
         assert_eq!(pos, batch.byte_len(), "every record is whole");
@@ -121,7 +126,7 @@ fn a_damaged_capture_gives_its_error_after_the_same_events() {
 fn passing_over_everything_still_moves_on_in_steps() {
     let p = common::captures_dir().join("libs__sample.scap");
     let events = one_by_one(Reader::open(&p).unwrap()).0;
-    let (total_events, largest) = (events.len() as u64, events.iter().map(|e| e.3.len() as u64).max().unwrap());
+    let (total_events, largest) = (events.len() as u64, events.iter().map(|e| e.4.len() as u64).max().unwrap());
     let mut r = Reader::open(&p).unwrap();
     r.pass_over(EventTypeSet::all());
     let mut batch = EventBatch::with_capacity(0);
