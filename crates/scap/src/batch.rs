@@ -9,10 +9,10 @@ use crate::EventRecord;
 const RECORD_HEADER: usize = 24;
 
 /// A run of events copied out of a [`crate::Reader`] by
-/// [`crate::Reader::read_batch`], each with what
-/// [`crate::Reader::next_event`] gives with it (an [`EventRecord`]). The events were checked when
-/// they were read: viewing them again ([`EventBatch::record_at`]) only looks
-/// at their header. Reused batches keep their memory.
+/// [`crate::Reader::read_batch`], each with what [`crate::Reader::next_event`]
+/// gives with it (an [`EventRecord`]). The events were checked when they were
+/// read: viewing them again ([`EventBatch::record_at`]) only looks at their
+/// header. Reused batches keep their memory.
 #[derive(Debug, Default)]
 pub struct EventBatch {
     bytes: Vec<u8>,

@@ -385,11 +385,11 @@ impl Reader {
     }
 
     /// The bulk of [`Reader::read_batch`]: well-formed version-2 event
-    /// blocks wholly in the input, in one tight loop, up to stream offset
-    /// `until` (so that a memory map's pages are given back behind it in
-    /// steps: [`Input::consume`]). Stops before
-    /// anything else (other blocks, damaged or incomplete ones, the end),
-    /// which the general path reads and reports.
+    /// blocks ([`V2Block`]) in one tight loop, up to stream offset `until`
+    /// (so that a memory map's pages are given back behind it in steps:
+    /// [`Input::consume`]). Stops before anything else (other blocks,
+    /// damaged or incomplete ones, malformed events, the end), which the
+    /// general path reads and reports.
     #[inline]
     fn read_v2_run(&mut self, batch: &mut EventBatch, bytes: usize, until: u64) {
         let data = self.input.data();
@@ -399,33 +399,17 @@ impl Reader {
         // Stream offset of data[0].
         let base = self.input.offset() - start as u64;
         while batch.byte_len() < bytes && pos < stop {
-            let d = &data[pos..];
-            let word = |at: usize| d.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
-            let (Some(bt), Some(total)) = (word(0), word(4)) else { break };
-            let total = total as usize;
-            let head = match bt {
-                block::EV_V2 => 10,
-                block::EVF_V2 => 14,
-                _ => break,
-            };
-            if total < min_block_len(bt)
-                || total - 8 > MAX_EVENT_BLOCK_BODY as usize
-                || word(total - 4) != Some(total as u32)
-            {
-                break;
-            }
-            let Ok(event) = Event::parse(&d[head..total - 4]) else { break };
+            let Some(b) = V2Block::at(&data[pos..]) else { break };
+            let Ok(event) = Event::parse(&data[pos + b.head..pos + b.total - 4]) else { break };
             if self.pass.as_ref().is_some_and(|p| p.contains(event.event_type())) {
                 passed += 1;
                 passed_now += 1;
             } else {
-                let cpu = u16::from_le_bytes([d[8], d[9]]);
-                let dump_flags = (bt == block::EVF_V2).then(|| word(10).expect("a v2 flagged block is longer"));
-                let offset = base + pos as u64;
+                let (cpu, dump_flags, offset) = (b.cpu, b.flags, base + pos as u64);
                 batch.push(&EventRecord { cpu, dump_flags, offset, event, passed_over: passed });
                 passed = 0;
             }
-            pos += total;
+            pos += b.total;
             events += 1;
         }
         self.input.consume(pos - start);
@@ -635,29 +619,15 @@ impl Reader {
     }
 
     /// The common case of [`Reader::advance`], in fewer steps: a version-2
-    /// event block, wholly available and framed as [`Reader::frame`]
-    /// requires. `None` leaves anything else (other blocks, damaged or
-    /// incomplete ones, the end) to the general path.
+    /// event block ([`V2Block`]). `None` leaves anything else (other blocks,
+    /// damaged or incomplete ones, the end) to the general path.
     #[inline]
     fn v2_event_block(&mut self) -> Option<Loc> {
-        let d = self.input.rest();
-        let word = |at: usize| d.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
-        let (bt, total) = (word(0)?, word(4)? as usize);
-        let head = match bt {
-            block::EV_V2 => 10,
-            block::EVF_V2 => 14,
-            _ => return None,
-        };
-        if total < min_block_len(bt) || total - 8 > MAX_EVENT_BLOCK_BODY as usize || word(total - 4)? as usize != total
-        {
-            return None;
-        }
-        let cpu = u16::from_le_bytes([d[8], d[9]]);
-        let flags = (bt == block::EVF_V2).then(|| word(10).expect("a v2 flagged block is longer"));
+        let b = V2Block::at(self.input.rest())?;
         let (offset, start) = (self.input.offset(), self.input.pos);
-        self.input.consume(total);
+        self.input.consume(b.total);
         self.stats.events += 1;
-        Some(Loc { cpu, flags, offset, src: Src::Input(start + head, start + total - 4) })
+        Some(Loc { cpu: b.cpu, flags: b.flags, offset, src: Src::Input(start + b.head, start + b.total - 4) })
     }
 
     #[cold]
@@ -724,6 +694,39 @@ impl Reader {
             },
             Metadata::Unknown => h.skipped_blocks.push((m.block_type, m.offset)),
         }
+    }
+}
+
+/// A version-2 event block (plain or flagged, not large), wholly in the
+/// bytes and framed as [`Reader::frame`] requires: the fast path's view of
+/// the most common block.
+struct V2Block {
+    /// The block's length.
+    total: usize,
+    /// Where the event starts in the block.
+    head: usize,
+    cpu: u16,
+    flags: Option<u32>,
+}
+
+impl V2Block {
+    /// The block at the start of `d`, if it is one.
+    #[inline]
+    fn at(d: &[u8]) -> Option<V2Block> {
+        let word = |at: usize| d.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        let (bt, total) = (word(0)?, word(4)? as usize);
+        let head = match bt {
+            block::EV_V2 => 10,
+            block::EVF_V2 => 14,
+            _ => return None,
+        };
+        if total < min_block_len(bt) || total - 8 > MAX_EVENT_BLOCK_BODY as usize || word(total - 4)? as usize != total
+        {
+            return None;
+        }
+        let cpu = u16::from_le_bytes([d[8], d[9]]);
+        let flags = (bt == block::EVF_V2).then(|| word(10).expect("a v2 flagged block is longer"));
+        Some(V2Block { total, head, cpu, flags })
     }
 }
 
