@@ -86,6 +86,10 @@ pub struct SourceStats {
     pub drops_too_large: u64,
     /// Events lost for any other reason (a failed kernel read, ...).
     pub drops_other: u64,
+    /// Of `events`, those read but not delivered, being of a type given to
+    /// [`EventSource::pass_over`] (those after the last event delivered
+    /// too: a consumer adds them at the end).
+    pub passed_over: u64,
 }
 
 impl SourceStats {

@@ -27,7 +27,10 @@ const BATCHES_IN_FLIGHT: usize = 2;
 pub struct CaptureSource {
     header: CaptureHeader,
     input: Input,
+    /// Events delivered and passed over before the last one delivered.
     events: u64,
+    /// Of those, passed over.
+    passed_over: u64,
     stop: StopHandle,
 }
 
@@ -78,7 +81,7 @@ impl CaptureSource {
         let header = reader.header().clone();
         let input =
             if reading_thread { Input::Unstarted(Some(Box::new(reader))) } else { Input::Direct(Box::new(reader)) };
-        Ok(CaptureSource { header, input, events: 0, stop: StopHandle::new() })
+        Ok(CaptureSource { header, input, events: 0, passed_over: 0, stop: StopHandle::new() })
     }
 
     /// The capture's header: machine, users, processes and their fds.
@@ -223,6 +226,7 @@ impl EventSource for CaptureSource {
         match next? {
             Some(ev) => {
                 self.events += 1 + ev.passed_over;
+                self.passed_over += ev.passed_over;
                 Ok(Next::Event(ev))
             }
             None => Ok(Next::End),
@@ -243,7 +247,7 @@ impl EventSource for CaptureSource {
             Input::Unstarted(None) => 0,
             Input::Batches(b) => b.trailing,
         };
-        SourceStats { events: self.events + pending, ..SourceStats::default() }
+        SourceStats { events: self.events + pending, passed_over: self.passed_over + pending, ..SourceStats::default() }
     }
 
     fn stop_handle(&self) -> StopHandle {
@@ -315,6 +319,7 @@ mod tests {
                 assert_eq!((&got, &end), (&expected, &every.1), "{} threaded={threaded}", f.display());
                 // Every event is counted, delivered or not.
                 assert_eq!(s.stats().events, every.0.len() as u64, "{} threaded={threaded}", f.display());
+                assert_eq!(s.stats().passed_over, s.stats().events - got.len() as u64);
                 assert!(passed <= s.stats().events - got.len() as u64);
                 passed_in_all += s.stats().events - got.len() as u64;
             }

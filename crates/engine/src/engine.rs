@@ -149,6 +149,15 @@ impl Engine {
         &self.event_types
     }
 
+    /// Which optional parts of the state the rules' conditions and outputs
+    /// read (`saker_state::State::unneeded_event_types` gives the events a
+    /// replay may then leave unapplied).
+    pub fn state_reads(&self) -> saker_state::Reads {
+        self.rules.iter().fold(saker_state::Reads::NONE, |r, rule| {
+            r.union(rule.filter.state_reads()).union(rule.output.state_reads())
+        })
+    }
+
     /// Evaluates the rules on one event (the state must already include it)
     /// and hands each alert to `on_alert`.
     pub fn evaluate(&mut self, ctx: &EventContext<'_>, mut on_alert: impl FnMut(Alert)) {

@@ -120,7 +120,7 @@ fn run_inline(
 ) -> Result<RunStats, SourceError> {
     let time = TimeFormatter::default();
     let mut stats = RunStats::default();
-    let mut reported = 0;
+    let (mut reported, mut passed_over) = (0, 0);
     let mut ticker = Ticker::new();
     let mut tick = false;
     loop {
@@ -142,6 +142,12 @@ fn run_inline(
             }
             Next::End => break,
         };
+        // Events the source passed over count, and are numbered, as read.
+        if rec.passed_over > 0 {
+            stats.events += rec.passed_over;
+            passed_over += rec.passed_over;
+            state.count_unapplied(rec.passed_over);
+        }
         stats.events += 1;
         // The hook runs before the next read (the event borrows the source).
         tick = ticker.due(rec.event.ts());
@@ -164,11 +170,13 @@ fn run_inline(
             });
         }
     }
+    stats.source = source.stats();
+    // Events passed over after the last one delivered.
+    stats.events += stats.source.passed_over - passed_over;
     if let Some(m) = &metrics {
         m.add_events(stats.events - reported);
     }
     report_state(&metrics, &state);
-    stats.source = source.stats();
     on_idle(&stats.source);
     Ok(stats)
 }
@@ -176,10 +184,21 @@ fn run_inline(
 /// Events copied out of the source's buffer, shared by all workers.
 struct Batch {
     bytes: Vec<u8>,
-    /// (start, len, cpu) of each event in `bytes`.
-    events: Vec<(u32, u32, u16)>,
-    /// `evt.num` of the first event.
-    first_num: u64,
+    events: Vec<BatchEvent>,
+    /// Events read: those in the batch and those passed over before them.
+    read: u64,
+}
+
+/// An event of a [`Batch`].
+struct BatchEvent {
+    /// Where it is in the batch's bytes.
+    start: u32,
+    len: u32,
+    cpu: u16,
+    /// Its `evt.num`.
+    num: u64,
+    /// Events the source passed over right before it.
+    passed_over: u64,
 }
 
 fn run_parallel(
@@ -209,12 +228,13 @@ fn run_parallel(
     drop(state);
 
     let mut stats = RunStats::default();
-    let mut batch = new_batch(1);
+    let mut passed_over = 0;
+    let mut batch = new_batch();
     // Event time at which the current batch goes out even if not full.
     let mut batch_deadline = u64::MAX;
     let send = |batch: Batch, senders: &[Sender<Arc<Batch>>]| {
         if let Some(m) = &metrics {
-            m.add_events(batch.events.len() as u64);
+            m.add_events(batch.read);
         }
         let b = Arc::new(batch);
         for s in senders {
@@ -232,8 +252,7 @@ fn run_parallel(
             Ok(Next::Event(rec)) => rec,
             Ok(Next::Idle) => {
                 if !batch.events.is_empty() {
-                    let next = new_batch(stats.events + 1);
-                    send(std::mem::replace(&mut batch, next), &senders);
+                    send(std::mem::replace(&mut batch, new_batch()), &senders);
                 }
                 tick = true;
                 continue;
@@ -241,7 +260,10 @@ fn run_parallel(
             Ok(Next::End) => break Ok(()),
             Err(e) => break Err(e),
         };
-        stats.events += 1;
+        // Events the source passed over count, and are numbered, as read.
+        stats.events += rec.passed_over + 1;
+        passed_over += rec.passed_over;
+        batch.read += rec.passed_over + 1;
         let ts = rec.event.ts();
         tick = ticker.due(ts);
         if batch.events.is_empty() {
@@ -251,14 +273,18 @@ fn run_parallel(
             batch_deadline = if now.abs_diff(ts) < LIVE_WINDOW_NS { ts + LIVE_BATCH_SPAN_NS } else { u64::MAX };
         }
         let bytes = rec.event.as_bytes();
-        batch.events.push((batch.bytes.len() as u32, bytes.len() as u32, rec.cpu));
+        let (start, len, cpu) = (batch.bytes.len() as u32, bytes.len() as u32, rec.cpu);
+        batch.events.push(BatchEvent { start, len, cpu, num: stats.events, passed_over: rec.passed_over });
         batch.bytes.extend_from_slice(bytes);
         if batch.events.len() >= BATCH_EVENTS || ts >= batch_deadline {
-            let next = new_batch(stats.events + 1);
-            send(std::mem::replace(&mut batch, next), &senders);
+            send(std::mem::replace(&mut batch, new_batch()), &senders);
         }
     };
-    if !batch.events.is_empty() {
+    // Events passed over after the last one delivered.
+    let trailing = source.stats().passed_over - passed_over;
+    stats.events += trailing;
+    batch.read += trailing;
+    if batch.read > 0 {
         send(batch, &senders);
     }
     drop(senders);
@@ -273,8 +299,8 @@ fn run_parallel(
     result.map(|()| stats)
 }
 
-fn new_batch(first_num: u64) -> Batch {
-    Batch { bytes: Vec::with_capacity(BATCH_EVENTS * 128), events: Vec::with_capacity(BATCH_EVENTS), first_num }
+fn new_batch() -> Batch {
+    Batch { bytes: Vec::with_capacity(BATCH_EVENTS * 128), events: Vec::with_capacity(BATCH_EVENTS), read: 0 }
 }
 
 /// One worker: applies every event to its state, evaluates the rules for
@@ -296,9 +322,10 @@ fn worker(
             report_state(&metrics, &state);
         }
         seen += batch.events.len() as u64;
-        for (k, &(start, len, cpu)) in batch.events.iter().enumerate() {
+        for &BatchEvent { start, len, cpu, num, passed_over } in &batch.events {
             let bytes = &batch.bytes[start as usize..(start + len) as usize];
             let Ok(event) = Event::parse(bytes) else { continue };
+            state.count_unapplied(passed_over);
             state.apply(&event, cpu);
             let ty = event.event_type();
             if !(evaluated(ty) && engine.event_types().contains(ty)) {
@@ -309,7 +336,7 @@ fn worker(
             if (tgid as u64) % n != me {
                 continue;
             }
-            let ctx = EventContext { event, num: batch.first_num + k as u64, cpu, time: &time, state: &state };
+            let ctx = EventContext { event, num, cpu, time: &time, state: &state };
             engine.evaluate(&ctx, |a| {
                 alerts += 1;
                 sink(a)

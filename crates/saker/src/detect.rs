@@ -11,7 +11,7 @@ use saker_engine::{DropPolicy, DropsConfig, Engine, EngineOptions, RuleMatching}
 use saker_metrics::{Metrics, MetricsInfo, MetricsServer, OutputSample, SourceCounters, WebserverConfig};
 use saker_outputs::{Outputs, OutputsConfig, Priority};
 use saker_rules::{LoadResult, RulesSource, Ruleset};
-use saker_state::Limits;
+use saker_state::{Limits, State};
 use serde::Deserialize;
 
 use crate::cli::{DetectArgs, UsageError};
@@ -120,6 +120,14 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
     if args.replay.is_none() {
         crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
+    } else {
+        // A replay passes over the events that change nothing the rules
+        // read and that no rule looks at (a live driver's selection of
+        // system calls does that job in the kernel).
+        let unneeded = State::unneeded_event_types(engine.state_reads()).intersect(&engine.event_types().complement());
+        if !unneeded.is_empty() {
+            source.pass_over(&unneeded);
+        }
     }
     // Every worker keeps a whole copy of the state and the reading thread
     // needs a CPU of its own: by default one worker per CPU but one, so on

@@ -49,6 +49,9 @@ const LIVE_FLUSH: Duration = Duration::from_millis(100);
 struct Counts {
     /// Events read from the source.
     read: u64,
+    /// Of those, passed over by the source (delivered events say how many
+    /// came before them).
+    passed_over: u64,
     /// Events that passed the filter.
     matched: u64,
     /// Threads in the state's table at the start, at the end, and at most.
@@ -152,6 +155,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         // the events that pass the filter.
         if rec.passed_over > 0 {
             counts.read += rec.passed_over;
+            counts.passed_over += rec.passed_over;
             state.count_unapplied(rec.passed_over);
             visibility.seen_other_event = true;
         }
@@ -200,9 +204,9 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     stop.stop();
     let stats = source.stats();
     // Events passed over after the last one delivered.
-    if !live {
-        counts.read = counts.read.max(stats.events);
-    }
+    let trailing = stats.passed_over - counts.passed_over;
+    counts.read += trailing;
+    state.count_unapplied(trailing);
     let exit_code = source.exit_code();
     drop(source);
     let printed = stdout.write_all(&out).and_then(|()| stdout.flush());

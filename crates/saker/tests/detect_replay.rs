@@ -78,20 +78,21 @@ fn stable_rules_raise_what_falco_raises_on_the_captures() {
     }
 }
 
+/// A rules file (in a fresh temporary directory) with one NOTICE rule.
+fn notice_rule(dir: &str, name: &str, condition: &str, output: &str) -> PathBuf {
+    let file = temp_dir(dir).join("rule.yaml");
+    let yaml =
+        format!("- rule: {name}\n  desc: test\n  condition: {condition}\n  output: {output}\n  priority: NOTICE\n");
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
 #[test]
 fn a_rule_fires_once_per_matching_event() {
     // The positive control for the test above: a rule on the capture's own
     // events alerts exactly as often as the same condition filters events.
-    let dir = temp_dir("detect_positive");
-    let rule_file = dir.join("cat.yaml");
     let cond = "evt.type in (open, openat) and proc.name = cat and fd.num >= 0";
-    std::fs::write(
-        &rule_file,
-        format!(
-            "- rule: cat opens a file\n  desc: test\n  condition: {cond}\n  output: cat opened %fd.name (pid=%proc.pid)\n  priority: NOTICE\n"
-        ),
-    )
-    .unwrap();
+    let rule_file = notice_rule("detect_positive", "cat opens a file", cond, "cat opened %fd.name (pid=%proc.pid)");
     let cap = captures_dir().join("falco__cat_write.scap");
     let expected = stdout_ok(&saker(&["trace", "-r", cap.to_str().unwrap(), "-p", "%fd.name", cond]), "saker trace");
     let expected: Vec<&str> = expected.lines().collect();
@@ -119,6 +120,43 @@ fn a_rule_fires_once_per_matching_event() {
         assert!(first.contains(key), "{key} missing in {first}");
     }
     assert!(first.contains("\"fd.name\":\"/etc/ld.so.cache\""), "{first}");
+}
+
+#[test]
+fn a_replay_passes_over_switches_without_changing_numbers_or_alerts() {
+    // The rule reads users but no memory counter: a replay passes over the
+    // scheduler switches (and procinfo), never the user lists. Numbers,
+    // names and counts must be those of the whole capture.
+    let output = "%evt.num %proc.name %user.name %fd.name";
+    let cond = "evt.type in (open, openat) and evt.dir = <";
+    let rule_file = notice_rule("detect_pass_over", "an open", cond, &format!("open {output}"));
+    let (mut switches, mut alerts_seen) = (0, 0);
+    for cap in all_captures() {
+        let cap = cap.to_str().unwrap();
+        // Every event, nothing passed over (no filter); `*` prints <NA> as
+        // rule outputs do.
+        let every = saker(&["trace", "-r", cap, "--stats", "-p", &format!("*%evt.type %evt.dir {output}")]);
+        let lines = stdout_ok(&every, "saker trace");
+        let stats = String::from_utf8_lossy(&every.stderr);
+        let read = stats.lines().find_map(|l| l.strip_prefix("Events read: ")).expect("--stats").to_string();
+        switches += lines.lines().filter(|l| l.starts_with("switch ")).count();
+        let expected: Vec<String> = lines
+            .lines()
+            .filter_map(|l| l.strip_prefix("openat < ").or_else(|| l.strip_prefix("open < ")))
+            .map(|rest| format!("open {rest}"))
+            .collect();
+        for workers in ["1", "2"] {
+            let out = detect(&["-r", rule_file.to_str().unwrap(), "-e", cap, "-o", &format!("workers={workers}")]);
+            let stdout = stdout_ok(&out, &format!("saker detect -e {cap}"));
+            let got: Vec<&str> =
+                alert_lines(&stdout).iter().map(|a| a.split_once(": Notice ").expect("a Notice alert").1).collect();
+            assert_eq!(got, expected, "{cap} workers={workers}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&format!("Events processed: {read};")), "{cap}: {read} events: {stderr}");
+            alerts_seen += got.len();
+        }
+    }
+    assert!(switches > 100 && alerts_seen > 100, "switches {switches}, alerts {alerts_seen}");
 }
 
 #[test]
