@@ -33,6 +33,15 @@ fn fork_run(f: impl FnOnce()) -> i64 {
     pid as i64
 }
 
+/// `bytes` where a forked child is sure to have them mapped: a BPF program
+/// cannot fault a page in (its read of an unmapped buffer fails, and the
+/// event carries no data), writing to /dev/null never touches the buffer,
+/// and a fork does not copy the page tables of the binary's read-only data,
+/// where a literal lives. A copy on the parent's stack is mapped in both.
+fn resident<const N: usize>(bytes: [u8; N]) -> [u8; N] {
+    std::hint::black_box(bytes)
+}
+
 fn events_of(probe: &mut ModernBpf, tid: i64) -> Vec<Owned> {
     collect(probe, Duration::from_secs(2), |e| e.tid() as i64 == tid, |_| false)
 }
@@ -61,7 +70,7 @@ fn snaplen_limits_data_buffers() {
         return;
     }
     let mut probe = ModernBpf::open(Config { syscalls: set(&["write"]), snaplen: 8, ..Config::default() }).unwrap();
-    let msg = b"0123456789abcdef";
+    let msg = resident(*b"0123456789abcdef");
     let pid = fork_run(|| unsafe {
         let fd = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
         libc::syscall(libc::SYS_write, fd, msg.as_ptr(), msg.len());
@@ -80,7 +89,7 @@ fn events_above_the_maximum_are_counted_not_truncated() {
     }
     let mut probe = ModernBpf::open(Config { syscalls: set(&["write"]), snaplen: 65535, ..Config::default() }).unwrap();
     let big = vec![b'x'; 65535];
-    let small = b"small";
+    let small = resident(*b"small");
     let pid = fork_run(|| unsafe {
         let fd = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
         libc::syscall(libc::SYS_write, fd, big.as_ptr(), big.len());
