@@ -11,7 +11,7 @@ use saker_engine::{DropPolicy, DropsConfig, Engine, EngineOptions, RuleMatching}
 use saker_metrics::{Metrics, MetricsInfo, MetricsServer, OutputSample, SourceCounters, WebserverConfig};
 use saker_outputs::{Outputs, OutputsConfig, Priority};
 use saker_rules::{LoadResult, RulesSource, Ruleset};
-use saker_state::{Limits, State};
+use saker_state::Limits;
 use serde::Deserialize;
 
 use crate::cli::{DetectArgs, UsageError};
@@ -124,10 +124,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         // A replay passes over the events that change nothing the rules
         // read and that no rule looks at (a live driver's selection of
         // system calls does that job in the kernel).
-        let unneeded = State::unneeded_event_types(engine.state_reads()).intersect(&engine.event_types().complement());
-        if !unneeded.is_empty() {
-            source.pass_over(&unneeded);
-        }
+        crate::source::pass_over_unneeded(source.as_mut(), engine.state_reads(), engine.event_types());
     }
     // Every worker keeps a whole copy of the state and the reading thread
     // needs a CPU of its own: by default one worker per CPU but one, so on

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use saker_driver::{CaptureSource, EventSource};
 use saker_scap::CaptureHeader;
-use saker_state::{Limits, State};
+use saker_state::{Limits, Reads, State};
 
 use crate::cli::UsageError;
 
@@ -192,6 +192,17 @@ pub fn syscalls_for(types: &saker_filter::EventTypeSet) -> Option<BTreeSet<Strin
     set.extend(names.into_iter().map(str::to_string));
     set.retain(|n| saker_modern_bpf::syscall_by_name(n).is_some());
     Some(set)
+}
+
+/// Asks `source` to pass over the events a command needs for nothing: those
+/// whose types it does not look at (`matched` are those it does) and that
+/// change no part of the state its fields read (`reads`). A capture reads
+/// and counts them without delivering them; a live driver ignores this.
+pub fn pass_over_unneeded(source: &mut dyn EventSource, reads: Reads, matched: &saker_filter::EventTypeSet) {
+    let unneeded = State::unneeded_event_types(reads).intersect(&matched.complement());
+    if !unneeded.is_empty() {
+        source.pass_over(&unneeded);
+    }
 }
 
 fn available() -> String {

@@ -95,11 +95,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     if args.write.is_none()
         && let Some(f) = &filter
     {
-        let reads = f.state_reads().union(format.state_reads());
-        let unneeded = State::unneeded_event_types(reads).intersect(&f.event_types().complement());
-        if !unneeded.is_empty() {
-            source.pass_over(&unneeded);
-        }
+        source::pass_over_unneeded(source.as_mut(), f.state_reads().union(format.state_reads()), f.event_types());
     }
     let stop = source.stop_handle();
     if live {

@@ -332,8 +332,9 @@ impl Reader {
             Src::Input(s, e) => &self.input.data()[s..e],
             Src::Conv => &self.conv[..],
         };
-        let Some(ty) = bytes.get(20..22).map(|b| EventType(u16::from_le_bytes([b[0], b[1]]))) else { return false };
-        if !pass.contains(ty) || Event::parse(bytes).is_err() {
+        // The type first (a header check), the parameters only for those to pass over.
+        let Ok(ev) = Event::parse_checked(bytes) else { return false };
+        if !pass.contains(ev.event_type()) || Event::parse(bytes).is_err() {
             return false;
         }
         self.passed += 1;
