@@ -124,6 +124,11 @@ fn every_event_matches_its_table_layout() {
             libc::syscall(libc::SYS_umount2, file.as_ptr(), 0);
             libc::syscall(libc::SYS_chdir, c"/".as_ptr());
             libc::syscall(libc::SYS_getcwd, rbuf.as_mut_ptr(), 64);
+            libc::syscall(libc::SYS_keyctl, 0 /*KEYCTL_GET_KEYRING_ID*/, -3 /*KEY_SPEC_SESSION_KEYRING*/, 0);
+            libc::syscall(libc::SYS_keyctl, 10 /*KEYCTL_SEARCH*/, -4, c"user".as_ptr(), c"saker-none".as_ptr(), 0);
+            let mut qbuf = [0u8; 128];
+            let q_getquota = (0x800007u32 << 8) as i32; // QCMD(Q_GETQUOTA, USRQUOTA)
+            libc::syscall(libc::SYS_quotactl, q_getquota, c"/dev/null".as_ptr(), 0, qbuf.as_mut_ptr());
             libc::syscall(libc::SYS_execveat, -1, c"".as_ptr(), 0, 0, libc::AT_EMPTY_PATH);
             libc::syscall(libc::SYS_getppid);
             libc::_exit(0);
@@ -175,6 +180,8 @@ fn every_event_matches_its_table_layout() {
         "PPME_SYSCALL_SYMLINKAT_X",
         "PPME_SYSCALL_MOUNT_X",
         "PPME_SYSCALL_EXECVEAT_X",
+        "PPME_SYSCALL_KEYCTL_X",
+        "PPME_SYSCALL_QUOTACTL_X",
         "PPME_GENERIC_X",
         "PPME_PROCEXIT_1_E",
     ] {
