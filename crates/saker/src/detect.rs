@@ -11,7 +11,6 @@ use saker_engine::{DropPolicy, DropsConfig, Engine, EngineOptions, RuleMatching}
 use saker_metrics::{Metrics, MetricsInfo, MetricsServer, OutputSample, SourceCounters, WebserverConfig};
 use saker_outputs::{Outputs, OutputsConfig, Priority};
 use saker_rules::{LoadResult, RulesSource, Ruleset};
-use saker_state::Limits;
 use serde::Deserialize;
 
 use crate::cli::{DetectArgs, UsageError};
@@ -47,7 +46,11 @@ fn default_priority() -> String {
 
 pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let config = Config::load(args.config.as_deref(), &args.options).map_err(|e| UsageError(e.to_string()))?;
+    for w in config.warnings() {
+        eprintln!("saker: warning: {w}");
+    }
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+    let settings = crate::source::engine_settings(&config)?;
 
     if args.list {
         crate::fields::print_fields(None);
@@ -105,20 +108,27 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     });
     let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
 
+    // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
+    let capture = match (&args.replay, &args.driver) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(_)) => None,
+        (None, None) => settings.capture.clone(),
+    };
+    let driver = args.driver.clone().or(settings.driver.clone());
     let request = crate::source::SourceRequest {
-        capture: args.replay.as_deref(),
-        driver: args.driver.as_deref(),
+        capture: capture.as_deref(),
+        driver: driver.as_deref(),
         live: crate::source::LiveOptions {
             // Only what the rules and the state need crosses the ring.
             syscalls: crate::source::syscalls_for(engine.event_types()),
-            ..crate::source::LiveOptions::default()
+            ..settings.live.clone()
         },
-        limits: Limits::default(),
+        limits: settings.limits.clone(),
         command: &args.command,
         attach: args.pid,
     };
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
-    if args.replay.is_none() {
+    if capture.is_none() {
         crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
     } else {
         // A replay passes over the events that change nothing the rules
@@ -201,7 +211,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
 /// Loads the rules files (or the built-in rules); prints warnings, and on
 /// errors prints them and gives the exit code.
 fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult, ExitCode>> {
-    let files: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let files = expand_rules_paths(&named)?;
     let mut texts = Vec::with_capacity(files.len());
     for f in &files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
@@ -227,6 +238,27 @@ fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult
             Ok(Err(ExitCode::from(1)))
         }
     }
+}
+
+/// The rules files `paths` names: a file as given, a directory's regular
+/// files in name order (as Falco loads `/etc/falco/rules.d`).
+pub fn expand_rules_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read rules file {}", p.display()))?;
+        if !meta.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("cannot read rules directory {}", p.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_file())
+            .collect();
+        inside.sort();
+        files.extend(inside);
+    }
+    Ok(files)
 }
 
 fn print_summary(load: &LoadResult, engine: &Engine) {
