@@ -97,6 +97,8 @@ const fn only(path: &'static str, kind: Kind, values: &'static [&'static str], w
 
 use Kind::*;
 
+const LOG_LEVELS: [&str; 8] = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
+
 const NO_PLUGINS: &str = "saker has no plugin framework; only the syscall source exists";
 const NO_GRPC: &str = "saker has no gRPC server or output (use http_output or nats_output)";
 
@@ -113,7 +115,12 @@ pub const KEYS: &[Key] = &[
     k("static_fields", Map),
     // Configuration files.
     k("config_files", List),
-    k("watch_config_files", Bool),
+    only(
+        "watch_config_files",
+        Bool,
+        &["false"],
+        "saker does not watch its configuration and rules files for changes yet",
+    ),
     // Engine.
     k("engine", Section),
     k("engine.kind", Str),
@@ -207,15 +214,20 @@ pub const KEYS: &[Key] = &[
     only("webserver.ssl_enabled", Bool, &["false"], "saker's web server has no TLS"),
     k("webserver.ssl_certificate", Str),
     // saker's own logs.
-    k("log_stderr", Bool),
-    k("log_syslog", Bool),
-    k("log_level", Str),
+    only("log_stderr", Bool, &["true"], "saker always writes its own log to stderr"),
+    only("log_syslog", Bool, &["false"], "saker does not send its own log to syslog (alerts: syslog_output)"),
+    only("log_level", Str, &LOG_LEVELS, "not a log level"),
     k("libs_logger", Section),
     only("libs_logger.enabled", Bool, &["false"], "saker has no separate libraries log (its log_level covers it)"),
     k("libs_logger.severity", Str),
     // Drops and timeouts.
     k("syscall_event_timeouts", Section),
-    k("syscall_event_timeouts.max_consecutives", Int),
+    only(
+        "syscall_event_timeouts.max_consecutives",
+        Int,
+        &[],
+        "saker raises no alert on consecutive driver timeouts (a quiet host is not an error)",
+    ),
     k("syscall_event_drops", Section),
     k("syscall_event_drops.threshold", Number),
     k("syscall_event_drops.actions", StrList),
@@ -224,7 +236,12 @@ pub const KEYS: &[Key] = &[
     k("syscall_event_drops.simulate_drops", Bool),
     // Metrics.
     k("metrics", Section),
-    k("metrics.enabled", Bool),
+    only(
+        "metrics.enabled",
+        Bool,
+        &["false"],
+        "saker has no periodic metrics snapshots; Prometheus /metrics is served by webserver",
+    ),
     k("metrics.interval", Scalar),
     k("metrics.output_rule", Bool),
     k("metrics.output_file", Str),

@@ -34,6 +34,8 @@ struct EngineConfig {
     syscall_event_drops: DropsConfig,
     #[serde(default)]
     webserver: WebserverConfig,
+    #[serde(default)]
+    base_syscalls: crate::source::BaseSyscalls,
 }
 
 fn default_matching() -> String {
@@ -57,10 +59,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let load = match load_rules(&args, &engine_cfg)? {
+    let mut load = match load_rules(&args, &engine_cfg)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    crate::rules_config::apply(&config, &mut load)?;
+    let static_fields = crate::rules_config::static_fields(&config)?;
     let options = EngineOptions {
         rule_matching: match engine_cfg.rule_matching.as_str() {
             "first" => RuleMatching::First,
@@ -120,7 +124,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         driver: driver.as_deref(),
         live: crate::source::LiveOptions {
             // Only what the rules and the state need crosses the ring.
-            syscalls: crate::source::syscalls_for(engine.event_types()),
+            syscalls: crate::source::syscalls_with_base(engine.event_types(), &engine_cfg.base_syscalls)?,
             ..settings.live.clone()
         },
         limits: settings.limits.clone(),
@@ -148,9 +152,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let counters: std::collections::HashMap<String, saker_metrics::RuleCounter> =
         load.rules.iter().map(|r| (r.name.clone(), metrics.rule(&r.name, r.priority as u8, &r.source))).collect();
     let sink_outputs = Arc::clone(&outputs);
-    let sink: saker_engine::AlertSink = Arc::new(move |alert| {
+    let sink: saker_engine::AlertSink = Arc::new(move |mut alert| {
         if let Some(c) = counters.get(&alert.rule) {
             c.inc();
+        }
+        for (name, value) in &static_fields {
+            alert.output_fields.push((name.clone(), saker_outputs::FieldValue::Str(value.clone())));
         }
         sink_outputs.emit(&alert);
     });

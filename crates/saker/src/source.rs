@@ -212,6 +212,64 @@ pub fn syscalls_for(types: &saker_filter::EventTypeSet) -> Option<BTreeSet<Strin
     Some(set)
 }
 
+/// `base_syscalls`, Falco's keys.
+#[derive(Clone, Debug, Default, serde::Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct BaseSyscalls {
+    /// `custom_set`: the syscalls enabled besides the rules' own, instead
+    /// of those the state needs; a `!name` is left out even if a rule
+    /// wants it.
+    pub custom_set: Vec<String>,
+    /// `repair`: add what the state needs to `custom_set`.
+    pub repair: bool,
+    /// `all`: enable every syscall.
+    pub all: bool,
+}
+
+/// The syscalls the live driver enables for rules matching `types`, as
+/// `base_syscalls` asks: `all`, or the rules' plus `custom_set` (plus the
+/// state's with `repair`), or the rules' plus the state's (the default).
+pub fn syscalls_with_base(
+    types: &saker_filter::EventTypeSet,
+    base: &BaseSyscalls,
+) -> Result<Option<BTreeSet<String>>, UsageError> {
+    if base.all {
+        return Ok(None);
+    }
+    let unknown: Vec<&str> = base
+        .custom_set
+        .iter()
+        .map(|n| n.trim_start_matches('!'))
+        .filter(|n| saker_modern_bpf::syscall_by_name(n).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(UsageError(format!("unknown syscall name(s) in base_syscalls.custom_set: {}", unknown.join(", "))));
+    }
+    if base.custom_set.is_empty() {
+        return Ok(syscalls_for(types));
+    }
+    let Some(default) = syscalls_for(types) else { return Ok(None) };
+    let state: BTreeSet<&str> = saker_state::STATE_SYSCALLS.iter().copied().collect();
+    let mut set: BTreeSet<String> = if base.repair {
+        default
+    } else {
+        // The rules' own, without the state's.
+        let rules: BTreeSet<&str> = types.names().into_iter().collect();
+        default.into_iter().filter(|n| rules.contains(n.as_str()) || !state.contains(n.as_str())).collect()
+    };
+    for n in &base.custom_set {
+        match n.strip_prefix('!') {
+            Some(out) => {
+                set.remove(out);
+            }
+            None => {
+                set.insert(n.clone());
+            }
+        }
+    }
+    Ok(Some(set))
+}
+
 /// Asks `source` to pass over the events a command needs for nothing: those
 /// whose types it does not look at (`matched` are those it does) and that
 /// change no part of the state its fields read (`reads`). A capture reads
@@ -434,5 +492,20 @@ mod tests {
         assert!(e.contains("engine.kind: 'bogus'") && e.contains("modern_ebpf, kmod, ebpf, replay, nodriver"), "{e}");
         assert_eq!(settings(&["engine.kind=kmod"]).unwrap().driver.as_deref(), Some("kmod"));
         assert_eq!(driver_name("modern_ebpf"), "modern-ebpf");
+    }
+
+    #[test]
+    fn base_syscalls_choose_what_the_driver_enables() {
+        let types = saker_filter::EventTypeSet::of_name("connect");
+        let default = syscalls_with_base(&types, &BaseSyscalls::default()).unwrap().unwrap();
+        assert!(default.contains("connect") && default.contains("execve") && default.contains("close"), "{default:?}");
+        assert_eq!(syscalls_with_base(&types, &BaseSyscalls { all: true, ..Default::default() }).unwrap(), None);
+        let custom = BaseSyscalls { custom_set: vec!["openat".into(), "!close".into()], ..Default::default() };
+        let set = syscalls_with_base(&types, &custom).unwrap().unwrap();
+        assert_eq!(set, ["connect", "openat"].map(String::from).into_iter().collect());
+        let repaired = syscalls_with_base(&types, &BaseSyscalls { repair: true, ..custom }).unwrap().unwrap();
+        assert!(repaired.contains("execve") && repaired.contains("openat") && !repaired.contains("close"));
+        let bad = BaseSyscalls { custom_set: vec!["frob".into()], ..Default::default() };
+        assert!(syscalls_with_base(&types, &bad).unwrap_err().0.contains("base_syscalls.custom_set: frob"));
     }
 }

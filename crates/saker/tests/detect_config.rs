@@ -136,3 +136,65 @@ fn rules_file_old_key_indexed_overrides_and_directories_load_what_they_name() {
     let stdout = stdout_ok(&builtin, "saker detect --dry-run");
     assert!(stdout.contains("Rules loaded: 2 rules"), "{stdout}");
 }
+
+#[test]
+fn rules_section_append_output_and_static_fields_change_what_alerts() {
+    let dir = temp_dir("config_rules_section");
+    let f = dir.join("r.yaml");
+    let rule = |name: &str, tag: &str, enabled: bool| {
+        format!(
+            "- rule: {name}\n  desc: t\n  condition: {COND}\n  output: {name} %fd.name\n  priority: NOTICE\n  tags: [{tag}]\n  enabled: {enabled}\n"
+        )
+    };
+    let text =
+        [rule("net_one", "network", true), rule("file_one", "filesystem", true), rule("off_one", "other", false)]
+            .concat();
+    std::fs::write(&f, text).unwrap();
+    let cap = cat_capture();
+    let run = |extra: &[&str]| {
+        let mut v = vec!["-r", f.to_str().unwrap(), "-e", &cap, "-o", "rule_matching=all"];
+        v.extend_from_slice(extra);
+        let out = detect(&v);
+        stdout_ok(&out, &format!("saker detect {extra:?}"))
+    };
+    let all = run(&[]);
+    assert!(!alerts(&all, "net_one").is_empty() && !alerts(&all, "file_one").is_empty(), "{all}");
+    assert!(alerts(&all, "off_one").is_empty(), "{all}");
+    // Disable everything, then enable by tag wildcard and by name, in order.
+    let out = run(&["-o", "rules=[{disable: {rule: '*'}}, {enable: {tag: 'file*'}}, {enable: {rule: off_one}}]"]);
+    assert!(alerts(&out, "net_one").is_empty(), "{out}");
+    assert!(!alerts(&out, "file_one").is_empty() && !alerts(&out, "off_one").is_empty(), "{out}");
+    // append_output on the rules tagged network only; static_fields in JSON.
+    let out = run(&["-o", "append_output=[{match: {tags: [network]}, extra_output: 'pid=%proc.pid'}]"]);
+    assert!(alerts(&out, "net_one").iter().all(|l| l.contains(" pid=")), "{out}");
+    assert!(alerts(&out, "file_one").iter().all(|l| !l.contains(" pid=")), "{out}");
+    let out = run(&["-o", "json_output=true", "-o", "static_fields={cluster: prod, env_home: '${HOME}'}"]);
+    let first = out.lines().find(|l| l.starts_with('{')).expect("a JSON alert");
+    assert!(first.contains("\"cluster\":\"prod\""), "{first}");
+    assert!(first.contains(&format!("\"env_home\":\"{}\"", std::env::var("HOME").unwrap())), "{first}");
+    // Entries that cannot be honoured are refused.
+    let out = detect(&["--dry-run", "-o", "append_output=[{extra_fields: [proc.pid]}]"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("append_output[0].extra_fields"), "{out:?}");
+    let out = detect(&["--dry-run", "-o", "rules=[{enable: {rule: a, tag: b}}]"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn falco_keys_saker_cannot_honour_are_refused() {
+    for (o, key) in [
+        ("watch_config_files=true", "watch_config_files"),
+        ("log_syslog=true", "log_syslog"),
+        ("metrics.enabled=true", "metrics.enabled"),
+        ("syscall_event_timeouts.max_consecutives=1000", "syscall_event_timeouts.max_consecutives"),
+        ("log_level=verbose", "log_level"),
+        ("capture.enabled=true", "capture.enabled"),
+    ] {
+        let out = detect(&["--dry-run", "-o", o]);
+        assert_eq!(out.status.code(), Some(2), "{o}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("saker does not support {key}")), "{o}: {stderr}");
+    }
+    let out = detect(&["--dry-run", "-o", "log_level=debug", "-o", "base_syscalls.repair=true"]);
+    stdout_ok(&out, "accepted keys");
+}
