@@ -1,5 +1,6 @@
 //! `saker detect`: evaluate Falco rules on events and raise alerts, like falco.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -47,16 +48,34 @@ fn default_priority() -> String {
 }
 
 pub fn run(args: DetectArgs) -> Result<ExitCode> {
-    let config = Config::load(args.config.as_deref(), &args.options).map_err(|e| UsageError(e.to_string()))?;
+    let mut options = args.options.clone();
+    if args.unbuffered {
+        options.push("buffered_outputs=false".into());
+    }
+    let config = Config::load(args.config.as_deref(), &options).map_err(|e| UsageError(e.to_string()))?;
     for w in config.warnings() {
         eprintln!("saker: warning: {w}");
     }
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let settings = crate::source::engine_settings(&config)?;
 
-    if args.list {
+    if args.version {
+        print_versions();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(source) = &args.list {
+        if !source.is_empty() && source != "syscall" {
+            return Err(UsageError(format!("unknown event source '{source}': saker has only 'syscall'")).into());
+        }
         crate::fields::print_fields(None);
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.list_events {
+        print_events()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.validate.is_empty() {
+        return validate(&args.validate);
     }
 
     let mut load = match load_rules(&args, &engine_cfg)? {
@@ -64,6 +83,39 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     crate::rules_config::apply(&config, &mut load)?;
+    if let Some(extra) = args.print.as_deref().filter(|p| !p.trim().is_empty()) {
+        // Falco's -p: appended to every rule's output.
+        for r in &mut load.rules {
+            r.output = format!("{} {}", r.output, extra.trim());
+        }
+    }
+    if args.list_rules {
+        let mut out = std::io::stdout().lock();
+        for r in &load.rules {
+            writeln!(out, "{}{}\n    {}\n", r.name, if r.enabled { "" } else { " (disabled)" }, r.desc.trim())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(name) = &args.describe_rule {
+        let Some(r) = load.rules.iter().find(|r| &r.name == name) else {
+            return Err(UsageError(format!("no rule named '{name}' is loaded")).into());
+        };
+        println!(
+            "Rule: {}\nDescription: {}\nCondition: {}\nOutput: {}\nPriority: {:?}\nTags: {}\nEnabled: {}",
+            r.name,
+            r.desc.trim(),
+            r.condition_text.trim(),
+            r.output,
+            r.priority,
+            r.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+            r.enabled
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.support {
+        print_support(&args, &config, &engine_cfg)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let static_fields = crate::rules_config::static_fields(&config)?;
     let options = EngineOptions {
         rule_matching: match engine_cfg.rule_matching.as_str() {
@@ -132,6 +184,13 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         attach: args.pid,
     };
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    if let Some(secs) = args.seconds.filter(|_| capture.is_none()) {
+        let stop = source.stop_handle();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+            stop.stop();
+        });
+    }
     if capture.is_none() {
         crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
     } else {
@@ -245,6 +304,123 @@ fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult
             Ok(Err(ExitCode::from(1)))
         }
     }
+}
+
+/// -V: loads and compiles the rules files, prints each file's verdict (and
+/// the located errors), exits 1 if any is broken.
+fn validate(files: &[PathBuf]) -> Result<ExitCode> {
+    let files = expand_rules_paths(files)?;
+    let mut texts = Vec::with_capacity(files.len());
+    for f in &files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let sources: Vec<RulesSource<'_>> = texts.iter().map(|(n, t)| RulesSource { name: n, text: t }).collect();
+    let names = texts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+    match Ruleset::load(&sources, &saker_engine::Fields) {
+        Err(errors) => {
+            println!("{names}: Invalid");
+            eprintln!("{errors}");
+            Ok(ExitCode::from(1))
+        }
+        Ok(load) => match Engine::compile(&load, EngineOptions::default()) {
+            Err(diags) => {
+                println!("{names}: Invalid");
+                eprintln!("{} Errors:", diags.len());
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                Ok(ExitCode::from(1))
+            }
+            Ok(_) => {
+                for w in &load.warnings {
+                    eprintln!("{w}");
+                }
+                println!("{names}: Ok{}", if load.warnings.is_empty() { "" } else { ", with warnings" });
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+/// The versions `--version` prints (and `--support` carries).
+fn versions() -> Vec<(&'static str, String)> {
+    let (a, b, c) = saker_rules::ENGINE_VERSION;
+    vec![
+        ("saker_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("engine_version", format!("{a}.{b}.{c}")),
+        (
+            "event_schema",
+            format!(
+                "{} event types (Falco libs' event table)",
+                saker_abi::EVENT_TABLE.iter().filter(|i| !i.name.is_empty()).count()
+            ),
+        ),
+        ("drivers", "modern-ebpf (built in), userspace".to_string()),
+    ]
+}
+
+fn print_versions() {
+    for (k, v) in versions() {
+        println!("{k}: {v}");
+    }
+}
+
+fn print_events() -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for info in saker_abi::EVENT_TABLE.iter().filter(|i| !i.name.is_empty()) {
+        let dir = if info.code & 1 == 0 { '>' } else { '<' };
+        let params: Vec<String> = info.params.iter().map(|p| format!("{:?} {}", p.ty, p.name)).collect();
+        writeln!(out, "{dir} {}({})", info.name, params.join(", "))?;
+    }
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// --support: what Falco's prints, as JSON.
+fn print_support(args: &DetectArgs, config: &Config, cfg: &EngineConfig) -> Result<()> {
+    let uname =
+        |f: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{f}")).unwrap_or_default().trim().to_string();
+    let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let mut rules = Vec::new();
+    for f in expand_rules_paths(&named)? {
+        let text = std::fs::read(&f).with_context(|| format!("cannot read rules file {}", f.display()))?;
+        rules.push(serde_json::json!({
+            "name": f.display().to_string(),
+            "content": String::from_utf8_lossy(&text),
+            "sha256": sha256_hex(&text),
+        }));
+    }
+    if rules.is_empty() {
+        rules.push(serde_json::json!({
+            "name": DEFAULT_RULES_NAME,
+            "content": DEFAULT_RULES,
+            "sha256": sha256_hex(DEFAULT_RULES.as_bytes()),
+        }));
+    }
+    let version: serde_json::Map<String, serde_json::Value> =
+        versions().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+    let files: Vec<String> = config.files().iter().map(|f| f.display().to_string()).collect();
+    let support = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "engine_info": version,
+        "system_info": {
+            "sysname": uname("ostype"),
+            "nodename": uname("hostname"),
+            "release": uname("osrelease"),
+            "version": uname("version"),
+            "machine": std::env::consts::ARCH,
+        },
+        "cmdline": std::env::args().collect::<Vec<_>>().join(" "),
+        "config": config.to_yaml(),
+        "config_files": files,
+        "rules_files": rules,
+    });
+    println!("{}", serde_json::to_string_pretty(&support)?);
+    Ok(())
 }
 
 /// The rules files `paths` names: a file as given, a directory's regular

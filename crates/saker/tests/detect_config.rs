@@ -198,3 +198,52 @@ fn falco_keys_saker_cannot_honour_are_refused() {
     let out = detect(&["--dry-run", "-o", "log_level=debug", "-o", "base_syscalls.repair=true"]);
     stdout_ok(&out, "accepted keys");
 }
+
+#[test]
+fn falco_flags_validate_list_describe_support_version() {
+    let dir = temp_dir("config_flags");
+    let good = rule_file(&dir, "good.yaml", "good_rule");
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "- rule: x\n  desc: d\n  condition: evt.type = open and proc.nmae = bash\n  output: o\n  priority: INFO\n",
+    )
+    .unwrap();
+    // -V: exit 1 with the located error; 0 and Ok on a good file.
+    let out = detect(&["-V", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.yaml:3:34") && stderr.contains("LOAD_ERR_COMPILE_CONDITION"), "{stderr}");
+    let out = detect(&["-V", good.to_str().unwrap()]);
+    assert!(stdout_ok(&out, "-V good").contains("good.yaml: Ok"));
+    // -L lists rules with descriptions; -l describes one.
+    let out = stdout_ok(&detect(&["-L", "-r", good.to_str().unwrap()]), "-L");
+    assert_eq!(out.lines().next(), Some("good_rule"));
+    assert_eq!(out.lines().nth(1).map(str::trim), Some("test"));
+    let out = stdout_ok(&detect(&["-l", "good_rule", "-r", good.to_str().unwrap()]), "-l");
+    assert!(out.contains("Condition: evt.type in (open, openat)") && out.contains("Priority: Notice"), "{out}");
+    assert_eq!(detect(&["-l", "nope", "-r", good.to_str().unwrap()]).status.code(), Some(2));
+    // --support is JSON with the rules files and their sha256.
+    let out = stdout_ok(&detect(&["--support", "-r", good.to_str().unwrap()]), "--support");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("--support prints JSON");
+    let text = std::fs::read(&good).unwrap();
+    assert_eq!(v["rules_files"][0]["content"].as_str().unwrap().as_bytes(), text);
+    let sha = v["rules_files"][0]["sha256"].as_str().unwrap();
+    let sum = std::process::Command::new("sha256sum").arg(&good).output().unwrap();
+    assert!(String::from_utf8_lossy(&sum.stdout).starts_with(sha), "{sha}");
+    assert!(v["system_info"]["release"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
+    // --version names the engine and the event schema.
+    let out = stdout_ok(&detect(&["--version"]), "--version");
+    assert!(out.contains("engine_version: 0.") && out.contains("event_schema: "), "{out}");
+    // --list-events and --list [SOURCE].
+    let out = stdout_ok(&detect(&["--list-events"]), "--list-events");
+    assert!(out.lines().any(|l| l.starts_with("< execve(")), "{out}");
+    assert!(stdout_ok(&detect(&["--list", "syscall"]), "--list").contains("proc.name"));
+    assert_eq!(detect(&["--list", "k8s_audit"]).status.code(), Some(2));
+    // -p appends to every output, as in Falco; -U is accepted.
+    let cap = cat_capture();
+    let out = detect(&["-r", good.to_str().unwrap(), "-e", &cap, "-p", "user=%user.name", "-U"]);
+    let out = stdout_ok(&out, "-p");
+    let lines = alerts(&out, "good_rule");
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(" user=")), "{out}");
+}
