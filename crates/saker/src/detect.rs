@@ -145,6 +145,9 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
 
+    let reopen_outputs = Arc::clone(&outputs);
+    crate::signals::install_reopen(move || reopen_outputs.reopen())?;
+
     let hostname = saker_engine::hostname();
     let metrics =
         Metrics::new(MetricsInfo { version: env!("CARGO_PKG_VERSION").to_string(), hostname: hostname.clone() });
