@@ -41,7 +41,7 @@ pub enum Command {
     /// evaluates them on the events of the default driver, or of a capture
     /// file with -e, and sends alerts to the outputs the configuration
     /// enables (stdout by default).
-    #[command(after_help = DETECT_EXAMPLES)]
+    #[command(after_help = DETECT_EXAMPLES, disable_version_flag = true)]
     Detect(DetectArgs),
 }
 
@@ -84,13 +84,58 @@ pub struct DetectArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
 
-    /// List the fields rules can use, and exit.
-    #[arg(short = 'L', long = "list")]
-    pub list: bool,
+    /// Validate these rules files (repeat for several, loaded in order),
+    /// print the located errors, and exit 1 if any (as falco -V).
+    #[arg(short = 'V', long = "validate", value_name = "RULES")]
+    pub validate: Vec<PathBuf>,
+
+    /// List the rules loaded, with their descriptions, and exit (falco -L).
+    #[arg(short = 'L')]
+    pub list_rules: bool,
+
+    /// Describe the rule named RULE (condition, output, priority, tags) and exit (falco -l).
+    #[arg(short = 'l', value_name = "RULE")]
+    pub describe_rule: Option<String>,
+
+    /// List the fields rules can use (SOURCE: only `syscall` exists), and exit.
+    #[arg(long = "list", value_name = "SOURCE", num_args = 0..=1, default_missing_value = "")]
+    pub list: Option<String>,
+
+    /// List the event types (with their parameters) rules can match, and exit.
+    #[arg(long = "list-events")]
+    pub list_events: bool,
+
+    /// Print, as JSON, the versions, the kernel, the configuration and the
+    /// rules files with their sha256, and exit (falco --support).
+    #[arg(long = "support")]
+    pub support: bool,
+
+    /// Print the versions of saker, the rules engine, the event schema and
+    /// the drivers, and exit.
+    #[arg(long = "version")]
+    pub version: bool,
+
+    /// Append this text (with %fields) to every rule's output, as falco -p.
+    #[arg(short = 'p', long = "print", value_name = "FORMAT")]
+    pub print: Option<String>,
+
+    /// Stop after this many seconds (a live capture; falco -M).
+    #[arg(short = 'M', value_name = "SECONDS")]
+    pub seconds: Option<f64>,
+
+    /// Write every alert at once, unbuffered (buffered_outputs=false).
+    #[arg(short = 'U', long = "unbuffered")]
+    pub unbuffered: bool,
+
+    /// All events: accepted for Falco's users; saker leaves no event type
+    /// out by default, so it changes nothing.
+    #[arg(short = 'A')]
+    pub all_events: bool,
 
     /// With --driver userspace: attach to this process, all its threads and
-    /// descendants.
-    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "replay")]
+    /// descendants (-p is Falco's and sysdig's output format, so the pid is
+    /// --pid).
+    #[arg(long = "pid", value_name = "PID", conflicts_with = "replay")]
     pub pid: Option<i32>,
 
     /// With --driver userspace: the command to run under the tracer, after

@@ -1,5 +1,6 @@
 //! `saker detect`: evaluate Falco rules on events and raise alerts, like falco.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use saker_engine::{DropPolicy, DropsConfig, Engine, EngineOptions, RuleMatching}
 use saker_metrics::{Metrics, MetricsInfo, MetricsServer, OutputSample, SourceCounters, WebserverConfig};
 use saker_outputs::{Outputs, OutputsConfig, Priority};
 use saker_rules::{LoadResult, RulesSource, Ruleset};
-use saker_state::Limits;
 use serde::Deserialize;
 
 use crate::cli::{DetectArgs, UsageError};
@@ -35,6 +35,8 @@ struct EngineConfig {
     syscall_event_drops: DropsConfig,
     #[serde(default)]
     webserver: WebserverConfig,
+    #[serde(default)]
+    base_syscalls: crate::source::BaseSyscalls,
 }
 
 fn default_matching() -> String {
@@ -46,18 +48,75 @@ fn default_priority() -> String {
 }
 
 pub fn run(args: DetectArgs) -> Result<ExitCode> {
-    let config = Config::load(args.config.as_deref(), &args.options).map_err(|e| UsageError(e.to_string()))?;
+    let mut options = args.options.clone();
+    if args.unbuffered {
+        options.push("buffered_outputs=false".into());
+    }
+    let config = Config::load(args.config.as_deref(), &options).map_err(|e| UsageError(e.to_string()))?;
+    for w in config.warnings() {
+        eprintln!("saker: warning: {w}");
+    }
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+    let settings = crate::source::engine_settings(&config)?;
 
-    if args.list {
+    if args.version {
+        print_versions();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(source) = &args.list {
+        if !source.is_empty() && source != "syscall" {
+            return Err(UsageError(format!("unknown event source '{source}': saker has only 'syscall'")).into());
+        }
         crate::fields::print_fields(None);
         return Ok(ExitCode::SUCCESS);
     }
+    if args.list_events {
+        print_events()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.validate.is_empty() {
+        return validate(&args.validate);
+    }
 
-    let load = match load_rules(&args, &engine_cfg)? {
+    let mut load = match load_rules(&args, &engine_cfg)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    crate::rules_config::apply(&config, &mut load)?;
+    if let Some(extra) = args.print.as_deref().filter(|p| !p.trim().is_empty()) {
+        // Falco's -p: appended to every rule's output.
+        for r in &mut load.rules {
+            r.output = format!("{} {}", r.output, extra.trim());
+        }
+    }
+    if args.list_rules {
+        let mut out = std::io::stdout().lock();
+        for r in &load.rules {
+            writeln!(out, "{}{}\n    {}\n", r.name, if r.enabled { "" } else { " (disabled)" }, r.desc.trim())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(name) = &args.describe_rule {
+        let Some(r) = load.rules.iter().find(|r| &r.name == name) else {
+            return Err(UsageError(format!("no rule named '{name}' is loaded")).into());
+        };
+        println!(
+            "Rule: {}\nDescription: {}\nCondition: {}\nOutput: {}\nPriority: {:?}\nTags: {}\nEnabled: {}",
+            r.name,
+            r.desc.trim(),
+            r.condition_text.trim(),
+            r.output,
+            r.priority,
+            r.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+            r.enabled
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.support {
+        print_support(&args, &config, &engine_cfg)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let static_fields = crate::rules_config::static_fields(&config)?;
     let options = EngineOptions {
         rule_matching: match engine_cfg.rule_matching.as_str() {
             "first" => RuleMatching::First,
@@ -86,6 +145,9 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
 
+    let reopen_outputs = Arc::clone(&outputs);
+    crate::signals::install_reopen(move || reopen_outputs.reopen())?;
+
     let hostname = saker_engine::hostname();
     let metrics =
         Metrics::new(MetricsInfo { version: env!("CARGO_PKG_VERSION").to_string(), hostname: hostname.clone() });
@@ -105,20 +167,34 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     });
     let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
 
+    // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
+    let capture = match (&args.replay, &args.driver) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(_)) => None,
+        (None, None) => settings.capture.clone(),
+    };
+    let driver = args.driver.clone().or(settings.driver.clone());
     let request = crate::source::SourceRequest {
-        capture: args.replay.as_deref(),
-        driver: args.driver.as_deref(),
+        capture: capture.as_deref(),
+        driver: driver.as_deref(),
         live: crate::source::LiveOptions {
             // Only what the rules and the state need crosses the ring.
-            syscalls: crate::source::syscalls_for(engine.event_types()),
-            ..crate::source::LiveOptions::default()
+            syscalls: crate::source::syscalls_with_base(engine.event_types(), &engine_cfg.base_syscalls)?,
+            ..settings.live.clone()
         },
-        limits: Limits::default(),
+        limits: settings.limits.clone(),
         command: &args.command,
         attach: args.pid,
     };
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
-    if args.replay.is_none() {
+    if let Some(secs) = args.seconds.filter(|_| capture.is_none()) {
+        let stop = source.stop_handle();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+            stop.stop();
+        });
+    }
+    if capture.is_none() {
         crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
     } else {
         // A replay passes over the events that change nothing the rules
@@ -138,9 +214,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let counters: std::collections::HashMap<String, saker_metrics::RuleCounter> =
         load.rules.iter().map(|r| (r.name.clone(), metrics.rule(&r.name, r.priority as u8, &r.source))).collect();
     let sink_outputs = Arc::clone(&outputs);
-    let sink: saker_engine::AlertSink = Arc::new(move |alert| {
+    let sink: saker_engine::AlertSink = Arc::new(move |mut alert| {
         if let Some(c) = counters.get(&alert.rule) {
             c.inc();
+        }
+        for (name, value) in &static_fields {
+            alert.output_fields.push((name.clone(), saker_outputs::FieldValue::Str(value.clone())));
         }
         sink_outputs.emit(&alert);
     });
@@ -201,7 +280,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
 /// Loads the rules files (or the built-in rules); prints warnings, and on
 /// errors prints them and gives the exit code.
 fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult, ExitCode>> {
-    let files: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let files = expand_rules_paths(&named)?;
     let mut texts = Vec::with_capacity(files.len());
     for f in &files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
@@ -227,6 +307,144 @@ fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult
             Ok(Err(ExitCode::from(1)))
         }
     }
+}
+
+/// -V: loads and compiles the rules files, prints each file's verdict (and
+/// the located errors), exits 1 if any is broken.
+fn validate(files: &[PathBuf]) -> Result<ExitCode> {
+    let files = expand_rules_paths(files)?;
+    let mut texts = Vec::with_capacity(files.len());
+    for f in &files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let sources: Vec<RulesSource<'_>> = texts.iter().map(|(n, t)| RulesSource { name: n, text: t }).collect();
+    let names = texts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+    match Ruleset::load(&sources, &saker_engine::Fields) {
+        Err(errors) => {
+            println!("{names}: Invalid");
+            eprintln!("{errors}");
+            Ok(ExitCode::from(1))
+        }
+        Ok(load) => match Engine::compile(&load, EngineOptions::default()) {
+            Err(diags) => {
+                println!("{names}: Invalid");
+                eprintln!("{} Errors:", diags.len());
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                Ok(ExitCode::from(1))
+            }
+            Ok(_) => {
+                for w in &load.warnings {
+                    eprintln!("{w}");
+                }
+                println!("{names}: Ok{}", if load.warnings.is_empty() { "" } else { ", with warnings" });
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+/// The versions `--version` prints (and `--support` carries).
+fn versions() -> Vec<(&'static str, String)> {
+    let (a, b, c) = saker_rules::ENGINE_VERSION;
+    vec![
+        ("saker_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("engine_version", format!("{a}.{b}.{c}")),
+        (
+            "event_schema",
+            format!(
+                "{} event types (Falco libs' event table)",
+                saker_abi::EVENT_TABLE.iter().filter(|i| !i.name.is_empty()).count()
+            ),
+        ),
+        ("drivers", "modern-ebpf (built in), userspace".to_string()),
+    ]
+}
+
+fn print_versions() {
+    for (k, v) in versions() {
+        println!("{k}: {v}");
+    }
+}
+
+fn print_events() -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for info in saker_abi::EVENT_TABLE.iter().filter(|i| !i.name.is_empty()) {
+        let dir = if info.code & 1 == 0 { '>' } else { '<' };
+        let params: Vec<String> = info.params.iter().map(|p| format!("{:?} {}", p.ty, p.name)).collect();
+        writeln!(out, "{dir} {}({})", info.name, params.join(", "))?;
+    }
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// --support: what Falco's prints, as JSON.
+fn print_support(args: &DetectArgs, config: &Config, cfg: &EngineConfig) -> Result<()> {
+    let uname =
+        |f: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{f}")).unwrap_or_default().trim().to_string();
+    let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let mut rules = Vec::new();
+    for f in expand_rules_paths(&named)? {
+        let text = std::fs::read(&f).with_context(|| format!("cannot read rules file {}", f.display()))?;
+        rules.push(serde_json::json!({
+            "name": f.display().to_string(),
+            "content": String::from_utf8_lossy(&text),
+            "sha256": sha256_hex(&text),
+        }));
+    }
+    if rules.is_empty() {
+        rules.push(serde_json::json!({
+            "name": DEFAULT_RULES_NAME,
+            "content": DEFAULT_RULES,
+            "sha256": sha256_hex(DEFAULT_RULES.as_bytes()),
+        }));
+    }
+    let version: serde_json::Map<String, serde_json::Value> =
+        versions().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+    let files: Vec<String> = config.files().iter().map(|f| f.display().to_string()).collect();
+    let support = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "engine_info": version,
+        "system_info": {
+            "sysname": uname("ostype"),
+            "nodename": uname("hostname"),
+            "release": uname("osrelease"),
+            "version": uname("version"),
+            "machine": std::env::consts::ARCH,
+        },
+        "cmdline": std::env::args().collect::<Vec<_>>().join(" "),
+        "config": config.to_yaml(),
+        "config_files": files,
+        "rules_files": rules,
+    });
+    println!("{}", serde_json::to_string_pretty(&support)?);
+    Ok(())
+}
+
+/// The rules files `paths` names: a file as given, a directory's regular
+/// files in name order (as Falco loads `/etc/falco/rules.d`).
+pub fn expand_rules_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read rules file {}", p.display()))?;
+        if !meta.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("cannot read rules directory {}", p.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_file())
+            .collect();
+        inside.sort();
+        files.extend(inside);
+    }
+    Ok(files)
 }
 
 fn print_summary(load: &LoadResult, engine: &Engine) {

@@ -7,6 +7,7 @@
 mod cli;
 mod detect;
 mod fields;
+mod rules_config;
 mod signals;
 mod source;
 mod trace;

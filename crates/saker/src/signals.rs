@@ -8,6 +8,7 @@
 //!   with its code. A Ctrl-C typed at the terminal already reached the
 //!   command (it runs in saker's process group), so only signals sent to
 //!   saker alone are forwarded.
+//! - SIGUSR1 reopens the outputs' files ([`install_reopen`]).
 //! - A second signal while the first is being handled ends saker at once
 //!   (exit code 130); with a launched command, the third does, so a command
 //!   that ignores the signals cannot hold saker forever.
@@ -18,6 +19,23 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::origin::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
+
+/// SIGUSR1 calls `reopen` (Falco's: close and reopen the file output's
+/// file and restart the program output, for log rotation), during a
+/// replay too.
+pub fn install_reopen(reopen: impl Fn() + Send + 'static) -> Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR1])
+        .context("cannot install the SIGUSR1 handler")?;
+    std::thread::Builder::new()
+        .name("saker-sigusr1".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                reopen();
+            }
+        })
+        .context("cannot start the SIGUSR1 thread")?;
+    Ok(())
+}
 
 /// Installs the handling described in the module documentation.
 pub fn install(stop: StopHandle, launched: Option<saker_userspace::Control>) -> Result<()> {

@@ -19,9 +19,19 @@ pub const DEFAULT_DRIVER: &str = "modern-ebpf";
 const DRIVERS: &[(&str, Option<&str>)] = &[
     ("modern-ebpf", None),
     ("userspace", None),
-    ("ebpf", Some("the legacy eBPF probe is not implemented (use modern-ebpf)")),
-    ("kmod", Some("the kernel module driver is not implemented (use modern-ebpf)")),
+    ("nodriver", None),
+    ("ebpf", Some("saker does not build the legacy eBPF probe (use modern-ebpf)")),
+    ("kmod", Some("saker does not build the kernel module (use modern-ebpf)")),
 ];
+
+/// Falco's spelling of a driver (`modern_ebpf`, as in `engine.kind`) in
+/// saker's (`modern-ebpf`); other names unchanged.
+pub fn driver_name(name: &str) -> &str {
+    match name {
+        "modern_ebpf" | "modern-bpf" | "modern_bpf" => "modern-ebpf",
+        other => other,
+    }
+}
 
 /// Settings of a live driver (the `modern-ebpf` defaults).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,12 +106,12 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         let header = Some(source.header().clone());
         return Ok(Opened { source: Box::new(source), state, header, tracer: None, launched: false });
     }
-    let driver = req.driver.unwrap_or(DEFAULT_DRIVER);
+    let driver = driver_name(req.driver.unwrap_or(DEFAULT_DRIVER));
     match DRIVERS.iter().find(|(name, _)| *name == driver) {
         Some((_, None)) => {}
         Some((name, Some(why))) => {
             return Err(
-                UsageError(format!("driver '{name}' is not available: {why}; available: {}", available())).into()
+                UsageError(format!("driver '{name}' is not available yet: {why}; available: {}", available())).into()
             );
         }
         None => {
@@ -116,6 +126,14 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
     }
     if driver == "userspace" {
         return open_userspace(req);
+    }
+    if driver == "nodriver" {
+        // Falco's nodriver: no system-call source at all; the outputs, the
+        // web server and the metrics run until a signal stops saker.
+        let source = NoDriver { stop: saker_driver::StopHandle::new() };
+        let header = CaptureHeader::default();
+        let state = State::from_capture(&header, &req.limits);
+        return Ok(Opened { source: Box::new(source), state, header: Some(header), tracer: None, launched: false });
     }
     if !req.command.is_empty() || req.attach.is_some() {
         return Err(UsageError(format!(
@@ -194,6 +212,64 @@ pub fn syscalls_for(types: &saker_filter::EventTypeSet) -> Option<BTreeSet<Strin
     Some(set)
 }
 
+/// `base_syscalls`, Falco's keys.
+#[derive(Clone, Debug, Default, serde::Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct BaseSyscalls {
+    /// `custom_set`: the syscalls enabled besides the rules' own, instead
+    /// of those the state needs; a `!name` is left out even if a rule
+    /// wants it.
+    pub custom_set: Vec<String>,
+    /// `repair`: add what the state needs to `custom_set`.
+    pub repair: bool,
+    /// `all`: enable every syscall.
+    pub all: bool,
+}
+
+/// The syscalls the live driver enables for rules matching `types`, as
+/// `base_syscalls` asks: `all`, or the rules' plus `custom_set` (plus the
+/// state's with `repair`), or the rules' plus the state's (the default).
+pub fn syscalls_with_base(
+    types: &saker_filter::EventTypeSet,
+    base: &BaseSyscalls,
+) -> Result<Option<BTreeSet<String>>, UsageError> {
+    if base.all {
+        return Ok(None);
+    }
+    let unknown: Vec<&str> = base
+        .custom_set
+        .iter()
+        .map(|n| n.trim_start_matches('!'))
+        .filter(|n| saker_modern_bpf::syscall_by_name(n).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(UsageError(format!("unknown syscall name(s) in base_syscalls.custom_set: {}", unknown.join(", "))));
+    }
+    if base.custom_set.is_empty() {
+        return Ok(syscalls_for(types));
+    }
+    let Some(default) = syscalls_for(types) else { return Ok(None) };
+    let state: BTreeSet<&str> = saker_state::STATE_SYSCALLS.iter().copied().collect();
+    let mut set: BTreeSet<String> = if base.repair {
+        default
+    } else {
+        // The rules' own, without the state's.
+        let rules: BTreeSet<&str> = types.names().into_iter().collect();
+        default.into_iter().filter(|n| rules.contains(n.as_str()) || !state.contains(n.as_str())).collect()
+    };
+    for n in &base.custom_set {
+        match n.strip_prefix('!') {
+            Some(out) => {
+                set.remove(out);
+            }
+            None => {
+                set.insert(n.clone());
+            }
+        }
+    }
+    Ok(Some(set))
+}
+
 /// Asks `source` to pass over the events a command needs for nothing: those
 /// whose types it does not look at (`matched` are those it does) and that
 /// change no part of the state its fields read (`reads`). A capture reads
@@ -203,6 +279,117 @@ pub fn pass_over_unneeded(source: &mut dyn EventSource, reads: Reads, matched: &
     if !unneeded.is_empty() {
         source.pass_over(&unneeded);
     }
+}
+
+/// The source of `engine.kind: nodriver`: no events, until stopped.
+struct NoDriver {
+    stop: saker_driver::StopHandle,
+}
+
+impl EventSource for NoDriver {
+    fn next_event(&mut self) -> Result<saker_driver::Next<'_>, saker_driver::SourceError> {
+        if self.stop.is_stopped() {
+            return Ok(saker_driver::Next::End);
+        }
+        // As long as a live driver waits when its rings are empty, so the
+        // idle work (drop checks, metrics) runs at the same pace.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        Ok(saker_driver::Next::Idle)
+    }
+
+    fn stats(&self) -> saker_driver::SourceStats {
+        saker_driver::SourceStats::default()
+    }
+
+    fn stop_handle(&self) -> saker_driver::StopHandle {
+        self.stop.clone()
+    }
+}
+
+/// Falco's `buf_size_preset` table: preset N is a ring of 2^(N-1) MiB
+/// (1 = 1 MiB ... 4 = 8 MiB, the default ... 10 = 512 MiB).
+pub fn buf_size_preset(preset: u64) -> Option<usize> {
+    (1..=10).contains(&preset).then(|| (1usize << 20) << (preset - 1))
+}
+
+/// What `engine.*`, `snaplen` and `falco_libs.*` ask for, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineSettings {
+    /// `engine.kind` in saker's driver spelling; `None` for replay.
+    pub driver: Option<String>,
+    /// `engine.replay.capture_file` when `engine.kind` is `replay`.
+    pub capture: Option<std::path::PathBuf>,
+    /// The live driver's settings (syscalls left to the caller).
+    pub live: LiveOptions,
+    /// The state's bounds.
+    pub limits: Limits,
+}
+
+/// The engine kinds `engine.kind` accepts.
+pub const ENGINE_KINDS: &[&str] = &["modern_ebpf", "kmod", "ebpf", "replay", "nodriver", "userspace"];
+
+/// Reads `engine.kind` and the engines' options, `snaplen` (or
+/// `falco_libs.snaplen`) and `falco_libs.thread_table_size`; errors name
+/// the key.
+pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, UsageError> {
+    let get_u64 = |key: &str| -> Result<Option<u64>, UsageError> {
+        config.get::<u64>(key).map_err(|e| UsageError(format!("key '{key}' must be a non-negative integer ({e})")))
+    };
+    let kind: String = config.get("engine.kind").map_err(|e| UsageError(e.to_string()))?.unwrap_or_default();
+    let (driver, capture) = match kind.as_str() {
+        "modern_ebpf" | "modern-ebpf" | "" => (Some(DEFAULT_DRIVER.to_string()), None),
+        "kmod" | "ebpf" | "nodriver" | "userspace" => (Some(kind.clone()), None),
+        "replay" => {
+            let file: String =
+                config.get("engine.replay.capture_file").map_err(|e| UsageError(e.to_string()))?.unwrap_or_default();
+            if file.is_empty() {
+                return Err(UsageError(
+                    "engine.kind is replay but engine.replay.capture_file is not set (the capture to replay)".into(),
+                ));
+            }
+            (None, Some(std::path::PathBuf::from(file)))
+        }
+        "gvisor" => return Err(UsageError("saker does not support engine.kind: gvisor".into())),
+        other => {
+            return Err(UsageError(format!(
+                "engine.kind: '{other}' is not a known engine; accepted: {}",
+                ENGINE_KINDS.join(", ")
+            )));
+        }
+    };
+    let mut live = LiveOptions::default();
+    if let Some(n) = get_u64("engine.modern_ebpf.cpus_for_each_buffer")? {
+        live.cpus_for_each_buffer = n as usize;
+    }
+    // The preset of the engine in use (Falco reads each engine's own).
+    let section = match kind.as_str() {
+        "kmod" | "ebpf" => kind.as_str(),
+        _ => "modern_ebpf",
+    };
+    let preset_key = format!("engine.{section}.buf_size_preset");
+    if let Some(p) = get_u64(&preset_key)? {
+        live.buffer_size = buf_size_preset(p)
+            .ok_or_else(|| UsageError(format!("key '{preset_key}' must be a preset from 1 to 10, not {p}")))?;
+    }
+    match get_u64("engine.modern_ebpf.buffer_size")? {
+        None | Some(0) => {}
+        Some(bytes) => live.buffer_size = bytes as usize,
+    }
+    let snaplen_key = if config.is_set("falco_libs.snaplen") { "falco_libs.snaplen" } else { "snaplen" };
+    if let Some(n) = get_u64(snaplen_key)? {
+        live.snaplen = u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= u16::MAX as u32)
+            .ok_or_else(|| UsageError(format!("key '{snaplen_key}' must be at most 65535, not {n}")))?;
+    }
+    let mut limits = Limits::default();
+    if let Some(n) = get_u64("falco_libs.thread_table_size")? {
+        if n == 0 {
+            return Err(UsageError("key 'falco_libs.thread_table_size' must be at least 1".into()));
+        }
+        limits.max_threads = n as usize;
+    }
+    Ok(EngineSettings { driver, capture, live, limits })
 }
 
 fn available() -> String {
@@ -252,7 +439,7 @@ mod tests {
     #[test]
     fn drivers_not_available_are_named() {
         let e = err_of(&SourceRequest { driver: Some("kmod"), ..SourceRequest::default() });
-        assert!(e.contains("'kmod' is not available") && e.contains("available: modern-ebpf, userspace"), "{e}");
+        assert!(e.contains("'kmod' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("userspace"), ..SourceRequest::default() });
         assert!(e.contains("traces a command") && e.contains("--pid"), "{e}");
         let cmd = ["true".to_string()];
@@ -268,5 +455,57 @@ mod tests {
             ..SourceRequest::default()
         });
         assert!(e.contains("frobnicate") && !e.contains("openat"), "{e}");
+    }
+
+    fn settings(overrides: &[&str]) -> Result<EngineSettings, String> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let c = saker_config::Config::load(None, &o).map_err(|e| e.to_string())?;
+        engine_settings(&c).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn engine_keys_are_read() {
+        let d = settings(&[]).unwrap();
+        assert_eq!(d.driver.as_deref(), Some("modern-ebpf"));
+        assert_eq!((d.live.buffer_size, d.live.cpus_for_each_buffer, d.live.snaplen), (8 << 20, 2, 80));
+        let s = settings(&[
+            "engine.modern_ebpf.buf_size_preset=6",
+            "engine.modern_ebpf.cpus_for_each_buffer=0",
+            "snaplen=256",
+            "falco_libs.thread_table_size=1000",
+        ])
+        .unwrap();
+        assert_eq!((s.live.buffer_size, s.live.cpus_for_each_buffer, s.live.snaplen), (32 << 20, 0, 256));
+        assert_eq!(s.limits.max_threads, 1000);
+        assert_eq!(settings(&["engine.modern_ebpf.buf_size_preset=1"]).unwrap().live.buffer_size, 1 << 20);
+        assert_eq!(settings(&["engine.modern_ebpf.buf_size_preset=10"]).unwrap().live.buffer_size, 512 << 20);
+        assert_eq!(settings(&["snaplen=100", "falco_libs.snaplen=2000"]).unwrap().live.snaplen, 2000);
+        let e = settings(&["engine.modern_ebpf.buf_size_preset=11"]).unwrap_err();
+        assert!(e.contains("engine.modern_ebpf.buf_size_preset") && e.contains("1 to 10"), "{e}");
+        let e = settings(&["engine.modern_ebpf.drop_failed_exit=true"]).unwrap_err();
+        assert!(e.contains("saker does not support engine.modern_ebpf.drop_failed_exit: true"), "{e}");
+        let r = settings(&["engine.kind=replay", "engine.replay.capture_file=x.scap"]).unwrap();
+        assert_eq!((r.driver, r.capture), (None, Some("x.scap".into())));
+        let e = settings(&["engine.kind=replay"]).unwrap_err();
+        assert!(e.contains("engine.replay.capture_file"), "{e}");
+        let e = settings(&["engine.kind=bogus"]).unwrap_err();
+        assert!(e.contains("engine.kind: 'bogus'") && e.contains("modern_ebpf, kmod, ebpf, replay, nodriver"), "{e}");
+        assert_eq!(settings(&["engine.kind=kmod"]).unwrap().driver.as_deref(), Some("kmod"));
+        assert_eq!(driver_name("modern_ebpf"), "modern-ebpf");
+    }
+
+    #[test]
+    fn base_syscalls_choose_what_the_driver_enables() {
+        let types = saker_filter::EventTypeSet::of_name("connect");
+        let default = syscalls_with_base(&types, &BaseSyscalls::default()).unwrap().unwrap();
+        assert!(default.contains("connect") && default.contains("execve") && default.contains("close"), "{default:?}");
+        assert_eq!(syscalls_with_base(&types, &BaseSyscalls { all: true, ..Default::default() }).unwrap(), None);
+        let custom = BaseSyscalls { custom_set: vec!["openat".into(), "!close".into()], ..Default::default() };
+        let set = syscalls_with_base(&types, &custom).unwrap().unwrap();
+        assert_eq!(set, ["connect", "openat"].map(String::from).into_iter().collect());
+        let repaired = syscalls_with_base(&types, &BaseSyscalls { repair: true, ..custom }).unwrap().unwrap();
+        assert!(repaired.contains("execve") && repaired.contains("openat") && !repaired.contains("close"));
+        let bad = BaseSyscalls { custom_set: vec!["frob".into()], ..Default::default() };
+        assert!(syscalls_with_base(&types, &bad).unwrap_err().0.contains("base_syscalls.custom_set: frob"));
     }
 }

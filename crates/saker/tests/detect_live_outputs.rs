@@ -210,3 +210,51 @@ fn a_killed_http_receiver_stops_neither_capture_nor_the_other_outputs_and_its_lo
     );
     let _ = std::fs::remove_dir_all(&w);
 }
+
+#[test]
+fn sigusr1_reopens_the_file_output_after_rotation() {
+    if !can_run("detect_live_outputs") {
+        return;
+    }
+    let n = nonce();
+    let w = work_dir("detect-sigusr1", &n);
+    let file = w.join("alerts.json");
+    let d = LiveDetect::start(&[
+        "-o",
+        "file_output.enabled=true",
+        "-o",
+        "file_output.keep_alive=true",
+        "-o",
+        &format!("file_output.filename={}", file.display()),
+    ]);
+    // One /etc/shadow read (an alert of saker's default rules) by a program
+    // with a name of its own.
+    let read_shadow = |name: &str| {
+        let mut p = spawn_perl(&w, name, r#"open(my $f, "<", "/etc/shadow") or die "shadow: $!"; close $f;"#, &[]);
+        assert!(p.wait().unwrap().success());
+    };
+    let holds = |f: &std::path::Path, name: &str| std::fs::read_to_string(f).is_ok_and(|t| t.contains(name));
+    let before = format!("before{n}");
+    read_shadow(&before);
+    assert!(wait_until(Duration::from_secs(20), || holds(&file, &before)), "no alert in {}", file.display());
+    // Rotate as logrotate does: rename, then SIGUSR1.
+    let rotated = w.join("alerts.json.1");
+    std::fs::rename(&file, &rotated).unwrap();
+    let status = std::process::Command::new("kill").args(["-USR1", &d.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let after = format!("after{n}");
+    // The signal is handled on its own thread: retry the workload until the
+    // new file appears (an alert before the reopen lands in the old file).
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            read_shadow(&after);
+            std::thread::sleep(Duration::from_millis(200));
+            holds(&file, &after)
+        }),
+        "no new {} after SIGUSR1",
+        file.display()
+    );
+    assert!(holds(&rotated, &before));
+    let stopped = d.stop();
+    assert_eq!(stopped.summary("alerts lost by outputs"), 0);
+}

@@ -161,6 +161,12 @@ impl LiveDetect {
         d
     }
 
+    /// The process id of saker (to send it signals).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The Prometheus text of `/metrics`.
     pub fn metrics(&self) -> Option<String> {
         http_get(self.port, "/metrics")
