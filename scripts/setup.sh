@@ -8,7 +8,9 @@ set -euo pipefail
 # libbpf-dev/bpftool: BPF headers and vmlinux.h from BTF; sysdig 0.29.3: the
 # oracle for capture files; strace: the reference tracer in benchmarks;
 # nats-server (JetStream), rsyslog and prometheus: the real receivers the
-# outputs and metrics tests start (saker-outputs, saker-metrics).
+# outputs and metrics tests start (saker-outputs, saker-metrics);
+# qemu-system-x86, busybox-static and cpio: the guests that test the
+# kernel-side drivers on other kernels (tests/guest/run).
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -17,6 +19,7 @@ packages=(
 	sysdig
 	strace
 	nats-server rsyslog prometheus
+	qemu-system-x86 busybox-static cpio
 )
 
 missing=()

@@ -62,16 +62,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u8 mode = interesting[id];
 	if (!mode)
 		return 0;
-	/* One helper call for the task, then direct loads (a trusted pointer):
-	 * is it saker itself, is it a compat syscall, which thread. */
-	struct task_struct *t = current_task();
-	if ((__u32)t->tgid == saker_tgid)
-		return 0;
-	if (t->thread_info.status & TS_COMPAT)
+	__u32 tid;
+	if (skip_current(&tid))
 		return 0;
 	if (mode == INTERESTING_FULL)
 		bpf_tail_call(ctx, &exit_progs, id);
-	return generic_event(id, (__u32)t->pid);
+	return generic_event(id, tid);
 }
 
 SEC("tp_btf/sys_enter")
@@ -79,8 +75,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	if ((unsigned long)id >= SYSCALL_TABLE_SIZE || interesting[id] != INTERESTING_FULL)
 		return 0;
-	struct task_struct *t = current_task();
-	if ((__u32)t->tgid == saker_tgid || (t->thread_info.status & TS_COMPAT))
+	__u32 tid;
+	if (skip_current(&tid))
 		return 0;
 	bpf_tail_call(ctx, &enter_progs, id);
 	return 0;

@@ -22,8 +22,8 @@
 /* Per-CPU area where paths are assembled backwards. */
 struct pathbuf {
 	char buf[2 * MAX_PATH];
-	/* Loop state kept in the map, not on the stack: the verifier does not
-	 * track map contents, so bpf_loop callbacks converge at once. */
+	/* Walk state kept in the map, not on the stack: the verifier does not
+	 * track map contents, so the states of a walk's steps stay few. */
 	__u32 cur;
 	__u64 pos;
 	__u32 left;
@@ -98,10 +98,12 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 
 /*
  * Paths are built backwards in a per-CPU buffer by walking dentries up to the
- * task's root, crossing mount points. The walk runs in bpf_loop (5.17+) so
- * the verifier checks one step, not every depth; without bpf_loop paths are
- * left empty (the branch is removed at load time).
+ * task's root, crossing mount points, at most PATH_DEPTH steps. The walks
+ * here are plain bounded loops (kernel 5.3+), not bpf_loop (5.17+), so the
+ * same parameters come out on every kernel the probe supports; clang is
+ * told not to unroll them, so each step is one copy of code.
  */
+#define NO_UNROLL _Pragma("clang loop unroll(disable)")
 struct path_walk {
 	struct pathbuf *pb;
 	struct dentry *dentry;
@@ -111,9 +113,8 @@ struct path_walk {
 	struct vfsmount *root_mnt;
 };
 
-static long path_step(__u64 i, void *vctx)
+static __always_inline long path_step(struct path_walk *w)
 {
-	struct path_walk *w = vctx;
 	struct dentry *dentry = w->dentry;
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt;
@@ -159,8 +160,10 @@ static __always_inline __u32 build_path(struct pathbuf *pb, struct dentry *dentr
 		.root_mnt = BPF_CORE_READ(t, fs, root.mnt),
 	};
 	pb->cur = MAX_PATH;
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
-		bpf_loop(PATH_DEPTH, path_step, &w, 0);
+	NO_UNROLL
+	for (int i = 0; i < PATH_DEPTH; i++)
+		if (path_step(&w))
+			break;
 	__u32 cur = pb->cur;
 	if (cur > MAX_PATH)
 		cur = MAX_PATH;
@@ -235,9 +238,23 @@ static __always_inline void aev_env(struct aev *ev, struct task_struct *t)
 	aev_bytes(ev, (void *)start, len, true);
 }
 
+/* Before 6.2 the rss counters are atomics in a struct mm_rss_stat; since,
+ * percpu_counters whose `count` is the folded value. */
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u64 mm_counter(struct mm_struct *mm, int i)
 {
-	__s64 v = BPF_CORE_READ(mm, rss_stat[i].count);
+	__s64 v;
+	if (bpf_core_type_exists(struct mm_rss_stat___pre62))
+		v = BPF_CORE_READ((struct mm_struct___pre62 *)mm, rss_stat.count[i].counter);
+	else
+		v = BPF_CORE_READ(mm, rss_stat[i].count);
 	return v > 0 ? v : 0;
 }
 
@@ -312,9 +329,8 @@ struct cgroup_walk {
 	struct kernfs_node *kn;
 };
 
-static long cgroup_path_step(__u64 j, void *vctx)
+static __always_inline long cgroup_path_step(struct cgroup_walk *w)
 {
-	struct cgroup_walk *w = vctx;
 	struct pathbuf *pb = w->pb;
 	struct kernfs_node *kn = w->kn;
 	struct kernfs_node *parent = kn_parent(kn);
@@ -338,9 +354,8 @@ static long cgroup_path_step(__u64 j, void *vctx)
 	return 0;
 }
 
-static long cgroup_subsys_step(__u64 i, void *vctx)
+static __always_inline long cgroup_subsys_step(struct cgroup_walk *w, __u32 i)
 {
-	struct cgroup_walk *w = vctx;
 	struct pathbuf *pb = w->pb;
 	__u8 *data = w->data;
 	struct cgroup_subsys_state *css = NULL;
@@ -357,7 +372,10 @@ static long cgroup_subsys_step(__u64 i, void *vctx)
 	pos += 1;
 	w->kn = BPF_CORE_READ(css, cgroup, kn);
 	pb->cur = MAX_PATH;
-	bpf_loop(CGROUP_DEPTH, cgroup_path_step, w, 0);
+	NO_UNROLL
+	for (int j = 0; j < CGROUP_DEPTH; j++)
+		if (cgroup_path_step(w))
+			break;
 	__u32 cur = pb->cur;
 	if (cur > MAX_PATH)
 		cur = MAX_PATH;
@@ -381,14 +399,16 @@ static __always_inline void aev_cgroups(struct aev *ev, struct task_struct *t)
 		.pb = bpf_map_lookup_elem(&pathbufs, &zero),
 		.cset = BPF_CORE_READ(t, cgroups),
 	};
-	if (!w.pb || !w.cset || !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+	if (!w.pb || !w.cset) {
 		aev_empty(ev);
 		return;
 	}
 	__u64 start = ev->pos;
 	w.pb->pos = ev->pos;
 	w.data = ev->data;
-	bpf_loop(CGROUP_SUBSYS_MAX, cgroup_subsys_step, &w, 0);
+	NO_UNROLL
+	for (__u32 i = 0; i < CGROUP_SUBSYS_MAX; i++)
+		cgroup_subsys_step(&w, i);
 	__u64 end = w.pb->pos;
 	if (end < start || end > start + MAX_ARGS_ENV)
 		end = start;

@@ -242,9 +242,8 @@ struct iov_walk {
 	unsigned long uiov;
 };
 
-static long iov_step(__u64 i, void *vctx)
+static __always_inline long iov_step(struct iov_walk *w, __u32 i)
 {
-	struct iov_walk *w = vctx;
 	struct pathbuf *st = w->st;
 	struct iovec iov = {};
 	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(w->uiov + i * sizeof(iov))))
@@ -261,7 +260,7 @@ static long iov_step(__u64 i, void *vctx)
 }
 
 /* The bytes of an iovec array, up to `limit` and snaplen; *total gets the
- * size the iovecs describe. The walk runs in bpf_loop (one verified step). */
+ * size the iovecs describe (of the first IOV_MAX_READ iovecs). */
 static __always_inline void aev_iovec(struct aev *ev, unsigned long uiov, unsigned long iovcnt, long limit,
 				      __u32 *total)
 {
@@ -269,14 +268,17 @@ static __always_inline void aev_iovec(struct aev *ev, unsigned long uiov, unsign
 	__u64 start = ev->pos;
 	struct iov_walk w = { .data = ev->data, .st = bpf_map_lookup_elem(&pathbufs, &zero), .uiov = uiov };
 	*total = 0;
-	if (!w.st || !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+	if (!w.st) {
 		aev_empty(ev);
 		return;
 	}
 	w.st->pos = start;
 	w.st->left = limit > 0 ? (limit < snaplen ? limit : snaplen) : 0;
 	w.st->sum = 0;
-	bpf_loop(iovcnt < IOV_MAX_READ ? iovcnt : IOV_MAX_READ, iov_step, &w, 0);
+	NO_UNROLL
+	for (__u32 i = 0; i < IOV_MAX_READ; i++)
+		if (i >= iovcnt || iov_step(&w, i))
+			break;
 	__u64 end = w.st->pos;
 	if (end < start || end > start + MAX_SNAPLEN)
 		end = start;

@@ -467,9 +467,36 @@ static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i)
 	}
 }
 
+/* The current task, for BPF_CORE_READ (never dereferenced directly: before
+ * 5.11 there is no bpf_get_current_task_btf and the pointer is untrusted).
+ * The branch is resolved when the probe loads; the verifier sees only one. */
 static __always_inline struct task_struct *current_task(void)
 {
-	return bpf_get_current_task_btf();
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+		return bpf_get_current_task_btf();
+	return (struct task_struct *)bpf_get_current_task();
+}
+
+/*
+ * Whether the dispatchers leave the current syscall alone: saker's own
+ * process, or a 32-bit (compat) syscall whose numbers are another table's.
+ * `tid` gets the thread id. Where the kernel has bpf_get_current_task_btf
+ * (5.11+) the task is read with direct loads, the cheapest way; before, with
+ * one helper call for the ids and one checked read for the status.
+ */
+static __always_inline bool skip_current(__u32 *tid)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		*tid = (__u32)t->pid;
+		return (__u32)t->tgid == saker_tgid || (t->thread_info.status & TS_COMPAT);
+	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	*tid = (__u32)pid_tgid;
+	if ((__u32)(pid_tgid >> 32) == saker_tgid)
+		return true;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
 }
 
 #endif /* SAKER_BPF_H */

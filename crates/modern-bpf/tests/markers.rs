@@ -3,7 +3,11 @@
 //! clone, an execve with known args and env, a failed open with a known
 //! errno), and every parameter of every resulting event is asserted.
 //!
-//! Runs as root on the real kernel; prints SKIP otherwise.
+//! Runs as root on the real kernel; prints SKIP otherwise. The guest harness
+//! (`tests/guest/run`) runs it in QEMU guests with other kernels too: with
+//! `SAKER_MARKER_SEQUENCE=FILE` it also writes the workload's event sequence,
+//! normalized (see [`write_sequence`]), for the harness to compare across
+//! kernels.
 
 mod common;
 
@@ -25,7 +29,75 @@ struct Report {
     sock_fd: i64,
     local_port: u16,
     clone_pid: i64,
+    /// `/proc/self/statm` size and resident pages, read just before the clone.
+    statm_size: u64,
+    statm_resident: u64,
+    /// The directory opened by handle, and the fd the kernel gave.
+    mount_fd: i64,
+    handle_fd: i64,
+    statm_fd: i64,
     done: u64,
+}
+
+/// `size resident ...` of a statm text: its first two numbers.
+fn parse_statm(b: &[u8]) -> (u64, u64) {
+    let mut nums = [0u64; 2];
+    let mut i = 0;
+    for &c in b {
+        if c.is_ascii_digit() {
+            nums[i] = nums[i] * 10 + u64::from(c - b'0');
+        } else if c == b' ' {
+            i += 1;
+            if i == 2 {
+                break;
+            }
+        }
+    }
+    (nums[0], nums[1])
+}
+
+/// The cgroup path the kernel reports for each controller of this process:
+/// the path of the controller's v1 hierarchy if one is mounted; otherwise, on
+/// the unified hierarchy, the deepest ancestor of the process's cgroup down
+/// to which every parent enables the controller (`cgroup.subtree_control`),
+/// since a controller not enabled below a cgroup is that cgroup's. perf_event
+/// is implicitly enabled everywhere on the unified hierarchy.
+fn cgroup_paths() -> impl Fn(&str) -> String {
+    let mut v2_path = String::from("/");
+    let mut v1 = std::collections::HashMap::new();
+    for l in std::fs::read_to_string("/proc/self/cgroup").unwrap().lines() {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        if ctrls.is_empty() {
+            v2_path = path.to_string();
+        }
+        for c in ctrls.split(',').filter(|c| !c.is_empty() && !c.starts_with("name=")) {
+            v1.insert(if c == "blkio" { "io".to_string() } else { c.to_string() }, path.to_string());
+        }
+    }
+    // mountinfo: "... MOUNTPOINT ... - FSTYPE SOURCE OPTIONS"
+    let v2_mount = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        right.starts_with("cgroup2 ").then(|| left.split(' ').nth(4).unwrap().to_string())
+    });
+    move |controller: &str| {
+        if let Some(p) = v1.get(controller) {
+            return p.clone();
+        }
+        let Some(mount) = &v2_mount else { return v2_path.clone() };
+        if controller == "perf_event" {
+            return v2_path.clone();
+        }
+        let mut at = String::new();
+        for comp in v2_path.split('/').filter(|c| !c.is_empty()) {
+            let control = std::fs::read_to_string(format!("{mount}{at}/cgroup.subtree_control")).unwrap_or_default();
+            if !control.split_whitespace().any(|c| c == controller) {
+                break;
+            }
+            at = format!("{at}/{comp}");
+        }
+        if at.is_empty() { "/".to_string() } else { at }
+    }
 }
 
 fn proc_field(path: &str, key: &str) -> String {
@@ -45,8 +117,9 @@ fn marker_workload() {
     if !can_run("marker_workload") {
         return;
     }
+    // Fixed width, so lengths (and the events' sizes) are the same every run.
     let nonce = format!(
-        "{}-{}",
+        "{:07}-{:09}",
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
     );
@@ -68,8 +141,19 @@ fn marker_workload() {
     let port = listener.local_addr().unwrap().port();
 
     let names = [
-        "open", "openat", "close", "write", "rename", "symlink", "mkdir", "unlink", "socket", "connect", "clone",
+        "open",
+        "openat",
+        "close",
+        "write",
+        "rename",
+        "symlink",
+        "mkdir",
+        "unlink",
+        "socket",
+        "connect",
+        "clone",
         "execve",
+        "open_by_handle_at",
     ];
     let config = Config { syscalls: Some(names.iter().map(|s| s.to_string()).collect()), ..Config::default() };
     let mut probe = ModernBpf::open(config).expect("open the probe");
@@ -80,6 +164,11 @@ fn marker_workload() {
         (c(&path_a), c(&path_b), c(&missing), c(&link), c(&target), c(&subdir), c(exe_path));
     let (c_argv0, c_arg1, c_arg2) = (c(&argv0), c("arg-one"), c("arg-two"));
     let (c_env1, c_env2) = (c(&env_mark), c("PATH=/usr/bin"));
+    let (c_dir, c_statm) = (c(&dir_s), c("/proc/self/statm"));
+    // struct file_handle: handle_bytes, handle_type, then the handle.
+    let mut handle = [0u32; 34];
+    handle[0] = 128;
+    let mut statm_buf = [0u8; 128];
     let argv = [c_argv0.as_ptr(), c_arg1.as_ptr(), c_arg2.as_ptr(), std::ptr::null()];
     let envp = [c_env1.as_ptr(), c_env2.as_ptr(), std::ptr::null()];
     let sin = libc::sockaddr_in {
@@ -135,6 +224,29 @@ fn marker_workload() {
             let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
             libc::getsockname(s as i32, &mut local as *mut _ as *mut libc::sockaddr, &mut len);
             r.local_port = u16::from_be(local.sin_port);
+            // A directory opened by handle: its path comes from the fd.
+            let mfd =
+                libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            r.mount_fd = mfd;
+            let mut mount_id = 0i32;
+            libc::syscall(
+                libc::SYS_name_to_handle_at,
+                libc::AT_FDCWD,
+                c_dir.as_ptr(),
+                handle.as_mut_ptr(),
+                &mut mount_id,
+                0,
+            );
+            r.handle_fd =
+                libc::syscall(libc::SYS_open_by_handle_at, mfd, handle.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            // Memory as the kernel counts it, just before the clone.
+            let sfd = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_statm.as_ptr(), libc::O_RDONLY);
+            r.statm_fd = sfd;
+            let n = libc::syscall(libc::SYS_read, sfd, statm_buf.as_mut_ptr(), statm_buf.len());
+            libc::syscall(libc::SYS_close, sfd);
+            let (size, resident) = parse_statm(&statm_buf[..n.max(0) as usize]);
+            r.statm_size = size;
+            r.statm_resident = resident;
             let g = libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0);
             if g == 0 {
                 libc::syscall(libc::SYS_exit_group, 7);
@@ -287,21 +399,7 @@ fn marker_workload() {
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
         rl.rlim_cur
     };
-    // subsystem -> path, from /proc/self/cgroup (v1 lines name their
-    // controllers; the others are on the unified hierarchy, line "0::").
-    let mut cgroup_v2 = String::from("/");
-    let mut cgroup_v1 = std::collections::HashMap::new();
-    for l in std::fs::read_to_string("/proc/self/cgroup").unwrap().lines() {
-        let mut it = l.splitn(3, ':');
-        let (_, ctrls, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-        if ctrls.is_empty() {
-            cgroup_v2 = path.to_string();
-        }
-        for c in ctrls.split(',').filter(|c| !c.is_empty() && !c.starts_with("name=")) {
-            cgroup_v1.insert(if c == "blkio" { "io".to_string() } else { c.to_string() }, path.to_string());
-        }
-    }
-    let cgroup_path = |subsys: &str| cgroup_v1.get(subsys).cloned().unwrap_or_else(|| cgroup_v2.clone());
+    let cgroup_path = cgroup_paths();
     let clone_layout = [
         "res",
         "exe",
@@ -366,9 +464,29 @@ fn marker_workload() {
     // our raw clone(SIGCHLD): no scap clone flag
     let e = clones.iter().map(|o| o.ev()).find(|e| int(e, 0) != 0).unwrap();
     let ns_start = check_clone(&e, gpid, child, me, 0);
+    // Memory sizes against statm, read by the child just before this clone:
+    // vm_size is total_vm, exact; vm_rss is the mm's counters, which lag
+    // by up to a batch of pages per CPU (percpu counters since 6.2,
+    // per-thread caches flushed every 64 faults before): within 64 pages.
+    let (size, rss) = (uint(&e, 10), uint(&e, 11));
+    assert_eq!(size, r.statm_size * 4, "vm_size (KiB) against statm {} pages", r.statm_size);
+    assert!(rss.abs_diff(r.statm_resident * 4) <= 64 * 4, "vm_rss {rss} KiB against statm {} pages", r.statm_resident);
     let e = one(&grandchild, T::SYSCALL_CLONE_20_X);
     assert_eq!(check_clone(&e, 0, gpid, child, 0), ns_start);
     assert!(ns_start > 0);
+    // The grandchild's mm is a copy: same size.
+    assert_eq!(uint(&e, 10), r.statm_size * 4);
+
+    // open_by_handle_at: the path comes from the file the kernel opened.
+    let canonical_dir = std::fs::canonicalize(&dir).unwrap().to_str().unwrap().to_string();
+    let e = one(&ours, T::SYSCALL_OPEN_BY_HANDLE_AT_X);
+    assert_layout(&e, &["fd", "mountfd", "flags", "path", "dev", "ino"]);
+    assert_eq!(int(&e, 0), r.handle_fd);
+    assert!(r.handle_fd >= 0, "open_by_handle_at failed: {}", r.handle_fd);
+    assert_eq!(int(&e, 1), r.mount_fd);
+    assert_eq!(text(&e, 3), canonical_dir);
+    let dir_md = std::fs::metadata(&dir).unwrap();
+    assert_eq!(uint(&e, 5), dir_md.ino());
 
     // execve: the new image.
     let e = one(&ours, T::SYSCALL_EXECVE_19_X);
@@ -460,5 +578,108 @@ fn marker_workload() {
     let ts: Vec<u64> = evs.iter().map(|o| o.ev().ts()).collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "timestamps out of order");
 
+    if let Ok(path) = std::env::var("SAKER_MARKER_SEQUENCE") {
+        let numbers = [
+            (child, "$CHILD"),
+            (gpid, "$GRANDCHILD"),
+            (me, "$TEST"),
+            (r.open_fd, "$FD"),
+            (r.sock_fd, "$SOCK"),
+            (r.mount_fd, "$MOUNTFD"),
+            (r.handle_fd, "$HANDLEFD"),
+            (r.statm_fd, "$STATMFD"),
+            (i64::from(port), "$PORT"),
+            (i64::from(r.local_port), "$LOCALPORT"),
+        ];
+        let test_argv0 = String::from_utf8_lossy(test_argv0).into_owned();
+        let test_args = String::from_utf8_lossy(test_args).replace('\0', "\\0");
+        let texts = [
+            (canonical_dir.as_str(), "$DIR"),
+            (dir_s.as_str(), "$DIR"),
+            (nonce.as_str(), "$NONCE"),
+            (test_argv0.as_str(), "$TESTEXE"),
+            (test_args.as_str(), "$TESTARGS"),
+            (cwd.as_str(), "$CWD"),
+        ];
+        let by_thread: Vec<Owned> = ours.iter().chain(grandchild.iter()).cloned().collect();
+        write_sequence(&path, &by_thread, &numbers, &texts);
+    }
+
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Parameters whose values each kernel computes from its own state: inodes,
+/// devices, page faults, memory, cgroups, capabilities (their number grows
+/// with the kernel), terminal, login uid, process groups, namespace start,
+/// file limits. Their values are asserted above within one run; across
+/// kernels only their presence is compared.
+const KERNEL_DEPENDENT: &[&str] = &[
+    "ino",
+    "dev",
+    "exe_ino",
+    "exe_ino_ctime",
+    "exe_ino_mtime",
+    "pgft_maj",
+    "pgft_min",
+    "vm_size",
+    "vm_rss",
+    "vm_swap",
+    "cgroups",
+    "cap_inheritable",
+    "cap_permitted",
+    "cap_effective",
+    "tty",
+    "loginuid",
+    "vpgid",
+    "pgid",
+    "pidns_init_start_ts",
+    "fdlimit",
+];
+
+/// Parameters holding a process id, a file descriptor or a port.
+const NUMBERED: &[&str] = &["res", "fd", "dirfd", "mountfd", "tid", "pid", "ptid", "vtid", "vpid"];
+
+/// Writes the events, thread by thread in order, as lines `TYPE name=value
+/// ...`, with what differs from one run to the next replaced by its role
+/// (`numbers`: pids, fds, ports; `texts`: the run's directory, nonce, the
+/// test's own command line and cwd) and the values of [`KERNEL_DEPENDENT`]
+/// parameters by `*`. The same workload on two kernels writes the same file.
+fn write_sequence(path: &str, evs: &[Owned], numbers: &[(i64, &str)], texts: &[(&str, &str)]) {
+    let num = |v: i64| numbers.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string());
+    let port = |p: u16| num(i64::from(p));
+    let text = |b: &[u8]| {
+        let mut t = String::from_utf8_lossy(b).replace('\0', "\\0");
+        for (from, to) in texts {
+            if !from.is_empty() {
+                t = t.replace(from, to);
+            }
+        }
+        t
+    };
+    let mut out = String::new();
+    for o in evs {
+        let e = o.ev();
+        out.push_str(&format!("{:?}", e.event_type()));
+        for p in e.params() {
+            let name = p.info().name;
+            let v = p.value();
+            let shown = if KERNEL_DEPENDENT.contains(&name) {
+                "*".to_string()
+            } else {
+                match v {
+                    Value::Int(i) if NUMBERED.contains(&name) => num(i),
+                    Value::Uint(u) if NUMBERED.contains(&name) => num(u as i64),
+                    Value::Str(b) | Value::Bytes(b) => text(b),
+                    Value::SockAddr(SockAddr::Inet(a, p)) => format!("{a:?}:{}", port(p)),
+                    Value::SockTuple(SockTuple::Inet(a, p, b, q)) => {
+                        format!("{a:?}:{}->{b:?}:{}", port(p), port(q))
+                    }
+                    other => format!("{other:?}"),
+                }
+            };
+            out.push_str(&format!(" {name}={shown}"));
+        }
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
 }
