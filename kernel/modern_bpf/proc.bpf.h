@@ -50,10 +50,14 @@ static __always_inline __u64 cap_value(kernel_cap_t *cap)
 	return ((__u64)BPF_CORE_READ(old, cap[1]) << 32) | BPF_CORE_READ(old, cap[0]);
 }
 
-/* Inode times across the kernel's renames (i_ctime -> __i_ctime -> i_ctime_sec). */
+/* Inode times across the kernel's renames: i_ctime -> __i_ctime (6.6) ->
+ * i_ctime_sec/nsec (6.11); i_mtime -> __i_mtime (6.7) -> i_mtime_sec/nsec (6.11). */
 struct inode___v66 {
 	struct timespec64 __i_ctime;
-	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___v67 {
+	struct timespec64 __i_mtime;
 } __attribute__((preserve_access_index));
 
 struct inode___old {
@@ -79,6 +83,9 @@ static __always_inline __u64 inode_mtime(struct inode *inode)
 	if (bpf_core_field_exists(inode->i_mtime_sec))
 		return BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL +
 		       (BPF_CORE_READ(inode, i_mtime_nsec) & ((1U << 30) - 1));
+	struct inode___v67 *v = (void *)inode;
+	if (bpf_core_field_exists(v->__i_mtime))
+		return BPF_CORE_READ(v, __i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(v, __i_mtime.tv_nsec);
 	struct inode___old *o = (void *)inode;
 	return BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
 }

@@ -24,6 +24,10 @@ markers() {
 }
 t markers markers
 
+# Each CO-RE access with several kernel layouts has, in this kernel's BTF,
+# exactly the variant the table says for this kernel.
+t core_variants /tests/core_variants --test-threads=1 --nocapture
+
 # saker detect with Falco's stable rules raises "Read sensitive file
 # untrusted" for `cat /etc/shadow`.
 detect_shadow() {
