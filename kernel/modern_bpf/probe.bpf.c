@@ -102,13 +102,15 @@ int BPF_PROG(bare_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_proc_exit, struct task_struct *p)
 {
+	/* the reaper before the reservation: the ring is held only to write */
+	__s64 reaper = reaper_tid(p);
 	REV(PPME_PROCEXIT_1_E);
 	int code = BPF_CORE_READ(p, exit_code);
 	rev_s64(&ev, code);
 	rev_s64(&ev, (code >> 8) & 0xff);
 	rev_u8(&ev, code & 0x7f);
 	rev_u8(&ev, (code & 0x80) ? 1 : 0);
-	rev_s64(&ev, 0);
+	rev_s64(&ev, reaper);
 	rev_submit(&ev);
 	return 0;
 }

@@ -325,6 +325,69 @@ static __always_inline __u32 task_tty(struct task_struct *t)
 	return encode_dev(((__u32)major << 20) | (__u32)(minor + index));
 }
 
+/*
+ * The thread that will adopt the children of an exiting task, as the
+ * kernel's find_new_reaper() chooses it (the procexit event's reaper_tid):
+ * a live thread of the same process; else, if an ancestor in the same pid
+ * namespace is a child subreaper (PR_SET_CHILD_SUBREAPER), a live thread of
+ * the nearest one; else the namespace's init. 0 when the task has no
+ * children (nothing to reparent) or the walk found nothing.
+ */
+#define PF_EXITING 0x00000004
+#define REAPER_THREADS 16
+#define REAPER_ANCESTORS 16
+
+/* A thread of `p`'s process that is not exiting, or NULL. */
+static __always_inline struct task_struct *alive_thread(struct task_struct *p)
+{
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	struct list_head *head = (struct list_head *)((char *)sig + bpf_core_field_offset(struct signal_struct, thread_head));
+	struct list_head *node = BPF_CORE_READ(head, next);
+	__u64 off = bpf_core_field_offset(struct task_struct, thread_node);
+	NO_UNROLL
+	for (int i = 0; i < REAPER_THREADS; i++) {
+		if (!node || node == head)
+			break;
+		struct task_struct *t = (struct task_struct *)((char *)node - off);
+		if (!(BPF_CORE_READ(t, flags) & PF_EXITING))
+			return t;
+		node = BPF_CORE_READ(node, next);
+	}
+	return NULL;
+}
+
+static __always_inline __s64 reaper_tid(struct task_struct *p)
+{
+	struct list_head *children = (struct list_head *)((char *)p + bpf_core_field_offset(struct task_struct, children));
+	if (BPF_CORE_READ(children, next) == children)
+		return 0;
+	struct task_struct *t = alive_thread(p);
+	if (t)
+		return BPF_CORE_READ(t, pid);
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	struct pid *pid = BPF_CORE_READ(p, thread_pid);
+	__u32 level = BPF_CORE_READ(pid, level);
+	if (BPF_CORE_READ_BITFIELD_PROBED(sig, has_child_subreaper)) {
+		struct task_struct *a = BPF_CORE_READ(p, real_parent);
+		NO_UNROLL
+		for (int i = 0; i < REAPER_ANCESTORS; i++) {
+			if (!a || BPF_CORE_READ(a, thread_pid, level) != level || BPF_CORE_READ(a, pid) == 0)
+				break;
+			struct signal_struct *asig = BPF_CORE_READ(a, signal);
+			if (BPF_CORE_READ_BITFIELD_PROBED(asig, is_child_subreaper)) {
+				t = alive_thread(a);
+				if (t)
+					return BPF_CORE_READ(t, pid);
+			}
+			a = BPF_CORE_READ(a, real_parent);
+		}
+	}
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	struct task_struct *init = BPF_CORE_READ(up.ns, child_reaper);
+	return init ? BPF_CORE_READ(init, pid) : 0;
+}
+
 /* `subsys=/path` for each cgroup subsystem of the task, NUL-separated. */
 #define CGROUP_SUBSYS_MAX 12
 #define CGROUP_DEPTH 16

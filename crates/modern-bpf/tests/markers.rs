@@ -36,6 +36,11 @@ struct Report {
     mount_fd: i64,
     handle_fd: i64,
     statm_fd: i64,
+    /// A second child of the child, left behind when the child exits: its
+    /// pid, and its parent once reparented (what procexit's reaper_tid names).
+    orphan_pid: i64,
+    orphan_ppid: i64,
+    orphan_done: u64,
     done: u64,
 }
 
@@ -254,6 +259,23 @@ fn marker_workload() {
             r.clone_pid = g;
             let mut status = 0;
             libc::waitpid(g as i32, &mut status, 0);
+            // An orphan-to-be: it waits until its parent (the child) has
+            // exited, then reports who adopted it.
+            let parent = libc::getpid();
+            let o = libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0);
+            if o == 0 {
+                let pause = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+                for _ in 0..20_000 {
+                    if libc::getppid() != parent {
+                        break;
+                    }
+                    libc::nanosleep(&pause, std::ptr::null_mut());
+                }
+                r.orphan_ppid = i64::from(libc::getppid());
+                r.orphan_done = 1;
+                libc::syscall(libc::SYS_exit_group, 0);
+            }
+            r.orphan_pid = o;
             r.done = 1;
             libc::syscall(libc::SYS_execve, c_exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::syscall(libc::SYS_exit_group, 99);
@@ -263,9 +285,16 @@ fn marker_workload() {
     // SAFETY: waiting for our own child.
     unsafe { libc::waitpid(child, &mut status, 0) };
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
-    // SAFETY: the child is gone; the mapping is ours.
+    // The orphan reports once it has been adopted.
+    let t0 = std::time::Instant::now();
+    // SAFETY: the mapping is ours; the orphan writes orphan_done last.
+    while unsafe { std::ptr::read_volatile(&(*report).orphan_done) } == 0 && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: the child is gone and the orphan done; the mapping is ours.
     let r = unsafe { *report };
     assert_eq!(r.done, 1);
+    assert_eq!(r.orphan_done, 1, "the orphan never reported its new parent");
     let child = child as i64;
     let gpid = r.clone_pid;
 
@@ -455,7 +484,8 @@ fn marker_workload() {
         uint(e, 20)
     };
     // The child also returns from the fork that made it (res 0).
-    let clones = of_type(&ours, T::SYSCALL_CLONE_20_X);
+    let clones: Vec<&Owned> =
+        of_type(&ours, T::SYSCALL_CLONE_20_X).into_iter().filter(|o| int(&o.ev(), 0) != r.orphan_pid).collect();
     assert_eq!(clones.len(), 2);
     let e = clones.iter().map(|o| o.ev()).find(|e| int(e, 0) == 0).unwrap();
     // glibc's fork: CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD
@@ -570,9 +600,14 @@ fn marker_workload() {
     assert_eq!(int(&e, 1), 7);
     assert_eq!(uint(&e, 2), 0);
     assert_eq!(uint(&e, 3), 0);
+    // no children left behind: nothing to reparent
+    assert_eq!(int(&e, 4), 0);
     let e = one(&ours, T::PROCEXIT_1_E);
     assert_eq!(int(&e, 0), 0);
     assert_eq!(int(&e, 1), 0);
+    // the orphan's adopter, as the kernel chose it (init, or a subreaper)
+    assert!(r.orphan_ppid > 0 && r.orphan_ppid != child, "orphan's parent {}", r.orphan_ppid);
+    assert_eq!(int(&e, 4), r.orphan_ppid, "procexit's reaper_tid");
 
     // Events come in timestamp order.
     let ts: Vec<u64> = evs.iter().map(|o| o.ev().ts()).collect();
@@ -588,6 +623,8 @@ fn marker_workload() {
             (r.mount_fd, "$MOUNTFD"),
             (r.handle_fd, "$HANDLEFD"),
             (r.statm_fd, "$STATMFD"),
+            (r.orphan_pid, "$ORPHAN"),
+            (r.orphan_ppid, "$REAPER"),
             (i64::from(port), "$PORT"),
             (i64::from(r.local_port), "$LOCALPORT"),
         ];
@@ -637,7 +674,7 @@ const KERNEL_DEPENDENT: &[&str] = &[
 ];
 
 /// Parameters holding a process id, a file descriptor or a port.
-const NUMBERED: &[&str] = &["res", "fd", "dirfd", "mountfd", "tid", "pid", "ptid", "vtid", "vpid"];
+const NUMBERED: &[&str] = &["res", "fd", "dirfd", "mountfd", "tid", "pid", "ptid", "vtid", "vpid", "reaper_tid"];
 
 /// Writes the events, thread by thread in order, as lines `TYPE name=value
 /// ...`, with what differs from one run to the next replaced by its role
