@@ -24,6 +24,10 @@ markers() {
 }
 t markers markers
 
+# Every program of the probe loads (each syscall's), and a child making
+# many syscalls gets events with exactly their table layouts.
+t layouts /tests/layouts --test-threads=1
+
 # Each CO-RE access with several kernel layouts has, in this kernel's BTF,
 # exactly the variant the table says for this kernel.
 t core_variants /tests/core_variants --test-threads=1 --nocapture
