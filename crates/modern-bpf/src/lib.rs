@@ -232,6 +232,21 @@ fn syscall_tracepoints() -> bool {
     false
 }
 
+/// This process's id as the kernel's initial pid namespace numbers it, which
+/// is what the probe sees. In a container with its own pid namespace,
+/// `getpid()` is the container's number; with the host's /proc mounted at
+/// `$HOST_ROOT/proc` (Falco's convention), its `self` link names the host's.
+fn own_kernel_tgid() -> u32 {
+    if let Ok(root) = std::env::var("HOST_ROOT")
+        && !root.is_empty()
+        && let Ok(link) = std::fs::read_link(format!("{root}/proc/self"))
+        && let Some(pid) = link.to_str().and_then(|s| s.parse().ok())
+    {
+        return pid;
+    }
+    std::process::id()
+}
+
 /// libbpf's messages during a load, for the verifier's log.
 static LOAD_LOG: Mutex<String> = Mutex::new(String::new());
 
@@ -341,7 +356,7 @@ impl ModernBpf {
         rodata.boot_time = boot_time_ns();
         rodata.snaplen = config.snaplen;
         rodata.wakeup_threshold = (config.buffer_size / 4) as u64;
-        rodata.saker_tgid = if config.exclude_self { std::process::id() } else { 0 };
+        rodata.saker_tgid = if config.exclude_self { own_kernel_tgid() } else { 0 };
 
         let ring0 = MapHandle::create(
             MapType::RingBuf,

@@ -43,6 +43,31 @@ pub enum Command {
     /// enables (stdout by default).
     #[command(after_help = DETECT_EXAMPLES, disable_version_flag = true)]
     Detect(DetectArgs),
+
+    /// Write saker's man pages, or a shell's completions to stdout,
+    /// generated from these flags (for packagers).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: Generated,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Generated {
+    /// The man pages (roff) into DIR: saker.1 and one per subcommand.
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
+    /// Completions for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 const DETECT_EXAMPLES: &str = "\

@@ -7,6 +7,7 @@
 mod cli;
 mod detect;
 mod fields;
+mod generate;
 mod rules_config;
 mod signals;
 mod source;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Trace(t) => trace::run(t),
         cli::Command::Fields(f) => fields::run(f),
         cli::Command::Detect(d) => detect::run(d),
+        cli::Command::Generate(g) => generate::run(g),
     };
     match result {
         Ok(code) => code,
