@@ -244,8 +244,16 @@ fn load_includes(
             _ => return Err(ConfigError::new(ErrorKind::Type, &origin, "an entry must be a path or {path, strategy}")),
         };
         let path = base.join(path);
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| ConfigError::new(ErrorKind::Read, path.display().to_string(), e.to_string()))?;
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            // Falco's own falco.yaml names /etc/falco/config.d, which a
+            // host may not have: skipped, and said so at start.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                warnings.push(format!("config_files: {} skipped: it does not exist", path.display()));
+                continue;
+            }
+            Err(e) => return Err(ConfigError::new(ErrorKind::Read, path.display().to_string(), e.to_string())),
+        };
         let mut paths = Vec::new();
         if meta.is_dir() {
             let entries = std::fs::read_dir(&path)
@@ -520,8 +528,16 @@ mod tests {
             .unwrap();
         let c = Config::load(Some(&file), &[]).unwrap();
         assert_eq!(c.get::<Vec<String>>("rules_files").unwrap().unwrap(), ["b.yaml"]);
-        std::fs::write(&file, "config_files: [missing.yaml]\n").unwrap();
+        std::fs::write(&file, "config_files: [missing.yaml]\njson_output: true\n").unwrap();
+        let c = Config::load(Some(&file), &[]).unwrap();
+        assert_eq!(c.get::<bool>("json_output").unwrap(), Some(true));
+        assert!(
+            c.warnings().iter().any(|w| w.contains("missing.yaml skipped: it does not exist")),
+            "{:?}",
+            c.warnings()
+        );
+        std::fs::write(&file, "config_files: [missing.yaml, config.d/10-a.yaml/x]\n").unwrap();
         let e = Config::load(Some(&file), &[]).unwrap_err();
-        assert!(e.to_string().contains("missing.yaml"), "{e}");
+        assert!(e.to_string().contains("10-a.yaml/x"), "{e}");
     }
 }

@@ -57,7 +57,7 @@ Configuration keys follow falco.yaml (rules_files, rule_matching, priority,
 json_output, stdout_output, file_output, syslog_output, http_output,
 program_output, nats_output, syscall_event_drops, webserver, ...).";
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DetectArgs {
     /// A rules file; repeat to load several, in order (default: the
     /// configuration's rules_files, else saker's built-in rules).

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -15,6 +15,8 @@ use saker_rules::{LoadResult, RulesSource, Ruleset};
 use serde::Deserialize;
 
 use crate::cli::{DetectArgs, UsageError};
+use crate::log;
+use crate::reload::{Built, Reloader, SinkState};
 
 /// saker's own rules, used when no rules file is given.
 pub const DEFAULT_RULES: &str = include_str!("../../../rules/saker_rules.yaml");
@@ -37,6 +39,19 @@ struct EngineConfig {
     webserver: WebserverConfig,
     #[serde(default)]
     base_syscalls: crate::source::BaseSyscalls,
+    #[serde(default)]
+    watch_config_files: bool,
+    #[serde(default)]
+    syscall_event_timeouts: TimeoutsConfig,
+}
+
+/// `syscall_event_timeouts`.
+#[derive(Deserialize, Debug, Default)]
+struct TimeoutsConfig {
+    /// Consecutive waits of the source with no event before an alert
+    /// (Falco's meaning); 0 never alerts.
+    #[serde(default)]
+    max_consecutives: u64,
 }
 
 fn default_matching() -> String {
@@ -53,8 +68,9 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         options.push("buffered_outputs=false".into());
     }
     let config = Config::load(args.config.as_deref(), &options).map_err(|e| UsageError(e.to_string()))?;
+    log::configure(log::config_from(&config)?);
     for w in config.warnings() {
-        eprintln!("saker: warning: {w}");
+        log::warn(w);
     }
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let settings = crate::source::engine_settings(&config)?;
@@ -83,12 +99,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     crate::rules_config::apply(&config, &mut load)?;
-    if let Some(extra) = args.print.as_deref().filter(|p| !p.trim().is_empty()) {
-        // Falco's -p: appended to every rule's output.
-        for r in &mut load.rules {
-            r.output = format!("{} {}", r.output, extra.trim());
-        }
-    }
+    append_print(&args, &mut load);
     if args.list_rules {
         let mut out = std::io::stdout().lock();
         for r in &load.rules {
@@ -117,16 +128,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let static_fields = crate::rules_config::static_fields(&config)?;
-    let options = EngineOptions {
-        rule_matching: match engine_cfg.rule_matching.as_str() {
-            "first" => RuleMatching::First,
-            "all" => RuleMatching::All,
-            other => return Err(UsageError(format!("rule_matching: '{other}' is not 'first' or 'all'")).into()),
-        },
-        min_priority: engine_cfg.priority.parse::<Priority>().map_err(|e| UsageError(format!("priority: {e}")))?,
-        ..EngineOptions::default()
-    };
-    let engine = match Engine::compile(&load, options) {
+    let engine = match Engine::compile(&load, engine_options(&engine_cfg)?) {
         Ok(e) => e,
         Err(diags) => {
             eprintln!("{} Errors:", diags.len());
@@ -194,8 +196,10 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             stop.stop();
         });
     }
-    if capture.is_none() {
-        crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
+    let live = capture.is_none();
+    if live {
+        // SIGHUP reloads (below), as in Falco.
+        crate::signals::install(source.stop_handle(), if launched { tracer } else { None }, false)?;
     } else {
         // A replay passes over the events that change nothing the rules
         // read and that no rule looks at (a live driver's selection of
@@ -210,29 +214,81 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         n => n,
     };
 
-    // Alerts: counted per rule, then handed to the outputs.
+    // Alerts: counted per rule, then handed to the outputs. What a reload
+    // changes is behind a lock taken once per alert (alerts are rare next
+    // to events) and written only by a reload.
     let counters: std::collections::HashMap<String, saker_metrics::RuleCounter> =
         load.rules.iter().map(|r| (r.name.clone(), metrics.rule(&r.name, r.priority as u8, &r.source))).collect();
+    let sink_state = Arc::new(RwLock::new(SinkState { counters, static_fields }));
     let sink_outputs = Arc::clone(&outputs);
+    let sink_shared = Arc::clone(&sink_state);
     let sink: saker_engine::AlertSink = Arc::new(move |mut alert| {
-        if let Some(c) = counters.get(&alert.rule) {
-            c.inc();
-        }
-        for (name, value) in &static_fields {
-            alert.output_fields.push((name.clone(), saker_outputs::FieldValue::Str(value.clone())));
+        {
+            let s = sink_shared.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = s.counters.get(&alert.rule) {
+                c.inc();
+            }
+            for (name, value) in &s.static_fields {
+                alert.output_fields.push((name.clone(), saker_outputs::FieldValue::Str(value.clone())));
+            }
         }
         sink_outputs.emit(&alert);
     });
+
+    // Reloads: SIGHUP, and watch_config_files.
+    let swap = saker_engine::EngineSwap::new();
+    let (reload_tx, reload_rx) = std::sync::mpsc::channel::<&'static str>();
+    let named_rules: Vec<PathBuf> =
+        if args.rules.is_empty() { engine_cfg.rules_files.clone() } else { args.rules.clone() };
+    let watched = Arc::new(Mutex::new(config.files().iter().cloned().chain(named_rules).collect::<Vec<_>>()));
+    let build_args = args.clone();
+    let reloader = Reloader {
+        build: Box::new(move || build(&build_args, &options)),
+        swap: swap.clone(),
+        sink: Arc::clone(&sink_state),
+        metrics: metrics.clone(),
+        live,
+        watched: Arc::clone(&watched),
+        started_with: config.clone(),
+    };
+    std::thread::Builder::new()
+        .name("saker-reload".into())
+        .spawn(move || reloader.serve(reload_rx))
+        .context("cannot start the reload thread")?;
+    crate::signals::install_reload(reload_tx.clone())?;
+    if engine_cfg.watch_config_files {
+        crate::reload::watch(watched, reload_tx).context("cannot start watching the configuration files")?;
+    } else {
+        drop(reload_tx);
+    }
 
     let mut drops = DropPolicy::new(engine_cfg.syscall_event_drops.clone(), hostname);
     let mut exit_reason: Option<String> = None;
     let idle_outputs = Arc::clone(&outputs);
     let idle_metrics = metrics.clone();
+    // syscall_event_timeouts: consecutive calls with no new event are
+    // consecutive waits of the source that timed out.
+    let max_timeouts = engine_cfg.syscall_event_timeouts.max_consecutives;
+    let (mut timeouts, mut last_events, mut last_event_ns) = (0u64, 0u64, 0u64);
+    let timeout_host = saker_engine::hostname();
     let mut on_idle = |s: &saker_driver::SourceStats| {
         idle_metrics.set_source(&source_counters(s));
+        let now_ns =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        if s.events != last_events {
+            (timeouts, last_events, last_event_ns) = (0, s.events, now_ns);
+        } else if max_timeouts > 0 {
+            timeouts += 1;
+            if timeouts >= max_timeouts {
+                timeouts = 0;
+                let alert = timeouts_alert(max_timeouts, last_event_ns, now_ns, &timeout_host);
+                log::info(&alert.output);
+                idle_outputs.emit(&alert);
+            }
+        }
         let verdict = drops.check(s);
         if let Some(line) = verdict.log {
-            eprintln!("saker: {line}");
+            log::error(line);
         }
         if let Some(alert) = verdict.alert {
             idle_outputs.emit(&alert);
@@ -243,7 +299,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
         true
     };
-    let stats = saker_engine::run(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle)?;
+    let stats =
+        saker_engine::run_swappable(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle, &swap)?;
     let exit_code = source.exit_code();
     drop(source);
     outputs.shutdown(Duration::from_secs(5));
@@ -275,6 +332,88 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     // With a launched command, saker's exit code is the command's.
     Ok(exit_code.map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.clamp(0, 255) as u8)))
+}
+
+/// The alert of `syscall_event_timeouts` (Falco's internal rule).
+fn timeouts_alert(max: u64, last_event_ns: u64, now_ns: u64, hostname: &str) -> saker_outputs::Alert {
+    let rule = "Falco internal: timeouts notification";
+    let last = if last_event_ns == 0 {
+        "none".to_string()
+    } else {
+        jiff::Timestamp::from_nanosecond(last_event_ns as i128).map_or_else(|_| "none".into(), |t| t.to_string())
+    };
+    saker_outputs::Alert {
+        time_ns: now_ns,
+        rule: rule.into(),
+        priority: Priority::Debug,
+        source: "internal".into(),
+        tags: Vec::new(),
+        hostname: hostname.to_string(),
+        output: format!("{rule}. {max} consecutive timeouts without event."),
+        output_fields: vec![("last_event_time".into(), saker_outputs::FieldValue::Str(last))],
+    }
+}
+
+/// Falco's -p: appended to every rule's output.
+fn append_print(args: &DetectArgs, load: &mut LoadResult) {
+    if let Some(extra) = args.print.as_deref().filter(|p| !p.trim().is_empty()) {
+        for r in &mut load.rules {
+            r.output = format!("{} {}", r.output, extra.trim());
+        }
+    }
+}
+
+/// `rule_matching` and `priority`.
+fn engine_options(cfg: &EngineConfig) -> Result<EngineOptions, UsageError> {
+    Ok(EngineOptions {
+        rule_matching: match cfg.rule_matching.as_str() {
+            "first" => RuleMatching::First,
+            "all" => RuleMatching::All,
+            other => return Err(UsageError(format!("rule_matching: '{other}' is not 'first' or 'all'"))),
+        },
+        min_priority: cfg.priority.parse::<Priority>().map_err(|e| UsageError(format!("priority: {e}")))?,
+        ..EngineOptions::default()
+    })
+}
+
+/// For a reload: the configuration, the rules and the engine, built again
+/// from the files as at start; any problem is the error.
+fn build(args: &DetectArgs, options: &[String]) -> Result<Built, String> {
+    let config = Config::load(args.config.as_deref(), options).map_err(|e| e.to_string())?;
+    let cfg: EngineConfig = config.section().map_err(|e| e.to_string())?;
+    let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let rules_files = expand_rules_paths(&named).map_err(|e| format!("{e:#}"))?;
+    let mut texts = Vec::with_capacity(rules_files.len());
+    for f in &rules_files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read rules file {}: {e}", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let sources: Vec<RulesSource<'_>> = if texts.is_empty() {
+        vec![RulesSource { name: DEFAULT_RULES_NAME, text: DEFAULT_RULES }]
+    } else {
+        texts.iter().map(|(n, t)| RulesSource { name: n, text: t }).collect()
+    };
+    let mut load = Ruleset::load(&sources, &saker_engine::Fields).map_err(|e| e.to_string())?;
+    for w in &load.warnings {
+        log::warn(w);
+    }
+    crate::rules_config::apply(&config, &mut load).map_err(|e| e.0)?;
+    append_print(args, &mut load);
+    let static_fields = crate::rules_config::static_fields(&config).map_err(|e| e.0)?;
+    let engine = Engine::compile(&load, engine_options(&cfg).map_err(|e| e.0)?).map_err(|diags| {
+        let mut m = format!("{} Errors:", diags.len());
+        for d in &diags {
+            m.push('\n');
+            m.push_str(&d.to_string());
+        }
+        m
+    })?;
+    let syscalls = crate::source::syscalls_with_base(engine.event_types(), &cfg.base_syscalls).map_err(|e| e.0)?;
+    let mut watched_rules = named;
+    if watched_rules.is_empty() {
+        watched_rules = rules_files;
+    }
+    Ok(Built { config, load, engine, static_fields, syscalls, rules_files: watched_rules })
 }
 
 /// Loads the rules files (or the built-in rules); prints warnings, and on

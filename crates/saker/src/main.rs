@@ -7,6 +7,8 @@
 mod cli;
 mod detect;
 mod fields;
+mod log;
+mod reload;
 mod rules_config;
 mod signals;
 mod source;

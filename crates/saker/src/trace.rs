@@ -99,7 +99,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     }
     let stop = source.stop_handle();
     if live {
-        crate::signals::install(stop.clone(), if launched { tracer } else { None })?;
+        crate::signals::install(stop.clone(), if launched { tracer } else { None }, true)?;
         if let Some(secs) = args.seconds {
             stop_after(stop.clone(), secs)?;
         }

@@ -183,10 +183,7 @@ fn rules_section_append_output_and_static_fields_change_what_alerts() {
 #[test]
 fn falco_keys_saker_cannot_honour_are_refused() {
     for (o, key) in [
-        ("watch_config_files=true", "watch_config_files"),
-        ("log_syslog=true", "log_syslog"),
         ("metrics.enabled=true", "metrics.enabled"),
-        ("syscall_event_timeouts.max_consecutives=1000", "syscall_event_timeouts.max_consecutives"),
         ("log_level=verbose", "log_level"),
         ("capture.enabled=true", "capture.enabled"),
     ] {
@@ -246,4 +243,86 @@ fn falco_flags_validate_list_describe_support_version() {
     let out = stdout_ok(&out, "-p");
     let lines = alerts(&out, "good_rule");
     assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(" user=")), "{out}");
+}
+
+/// Falco 0.44's stock falco.yaml (its keys and default values).
+fn falco_defaults() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/falco-0.44-defaults.yaml")
+}
+
+#[test]
+fn falcos_stock_configuration_starts_replays_and_logs_to_syslog() {
+    let dir = temp_dir("config_stock");
+    let rules = rule_file(&dir, "r.yaml", "catopen");
+    // log_syslog: true in Falco's file: saker's own lines go to the syslog
+    // socket (syslog_output.socket, here a socket of the test's).
+    let sock = dir.join("log.sock");
+    let server = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    server.set_nonblocking(true).unwrap();
+    let cfg = falco_defaults();
+    let out = detect(&[
+        "-c",
+        cfg.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-e",
+        &cat_capture(),
+        "-o",
+        &format!("syslog_output.socket={}", sock.display()),
+    ]);
+    let stdout = stdout_ok(&out, "saker detect -c falco.yaml");
+    assert!(alerts(&stdout, "catopen").len() >= 3, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("does not support"), "{stderr}");
+    // /etc/falco/config.d is not on this host: skipped, and said so.
+    assert!(stderr.contains("config.d skipped: it does not exist"), "{stderr}");
+    let mut buf = [0u8; 4096];
+    let mut lines = Vec::new();
+    while let Ok(n) = server.recv(&mut buf) {
+        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    // LOG_USER (8) + warning (4).
+    assert!(
+        lines.iter().any(|l| l.starts_with("<12>saker[") && l.contains("config.d skipped: it does not exist")),
+        "{lines:?}"
+    );
+    // log_level filters, log_stderr: false silences stderr.
+    let cap = cat_capture();
+    let quiet = |extra: &[&str]| {
+        let mut v = vec!["-c", cfg.to_str().unwrap(), "-r", rules.to_str().unwrap(), "-e", &cap];
+        v.extend_from_slice(extra);
+        v.extend_from_slice(&["-o", "log_syslog=false"]);
+        String::from_utf8_lossy(&detect(&v).stderr).into_owned()
+    };
+    assert!(!quiet(&["-o", "log_level=error"]).contains("skipped"));
+    assert!(!quiet(&["-o", "log_stderr=false"]).contains("skipped"));
+    assert!(quiet(&["-o", "log_level=warning"]).contains("skipped"));
+}
+
+#[test]
+fn syscall_event_timeouts_alert_after_consecutive_empty_waits() {
+    // nodriver: no event ever, a wait every 100 ms.
+    let out = detect(&[
+        "-o",
+        "engine.kind=nodriver",
+        "-o",
+        "syscall_event_timeouts.max_consecutives=3",
+        "-o",
+        "json_output=true",
+        "-M",
+        "1.5",
+    ]);
+    let stdout = stdout_ok(&out, "saker detect nodriver");
+    let notes: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["rule"] == "Falco internal: timeouts notification")
+        .collect();
+    assert!(notes.len() >= 2, "{stdout}");
+    assert_eq!(notes[0]["priority"], "Debug");
+    assert_eq!(notes[0]["output_fields"]["last_event_time"], "none", "{}", notes[0]);
+    assert!(notes[0]["output"].as_str().unwrap().contains("3 consecutive timeouts without event"), "{}", notes[0]);
+    // 0 never alerts.
+    let out = detect(&["-o", "engine.kind=nodriver", "-o", "syscall_event_timeouts.max_consecutives=0", "-M", "1"]);
+    assert!(!stdout_ok(&out, "max 0").contains("timeouts notification"));
 }
