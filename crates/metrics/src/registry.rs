@@ -229,6 +229,13 @@ impl Metrics {
         RuleCounter(count)
     }
 
+    /// Every registered rule with its matches so far: (name, priority,
+    /// source, matches), in registration order (for the exit summary).
+    pub fn rule_counts(&self) -> Vec<(String, u8, String, u64)> {
+        let rules = self.0.rules.lock().unwrap_or_else(|e| e.into_inner());
+        rules.iter().map(|r| (r.name.clone(), r.priority, r.source.clone(), r.count.load(Ordering::Relaxed))).collect()
+    }
+
     /// Where the outputs' counters are read from at each scrape (the binary
     /// passes a closure over `saker_outputs::Outputs::stats`).
     pub fn set_outputs_source(&self, f: impl Fn() -> Vec<OutputSample> + Send + Sync + 'static) {

@@ -145,6 +145,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
 
     let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+    log_startup(&config, &load, &engine, &engine_cfg);
+    log_outputs(&outputs_cfg);
     let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
 
     let reopen_outputs = Arc::clone(&outputs);
@@ -168,6 +170,15 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             .collect()
     });
     let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
+    if let Some(s) = &server {
+        let w = &engine_cfg.webserver;
+        log::info(format!(
+            "web server listening on http://{} (health: {}{})",
+            s.local_addr(),
+            w.k8s_healthz_endpoint,
+            if w.prometheus_metrics_enabled { ", Prometheus: /metrics" } else { "" }
+        ));
+    }
 
     // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
     let capture = match (&args.replay, &args.driver) {
@@ -189,6 +200,21 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         attach: args.pid,
     };
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    match (&capture, &request.live.syscalls) {
+        (Some(c), _) => log::info(format!("event source: replay of {}", c.display())),
+        (None, syscalls) => {
+            let name = crate::source::driver_name(driver.as_deref().unwrap_or(crate::source::DEFAULT_DRIVER));
+            match syscalls {
+                _ if name == "nodriver" => log::info("event source: none (engine.kind: nodriver)"),
+                None => log::info(format!("event source: the {name} driver, every system call enabled")),
+                Some(set) => log::info(format!(
+                    "event source: the {name} driver, {} system calls enabled: {}",
+                    set.len(),
+                    set.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+    }
     if let Some(secs) = args.seconds.filter(|_| capture.is_none()) {
         let stop = source.stop_handle();
         std::thread::spawn(move || {
@@ -299,6 +325,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
         true
     };
+    let summary_metrics = metrics.clone();
     let stats =
         saker_engine::run_swappable(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle, &swap)?;
     let exit_code = source.exit_code();
@@ -327,11 +354,134 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         losing.iter().map(|o| o.lost()).sum::<u64>(),
         if by_output.is_empty() { String::new() } else { format!(" ({})", by_output.join(", ")) }
     );
+    print_rule_counts(&summary_metrics);
     if let Some(reason) = exit_reason {
         return Err(anyhow!("stopping on event drops (syscall_event_drops.actions: exit): {reason}"));
     }
     // With a launched command, saker's exit code is the command's.
     Ok(exit_code.map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.clamp(0, 255) as u8)))
+}
+
+/// The start-up log, as Falco's: the version, the configuration files, the
+/// rules files with what each holds, the rules skipped and why.
+fn log_startup(config: &Config, load: &LoadResult, engine: &Engine, cfg: &EngineConfig) {
+    log::info(format!("version {} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH));
+    if config.files().is_empty() {
+        log::info("configuration: built-in defaults (no -c file)");
+    } else {
+        let files: Vec<String> = config.files().iter().map(|f| f.display().to_string()).collect();
+        log::info(format!("configuration files loaded: {}", files.join(", ")));
+    }
+    // Files in load order, with what each defines.
+    let mut files: Vec<(String, [usize; 3])> = Vec::new();
+    let mut count = |file: &str, k: usize| match files.iter_mut().find(|(f, _)| *f == file) {
+        Some((_, c)) => c[k] += 1,
+        None => {
+            let mut c = [0; 3];
+            c[k] = 1;
+            files.push((file.to_string(), c));
+        }
+    };
+    for r in &load.rules {
+        count(&r.location.file, 0);
+    }
+    for m in &load.macros {
+        count(&m.location.file, 1);
+    }
+    for l in &load.lists {
+        count(&l.location.file, 2);
+    }
+    for (f, [r, m, l]) in &files {
+        log::info(format!("rules file loaded: {f} ({r} rules, {m} macros, {l} lists)"));
+    }
+    for s in &load.skipped {
+        log::info(format!("rule '{}' ({}:{}) skipped: {}", s.name, s.location.file, s.location.line, s.reason));
+    }
+    let disabled = load.rules.iter().filter(|r| !r.enabled).count();
+    let below = load.rules.len().saturating_sub(disabled + engine.len());
+    let mut skipped = Vec::new();
+    if disabled > 0 {
+        skipped.push(format!("{disabled} disabled"));
+    }
+    if below > 0 {
+        skipped.push(format!("{below} below priority {}", cfg.priority));
+    }
+    log::info(format!(
+        "{} rules in force of {} loaded{}",
+        engine.len(),
+        load.rules.len(),
+        if skipped.is_empty() { String::new() } else { format!(" (not in force: {})", skipped.join(", ")) }
+    ));
+}
+
+/// The outputs enabled; a warning, once, for one that cannot work as
+/// configured (its alerts would be lost until it can).
+fn log_outputs(c: &OutputsConfig) {
+    let mut on = Vec::new();
+    if c.stdout_output.enabled {
+        on.push("stdout".to_string());
+    }
+    if c.syslog_output.enabled {
+        on.push(format!("syslog ({})", c.syslog_output.socket));
+        let dgram = std::os::unix::net::UnixDatagram::unbound().and_then(|d| d.connect(&c.syslog_output.socket));
+        // A stream socket is fine too (the output falls back to it).
+        let stream = || std::os::unix::net::UnixStream::connect(&c.syslog_output.socket);
+        if let Err(e) = dgram
+            && stream().is_err()
+        {
+            log::warn(format!(
+                "syslog_output is enabled but {} cannot be reached ({e}): its alerts are lost until a syslog daemon listens there",
+                c.syslog_output.socket
+            ));
+        }
+    }
+    if c.file_output.enabled {
+        on.push(format!("file ({})", c.file_output.filename));
+        let path = std::path::Path::new(&c.file_output.filename);
+        let existed = path.exists();
+        match std::fs::OpenOptions::new().append(true).create(true).open(path) {
+            Ok(_) if !existed => {
+                // Only checking: the output creates it with its first alert.
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(_) => {}
+            Err(e) => log::warn(format!(
+                "file_output is enabled but {} cannot be opened ({e}): its alerts are lost",
+                c.file_output.filename
+            )),
+        }
+    }
+    if c.program_output.enabled {
+        on.push(format!("program ({})", c.program_output.program));
+    }
+    if c.http_output.enabled {
+        on.push(format!("http ({})", c.http_output.url));
+    }
+    if c.nats_output.enabled {
+        on.push(format!("nats ({})", c.nats_output.url));
+    }
+    log::info(format!("outputs enabled: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }));
+}
+
+/// The exit summary's alerts by priority and by rule (rules that raised
+/// none are left out).
+fn print_rule_counts(metrics: &Metrics) {
+    let counts: Vec<_> = metrics.rule_counts().into_iter().filter(|c| c.3 > 0).collect();
+    if counts.is_empty() {
+        return;
+    }
+    let mut out = String::from("Alerts by priority:\n");
+    for p in Priority::ALL {
+        let n: u64 = counts.iter().filter(|c| c.1 == p as u8).map(|c| c.3).sum();
+        if n > 0 {
+            out.push_str(&format!("   {}: {n}\n", p.as_str()));
+        }
+    }
+    out.push_str("Alerts by rule:\n");
+    for (name, _, _, n) in &counts {
+        out.push_str(&format!("   {name}: {n}\n"));
+    }
+    eprint!("{out}");
 }
 
 /// The alert of `syscall_event_timeouts` (Falco's internal rule).

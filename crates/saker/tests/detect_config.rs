@@ -326,3 +326,61 @@ fn syscall_event_timeouts_alert_after_consecutive_empty_waits() {
     let out = detect(&["-o", "engine.kind=nodriver", "-o", "syscall_event_timeouts.max_consecutives=0", "-M", "1"]);
     assert!(!stdout_ok(&out, "max 0").contains("timeouts notification"));
 }
+
+#[test]
+fn startup_log_names_files_rules_source_outputs_and_server_and_the_summary_counts_alerts() {
+    let dir = temp_dir("config_startup");
+    let f = dir.join("r.yaml");
+    let rule = |name: &str, prio: &str, enabled: bool| {
+        format!(
+            "- rule: {name}\n  desc: t\n  condition: {COND}\n  output: {name} %fd.name\n  priority: {prio}\n  enabled: {enabled}\n"
+        )
+    };
+    std::fs::write(
+        &f,
+        [rule("catopen", "NOTICE", true), rule("off", "NOTICE", false), rule("low", "DEBUG", true)].concat(),
+    )
+    .unwrap();
+    let cfg = dir.join("saker.yaml");
+    std::fs::write(&cfg, "priority: info\nrule_matching: all\n").unwrap();
+    let out = saker(&[
+        "detect",
+        "-c",
+        cfg.to_str().unwrap(),
+        "-r",
+        f.to_str().unwrap(),
+        "-e",
+        &cat_capture(),
+        "-o",
+        "webserver.enabled=true",
+        "-o",
+        "webserver.listen_port=0",
+        "-o",
+        "syslog_output.enabled=true",
+        "-o",
+        "syslog_output.socket=/nonexistent/log",
+    ]);
+    let stdout = stdout_ok(&out, "saker detect");
+    let n = alerts(&stdout, "catopen").len();
+    assert!(n >= 3, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        format!("saker: version {}", env!("CARGO_PKG_VERSION")),
+        format!("configuration files loaded: {}", cfg.display()),
+        format!("rules file loaded: {} (3 rules, 0 macros, 0 lists)", f.display()),
+        "1 rules in force of 3 loaded (not in force: 1 disabled, 1 below priority info)".to_string(),
+        format!("event source: replay of {}", cat_capture()),
+        "outputs enabled: stdout, syslog (/nonexistent/log)".to_string(),
+        "web server listening on http://127.0.0.1:".to_string(),
+        format!("Alerts by priority:\n   Notice: {n}\nAlerts by rule:\n   catopen: {n}\n"),
+    ] {
+        assert!(stderr.contains(&want), "'{want}' missing in:\n{stderr}");
+    }
+    // The output that cannot work is warned about once, at start (before
+    // any event: the summary comes after).
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains("cannot be reached")).collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(stderr.find("cannot be reached") < stderr.find("event source:"), "{stderr}");
+    let out = detect(&["-o", "engine.kind=nodriver", "-M", "0.2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("event source: none (engine.kind: nodriver)"), "{out:?}");
+}

@@ -117,5 +117,12 @@ fn watch_config_files_reloads_a_changed_rules_file() {
     assert!(open_until("watch_v2", &mut i), "the changed rules file was not reloaded");
     let stopped = d.stop();
     assert!(stopped.stderr.contains("reloaded: 1 rules files"), "{}", stopped.stderr);
+    // The start-up log names the driver and the system calls it enables.
+    assert!(stopped.stderr.contains("event source: the modern-ebpf driver, "), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains(" system calls enabled: ") && stopped.stderr.contains("openat"),
+        "{}",
+        stopped.stderr
+    );
     let _ = std::fs::remove_dir_all(&w);
 }
