@@ -227,12 +227,7 @@ pub const KEYS: &[Key] = &[
     k("syscall_event_drops.simulate_drops", Bool),
     // Metrics.
     k("metrics", Section),
-    only(
-        "metrics.enabled",
-        Bool,
-        &["false"],
-        "saker has no periodic metrics snapshots; Prometheus /metrics is served by webserver",
-    ),
+    k("metrics.enabled", Bool),
     k("metrics.interval", Scalar),
     k("metrics.output_rule", Bool),
     k("metrics.output_file", Str),

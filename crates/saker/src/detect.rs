@@ -74,6 +74,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let settings = crate::source::engine_settings(&config)?;
+    let mut snapshots = crate::metrics_config::Snapshots::new(&config)?;
 
     if args.version {
         print_versions();
@@ -153,8 +154,28 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     crate::signals::install_reopen(move || reopen_outputs.reopen())?;
 
     let hostname = saker_engine::hostname();
-    let metrics =
-        Metrics::new(MetricsInfo { version: env!("CARGO_PKG_VERSION").to_string(), hostname: hostname.clone() });
+    // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
+    let capture = match (&args.replay, &args.driver) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(_)) => None,
+        (None, None) => settings.capture.clone(),
+    };
+    let driver = args.driver.clone().or(settings.driver.clone());
+    // Falco's engine names (scap.engine_name).
+    let engine_name = match (&capture, driver.as_deref().map(crate::source::driver_name)) {
+        (Some(_), _) => "savefile",
+        (None, None | Some("modern-ebpf")) => "modern_bpf",
+        (None, Some(other)) => other,
+    }
+    .to_string();
+    let metrics = Metrics::new(MetricsInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        hostname: hostname.clone(),
+        engine_name,
+    });
+    let named_rules: Vec<PathBuf> =
+        if args.rules.is_empty() { engine_cfg.rules_files.clone() } else { args.rules.clone() };
+    set_file_digests(&metrics, &named_rules, config.files());
     let stats_outputs = Arc::clone(&outputs);
     metrics.set_outputs_source(move || {
         stats_outputs
@@ -180,13 +201,6 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         ));
     }
 
-    // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
-    let capture = match (&args.replay, &args.driver) {
-        (Some(c), _) => Some(c.clone()),
-        (None, Some(_)) => None,
-        (None, None) => settings.capture.clone(),
-    };
-    let driver = args.driver.clone().or(settings.driver.clone());
     let request = crate::source::SourceRequest {
         capture: capture.as_deref(),
         driver: driver.as_deref(),
@@ -244,7 +258,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     // changes is behind a lock taken once per alert (alerts are rare next
     // to events) and written only by a reload.
     let counters: std::collections::HashMap<String, saker_metrics::RuleCounter> =
-        load.rules.iter().map(|r| (r.name.clone(), metrics.rule(&r.name, r.priority as u8, &r.source))).collect();
+        load.rules.iter().map(|r| (r.name.clone(), rule_counter(&metrics, r))).collect();
     let sink_state = Arc::new(RwLock::new(SinkState { counters, static_fields }));
     let sink_outputs = Arc::clone(&outputs);
     let sink_shared = Arc::clone(&sink_state);
@@ -264,8 +278,6 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     // Reloads: SIGHUP, and watch_config_files.
     let swap = saker_engine::EngineSwap::new();
     let (reload_tx, reload_rx) = std::sync::mpsc::channel::<&'static str>();
-    let named_rules: Vec<PathBuf> =
-        if args.rules.is_empty() { engine_cfg.rules_files.clone() } else { args.rules.clone() };
     let watched = Arc::new(Mutex::new(config.files().iter().cloned().chain(named_rules).collect::<Vec<_>>()));
     let build_args = args.clone();
     let reloader = Reloader {
@@ -297,8 +309,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let max_timeouts = engine_cfg.syscall_event_timeouts.max_consecutives;
     let (mut timeouts, mut last_events, mut last_event_ns) = (0u64, 0u64, 0u64);
     let timeout_host = saker_engine::hostname();
+    let snapshot_metrics = metrics.clone();
     let mut on_idle = |s: &saker_driver::SourceStats| {
         idle_metrics.set_source(&source_counters(s));
+        if let Some(alert) = snapshots.due(&snapshot_metrics, &timeout_host) {
+            idle_outputs.emit(&alert);
+        }
         let now_ns =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         if s.events != last_events {
@@ -482,6 +498,32 @@ fn print_rule_counts(metrics: &Metrics) {
         out.push_str(&format!("   {name}: {n}\n"));
     }
     eprint!("{out}");
+}
+
+/// The match counter of a rule, with its tags as a label.
+pub(crate) fn rule_counter(metrics: &Metrics, r: &saker_rules::Rule) -> saker_metrics::RuleCounter {
+    let tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();
+    metrics.rule_with_tags(&r.name, r.priority as u8, &r.source, &tags)
+}
+
+/// The sha256 of the rules files and configuration files in force, for the
+/// info metrics (the built-in rules when no rules file is named).
+pub(crate) fn set_file_digests(metrics: &Metrics, named_rules: &[PathBuf], config_files: &[PathBuf]) {
+    let digest = |f: &PathBuf| {
+        Some(saker_metrics::FileDigest {
+            file_name: f.file_name()?.to_string_lossy().into_owned(),
+            sha256: sha256_hex(&std::fs::read(f).ok()?),
+        })
+    };
+    let files = expand_rules_paths(named_rules).unwrap_or_default();
+    let mut rules: Vec<_> = files.iter().filter_map(digest).collect();
+    if files.is_empty() {
+        rules.push(saker_metrics::FileDigest {
+            file_name: "saker_rules.yaml".into(),
+            sha256: sha256_hex(DEFAULT_RULES.as_bytes()),
+        });
+    }
+    metrics.set_files(rules, config_files.iter().filter_map(digest).collect());
 }
 
 /// The alert of `syscall_event_timeouts` (Falco's internal rule).

@@ -8,6 +8,7 @@ mod cli;
 mod detect;
 mod fields;
 mod log;
+mod metrics_config;
 mod reload;
 mod rules_config;
 mod signals;

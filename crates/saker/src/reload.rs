@@ -99,8 +99,9 @@ impl Reloader {
         let Built { config, load, engine, static_fields, syscalls, rules_files } = built;
         let mut counters = HashMap::with_capacity(load.rules.len());
         for r in &load.rules {
-            counters.insert(r.name.clone(), self.metrics.rule(&r.name, r.priority as u8, &r.source));
+            counters.insert(r.name.clone(), crate::detect::rule_counter(&self.metrics, r));
         }
+        crate::detect::set_file_digests(&self.metrics, &rules_files, config.files());
         let rules = engine.len();
         match &syscalls {
             Some(set) if self.live => log::debug(format!(

@@ -182,11 +182,7 @@ fn rules_section_append_output_and_static_fields_change_what_alerts() {
 
 #[test]
 fn falco_keys_saker_cannot_honour_are_refused() {
-    for (o, key) in [
-        ("metrics.enabled=true", "metrics.enabled"),
-        ("log_level=verbose", "log_level"),
-        ("capture.enabled=true", "capture.enabled"),
-    ] {
+    for (o, key) in [("log_level=verbose", "log_level"), ("capture.enabled=true", "capture.enabled")] {
         let out = detect(&["--dry-run", "-o", o]);
         assert_eq!(out.status.code(), Some(2), "{o}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -383,4 +379,53 @@ fn startup_log_names_files_rules_source_outputs_and_server_and_the_summary_count
     assert!(stderr.find("cannot be reached") < stderr.find("event source:"), "{stderr}");
     let out = detect(&["-o", "engine.kind=nodriver", "-M", "0.2"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("event source: none (engine.kind: nodriver)"), "{out:?}");
+}
+
+#[test]
+fn metrics_enabled_raises_snapshots_as_alerts_and_to_a_file() {
+    let dir = temp_dir("config_metrics");
+    let file = dir.join("metrics.jsonl");
+    let out = detect(&[
+        "-o",
+        "engine.kind=nodriver",
+        "-o",
+        "metrics.enabled=true",
+        "-o",
+        "metrics.interval=300ms",
+        "-o",
+        &format!("metrics.output_file={}", file.display()),
+        "-o",
+        "json_output=true",
+        "-M",
+        "1.5",
+    ]);
+    let stdout = stdout_ok(&out, "saker detect metrics");
+    let snaps: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["rule"] == "Falco internal: metrics snapshot")
+        .collect();
+    assert!((3..=6).contains(&snaps.len()), "{} snapshots in 1.5 s at 300ms:\n{stdout}", snaps.len());
+    let f = &snaps[0]["output_fields"];
+    assert_eq!(snaps[0]["priority"], "Informational");
+    assert_eq!(f["falco.version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(f["scap.engine_name"], "nodriver");
+    assert!(f["falco.kernel_release"].as_str().is_some_and(|k| !k.is_empty()), "{f}");
+    assert!(f["falco.sha256_rules_file.saker_rules_yaml"].as_str().is_some_and(|h| h.len() == 64), "{f}");
+    assert!(f["falco.memory_rss_mb"].as_f64().is_some_and(|m| m > 0.0), "{f}");
+    let lines = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(lines.lines().count(), snaps.len(), "{lines}");
+    // output_rule: false: the file only; a bad interval names the key.
+    let out = detect(&[
+        "-o",
+        "engine.kind=nodriver",
+        "-o",
+        "metrics={enabled: true, interval: 300ms, output_rule: false}",
+        "-M",
+        "1",
+    ]);
+    assert!(!stdout_ok(&out, "output_rule false").contains("metrics snapshot"));
+    let out = detect(&["--dry-run", "-o", "metrics.enabled=true", "-o", "metrics.interval=15"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("metrics.interval"), "{out:?}");
 }

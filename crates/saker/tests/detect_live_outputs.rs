@@ -177,7 +177,7 @@ fn a_killed_http_receiver_stops_neither_capture_nor_the_other_outputs_and_its_lo
         assert_eq!(get(&format!("saker_outputs_errors_total{{output=\"{out}\"}}")), 0.0);
         assert_eq!(get(&format!("saker_outputs_dropped_total{{output=\"{out}\"}}")), 0.0);
     }
-    let events_lost = get("saker_scap_n_drops_total");
+    let events_lost = get("falcosecurity_scap_n_drops_total");
 
     let stopped = d.stop();
     assert!(stopped.status.success(), "saker detect: {}\n{}", stopped.status, stopped.stderr);
