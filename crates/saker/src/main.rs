@@ -14,6 +14,7 @@ mod rules_config;
 mod signals;
 mod source;
 mod trace;
+mod trace_out;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
