@@ -15,11 +15,14 @@ This crate does not know what the keys mean beyond their YAML shape.
 
 pub mod schema;
 
+/// The YAML values a configuration is made of.
+pub use yaml_serde::Value;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
-use yaml_serde::{Mapping, Value};
+use yaml_serde::Mapping;
 
 /// The built-in configuration, with every key documented.
 pub const DEFAULTS: &str = include_str!("../saker.yaml");
@@ -118,6 +121,22 @@ impl Config {
         let mut root = defaults;
         merge(&mut root, user.clone(), Strategy::Override);
         Ok(Config { root, user, file: file.map(Path::to_path_buf), files, warnings })
+    }
+
+    /// The built-in defaults with the `overrides` applied, without checking
+    /// the keys against [`schema::KEYS`]: for tests that probe which keys
+    /// the readers of the configuration read (a wrong type given to a key
+    /// nobody reads goes unnoticed; one given to a key a reader reads is an
+    /// error of that reader).
+    pub fn load_unchecked(overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut root: Value = yaml_serde::from_str(DEFAULTS)
+            .map_err(|e| ConfigError::new(ErrorKind::Syntax, "built-in saker.yaml", e.to_string()))?;
+        let mut user = Value::Mapping(Mapping::new());
+        for o in overrides {
+            apply_override(&mut user, o)?;
+        }
+        merge(&mut root, user.clone(), Strategy::Override);
+        Ok(Config { root, user, file: None, files: Vec::new(), warnings: Vec::new() })
     }
 
     /// The configuration file given, if any.

@@ -24,7 +24,7 @@ const DEFAULT_RULES_NAME: &str = "saker_rules.yaml (built in)";
 
 /// The configuration keys the engine reads.
 #[derive(Deserialize, Debug)]
-struct EngineConfig {
+pub(crate) struct EngineConfig {
     #[serde(default)]
     rules_files: Vec<PathBuf>,
     #[serde(default = "default_matching")]
@@ -38,7 +38,7 @@ struct EngineConfig {
     #[serde(default)]
     webserver: WebserverConfig,
     #[serde(default)]
-    base_syscalls: crate::source::BaseSyscalls,
+    pub(crate) base_syscalls: crate::source::BaseSyscalls,
     #[serde(default)]
     watch_config_files: bool,
     #[serde(default)]
@@ -556,7 +556,7 @@ fn append_print(args: &DetectArgs, load: &mut LoadResult) {
 }
 
 /// `rule_matching` and `priority`.
-fn engine_options(cfg: &EngineConfig) -> Result<EngineOptions, UsageError> {
+pub(crate) fn engine_options(cfg: &EngineConfig) -> Result<EngineOptions, UsageError> {
     Ok(EngineOptions {
         rule_matching: match cfg.rule_matching.as_str() {
             "first" => RuleMatching::First,

@@ -5,6 +5,7 @@
 //! that follow them.
 
 mod cli;
+mod config_keys;
 mod detect;
 mod fields;
 mod log;

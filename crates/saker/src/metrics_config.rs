@@ -69,13 +69,13 @@ impl Snapshots {
             Ok(config.get::<bool>(k).map_err(|e| UsageError(e.to_string()))?.unwrap_or(default))
         };
         let enabled = get_bool("metrics.enabled", false)?;
+        let per_cpu = get_bool("metrics.kernel_event_counters_per_cpu_enabled", false)?;
         let parts = SnapshotParts {
             rules_counters: get_bool("metrics.rules_counters_enabled", true)?,
             resource_utilization: get_bool("metrics.resource_utilization_enabled", true)?,
             state_counters: get_bool("metrics.state_counters_enabled", true)?,
             // Per-CPU counters imply the totals, as in Falco.
-            kernel_event_counters: get_bool("metrics.kernel_event_counters_enabled", true)?
-                || get_bool("metrics.kernel_event_counters_per_cpu_enabled", false)?,
+            kernel_event_counters: get_bool("metrics.kernel_event_counters_enabled", true)? || per_cpu,
             memory_in_mb: get_bool("metrics.convert_memory_to_mb", true)?,
             empty_values: get_bool("metrics.include_empty_values", false)?,
         };
@@ -104,7 +104,7 @@ impl Snapshots {
                     "metrics.libbpf_stats_enabled: saker does not collect libbpf's per-program statistics; snapshots leave them out",
                 );
             }
-            if get_bool("metrics.kernel_event_counters_per_cpu_enabled", false)? {
+            if per_cpu {
                 log::warn(
                     "metrics.kernel_event_counters_per_cpu_enabled: saker's drivers count per ring, not per CPU; snapshots carry the totals",
                 );
