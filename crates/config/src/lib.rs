@@ -15,11 +15,14 @@ This crate does not know what the keys mean beyond their YAML shape.
 
 pub mod schema;
 
+/// The YAML values a configuration is made of.
+pub use yaml_serde::Value;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
-use yaml_serde::{Mapping, Value};
+use yaml_serde::Mapping;
 
 /// The built-in configuration, with every key documented.
 pub const DEFAULTS: &str = include_str!("../saker.yaml");
@@ -118,6 +121,22 @@ impl Config {
         let mut root = defaults;
         merge(&mut root, user.clone(), Strategy::Override);
         Ok(Config { root, user, file: file.map(Path::to_path_buf), files, warnings })
+    }
+
+    /// The built-in defaults with the `overrides` applied, without checking
+    /// the keys against [`schema::KEYS`]: for tests that probe which keys
+    /// the readers of the configuration read (a wrong type given to a key
+    /// nobody reads goes unnoticed; one given to a key a reader reads is an
+    /// error of that reader).
+    pub fn load_unchecked(overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut root: Value = yaml_serde::from_str(DEFAULTS)
+            .map_err(|e| ConfigError::new(ErrorKind::Syntax, "built-in saker.yaml", e.to_string()))?;
+        let mut user = Value::Mapping(Mapping::new());
+        for o in overrides {
+            apply_override(&mut user, o)?;
+        }
+        merge(&mut root, user.clone(), Strategy::Override);
+        Ok(Config { root, user, file: None, files: Vec::new(), warnings: Vec::new() })
     }
 
     /// The configuration file given, if any.
@@ -244,8 +263,16 @@ fn load_includes(
             _ => return Err(ConfigError::new(ErrorKind::Type, &origin, "an entry must be a path or {path, strategy}")),
         };
         let path = base.join(path);
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| ConfigError::new(ErrorKind::Read, path.display().to_string(), e.to_string()))?;
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            // Falco's own falco.yaml names /etc/falco/config.d, which a
+            // host may not have: skipped, and said so at start.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                warnings.push(format!("config_files: {} skipped: it does not exist", path.display()));
+                continue;
+            }
+            Err(e) => return Err(ConfigError::new(ErrorKind::Read, path.display().to_string(), e.to_string())),
+        };
         let mut paths = Vec::new();
         if meta.is_dir() {
             let entries = std::fs::read_dir(&path)
@@ -520,8 +547,16 @@ mod tests {
             .unwrap();
         let c = Config::load(Some(&file), &[]).unwrap();
         assert_eq!(c.get::<Vec<String>>("rules_files").unwrap().unwrap(), ["b.yaml"]);
-        std::fs::write(&file, "config_files: [missing.yaml]\n").unwrap();
+        std::fs::write(&file, "config_files: [missing.yaml]\njson_output: true\n").unwrap();
+        let c = Config::load(Some(&file), &[]).unwrap();
+        assert_eq!(c.get::<bool>("json_output").unwrap(), Some(true));
+        assert!(
+            c.warnings().iter().any(|w| w.contains("missing.yaml skipped: it does not exist")),
+            "{:?}",
+            c.warnings()
+        );
+        std::fs::write(&file, "config_files: [missing.yaml, config.d/10-a.yaml/x]\n").unwrap();
         let e = Config::load(Some(&file), &[]).unwrap_err();
-        assert!(e.to_string().contains("missing.yaml"), "{e}");
+        assert!(e.to_string().contains("10-a.yaml/x"), "{e}");
     }
 }

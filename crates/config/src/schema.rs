@@ -115,12 +115,7 @@ pub const KEYS: &[Key] = &[
     k("static_fields", Map),
     // Configuration files.
     k("config_files", List),
-    only(
-        "watch_config_files",
-        Bool,
-        &["false"],
-        "saker does not watch its configuration and rules files for changes yet",
-    ),
+    k("watch_config_files", Bool),
     // Engine.
     k("engine", Section),
     k("engine.kind", Str),
@@ -150,7 +145,8 @@ pub const KEYS: &[Key] = &[
     k("workers", Int),
     // Plugins: Falco's default falco.yaml configures some without loading
     // them, which is fine; loading one is not.
-    only("load_plugins", StrList, &["[]"], NO_PLUGINS),
+    // `container` is built in: saker's state reads containers itself.
+    only("load_plugins", StrList, &["[]", "[container]"], NO_PLUGINS),
     k("plugins", List),
     only("plugins_hostinfo", Bool, &["true", "false"], NO_PLUGINS),
     // Outputs.
@@ -214,20 +210,15 @@ pub const KEYS: &[Key] = &[
     only("webserver.ssl_enabled", Bool, &["false"], "saker's web server has no TLS"),
     k("webserver.ssl_certificate", Str),
     // saker's own logs.
-    only("log_stderr", Bool, &["true"], "saker always writes its own log to stderr"),
-    only("log_syslog", Bool, &["false"], "saker does not send its own log to syslog (alerts: syslog_output)"),
+    k("log_stderr", Bool),
+    k("log_syslog", Bool),
     only("log_level", Str, &LOG_LEVELS, "not a log level"),
     k("libs_logger", Section),
     only("libs_logger.enabled", Bool, &["false"], "saker has no separate libraries log (its log_level covers it)"),
     k("libs_logger.severity", Str),
     // Drops and timeouts.
     k("syscall_event_timeouts", Section),
-    only(
-        "syscall_event_timeouts.max_consecutives",
-        Int,
-        &[],
-        "saker raises no alert on consecutive driver timeouts (a quiet host is not an error)",
-    ),
+    k("syscall_event_timeouts.max_consecutives", Int),
     k("syscall_event_drops", Section),
     k("syscall_event_drops.threshold", Number),
     k("syscall_event_drops.actions", StrList),
@@ -236,12 +227,7 @@ pub const KEYS: &[Key] = &[
     k("syscall_event_drops.simulate_drops", Bool),
     // Metrics.
     k("metrics", Section),
-    only(
-        "metrics.enabled",
-        Bool,
-        &["false"],
-        "saker has no periodic metrics snapshots; Prometheus /metrics is served by webserver",
-    ),
+    k("metrics.enabled", Bool),
     k("metrics.interval", Scalar),
     k("metrics.output_rule", Bool),
     k("metrics.output_file", Str),
@@ -250,7 +236,8 @@ pub const KEYS: &[Key] = &[
     k("metrics.state_counters_enabled", Bool),
     k("metrics.kernel_event_counters_enabled", Bool),
     k("metrics.kernel_event_counters_per_cpu_enabled", Bool),
-    only("metrics.libbpf_stats_enabled", Bool, &["false"], "saker does not collect libbpf's per-program statistics"),
+    // Only read with metrics.enabled, where true is refused.
+    k("metrics.libbpf_stats_enabled", Bool),
     only("metrics.plugins_metrics_enabled", Bool, &["true", "false"], NO_PLUGINS),
     only("metrics.jemalloc_stats_enabled", Bool, &["false"], "saker does not use jemalloc"),
     k("metrics.convert_memory_to_mb", Bool),

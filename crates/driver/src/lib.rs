@@ -146,6 +146,15 @@ pub trait EventSource {
         let _ = types;
     }
 
+    /// Changes, while running, the system calls a live source captures
+    /// (`None`: all of them), when the rules in force change (a reload).
+    /// Returns false if the source cannot (a capture, which has what it
+    /// has); the default.
+    fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> bool {
+        let _ = names;
+        false
+    }
+
     /// A handle that stops the source from another thread or a signal
     /// handler; after it fires, [`EventSource::next_event`] drains what is
     /// already buffered and returns [`Next::End`].

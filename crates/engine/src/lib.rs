@@ -22,4 +22,4 @@ mod pipeline;
 pub use checker::Fields;
 pub use drops::{DropAction, DropPolicy, DropVerdict, DropsConfig};
 pub use engine::{Engine, EngineOptions, RuleMatching, evaluated, hostname};
-pub use pipeline::{AlertSink, IdleHook, RunStats, run};
+pub use pipeline::{AlertSink, EngineSwap, IdleHook, RunStats, SourceChange, run, run_swappable};

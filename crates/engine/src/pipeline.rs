@@ -8,7 +8,8 @@
 //! by thread-group id. So the alerts of one process always come from one
 //! worker, in event order, while the evaluation work is shared.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -83,6 +84,60 @@ impl Ticker {
     }
 }
 
+/// What a source must do when a new engine takes over (enable the system
+/// calls the new rules need); run on the reading thread, between two events.
+pub type SourceChange = Box<dyn FnOnce(&mut dyn EventSource) + Send>;
+
+/// A new engine for a running [`run_swappable`], offered from any thread
+/// (a SIGHUP, a changed rules file). The reading thread takes it between
+/// two events, so every event is evaluated by exactly one of the two
+/// engines and the state carries on untouched: a reload loses no event.
+/// Cloning shares it.
+#[derive(Clone, Default)]
+pub struct EngineSwap(Arc<SwapInner>);
+
+#[derive(Default)]
+struct SwapInner {
+    /// Checked once per event: one relaxed load, the offer's lock is taken
+    /// only when it is set.
+    pending: AtomicBool,
+    next: Mutex<Option<(Engine, Option<SourceChange>)>>,
+    /// Engines taken so far.
+    swaps: std::sync::atomic::AtomicU64,
+}
+
+impl EngineSwap {
+    /// A swap with nothing offered.
+    pub fn new() -> EngineSwap {
+        EngineSwap::default()
+    }
+
+    /// Offers `engine` (replacing an offer not taken yet), with what the
+    /// source must change when it takes over.
+    pub fn offer(&self, engine: Engine, change: Option<SourceChange>) {
+        *self.0.next.lock().unwrap_or_else(|p| p.into_inner()) = Some((engine, change));
+        self.0.pending.store(true, Ordering::Release);
+    }
+
+    /// How many offers the running pipeline has taken.
+    pub fn taken(&self) -> u64 {
+        self.0.swaps.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    fn take(&self) -> Option<(Engine, Option<SourceChange>)> {
+        if !self.0.pending.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.0.pending.store(false, Ordering::Relaxed);
+        let taken = self.0.next.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if taken.is_some() {
+            self.0.swaps.fetch_add(1, Ordering::AcqRel);
+        }
+        taken
+    }
+}
+
 /// Reads `source` to its end (or until it is stopped), keeping `state` up
 /// to date and evaluating `engine` on every event, on `workers` threads
 /// (1 = on the calling thread). `metrics`, if given, receives the event
@@ -96,10 +151,25 @@ pub fn run(
     metrics: Option<Metrics>,
     on_idle: IdleHook<'_>,
 ) -> Result<RunStats, SourceError> {
+    run_swappable(source, state, engine, workers, sink, metrics, on_idle, &EngineSwap::new())
+}
+
+/// [`run`], taking the engines offered to `swap` while it runs.
+#[allow(clippy::too_many_arguments)]
+pub fn run_swappable(
+    source: &mut dyn EventSource,
+    state: State,
+    engine: Engine,
+    workers: usize,
+    sink: AlertSink,
+    metrics: Option<Metrics>,
+    on_idle: IdleHook<'_>,
+    swap: &EngineSwap,
+) -> Result<RunStats, SourceError> {
     if workers <= 1 {
-        run_inline(source, state, engine, sink, metrics, on_idle)
+        run_inline(source, state, engine, sink, metrics, on_idle, swap)
     } else {
-        run_parallel(source, state, engine, workers, sink, metrics, on_idle)
+        run_parallel(source, state, engine, workers, sink, metrics, on_idle, swap)
     }
 }
 
@@ -117,6 +187,7 @@ fn run_inline(
     sink: AlertSink,
     metrics: Option<Metrics>,
     on_idle: IdleHook<'_>,
+    swap: &EngineSwap,
 ) -> Result<RunStats, SourceError> {
     let time = TimeFormatter::default();
     let mut stats = RunStats::default();
@@ -132,6 +203,12 @@ fn run_inline(
             report_state(&metrics, &state);
             if !on_idle(&source.stats()) {
                 break;
+            }
+        }
+        if let Some((next, change)) = swap.take() {
+            engine = next;
+            if let Some(change) = change {
+                change(source);
             }
         }
         let rec = match source.next_event()? {
@@ -187,6 +264,11 @@ struct Batch {
     events: Vec<BatchEvent>,
     /// Events read: those in the batch and those passed over before them.
     read: u64,
+    /// The engine that evaluates this batch's events and those after (a
+    /// reload), one copy per worker (an engine has its own scratch space,
+    /// so it is not shared), handed in band so every worker switches at the
+    /// same event.
+    engine: Option<Vec<Mutex<Option<Engine>>>>,
 }
 
 /// An event of a [`Batch`].
@@ -201,6 +283,7 @@ struct BatchEvent {
     passed_over: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_parallel(
     source: &mut dyn EventSource,
     state: State,
@@ -209,6 +292,7 @@ fn run_parallel(
     sink: AlertSink,
     metrics: Option<Metrics>,
     on_idle: IdleHook<'_>,
+    swap: &EngineSwap,
 ) -> Result<RunStats, SourceError> {
     let mut senders: Vec<Sender<Arc<Batch>>> = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -248,6 +332,15 @@ fn run_parallel(
         if std::mem::take(&mut tick) && !on_idle(&source.stats()) {
             break Ok(());
         }
+        if let Some((next, change)) = swap.take() {
+            if !batch.events.is_empty() || batch.read > 0 {
+                send(std::mem::replace(&mut batch, new_batch()), &senders);
+            }
+            batch.engine = Some((0..workers).map(|_| Mutex::new(Some(next.clone()))).collect());
+            if let Some(change) = change {
+                change(source);
+            }
+        }
         let rec = match source.next_event() {
             Ok(Next::Event(rec)) => rec,
             Ok(Next::Idle) => {
@@ -284,7 +377,7 @@ fn run_parallel(
     let trailing = source.stats().passed_over - passed_over;
     stats.events += trailing;
     batch.read += trailing;
-    if batch.read > 0 {
+    if batch.read > 0 || batch.engine.is_some() {
         send(batch, &senders);
     }
     drop(senders);
@@ -300,7 +393,12 @@ fn run_parallel(
 }
 
 fn new_batch() -> Batch {
-    Batch { bytes: Vec::with_capacity(BATCH_EVENTS * 128), events: Vec::with_capacity(BATCH_EVENTS), read: 0 }
+    Batch {
+        bytes: Vec::with_capacity(BATCH_EVENTS * 128),
+        events: Vec::with_capacity(BATCH_EVENTS),
+        read: 0,
+        engine: None,
+    }
 }
 
 /// One worker: applies every event to its state, evaluates the rules for
@@ -318,6 +416,9 @@ fn worker(
     let mut alerts = 0;
     let mut seen = 0u64;
     for batch in rx {
+        if let Some(next) = batch.engine.as_ref().and_then(|e| e[me as usize].lock().ok()?.take()) {
+            engine = next;
+        }
         if seen % STATE_REPORT_EVERY < batch.events.len() as u64 {
             report_state(&metrics, &state);
         }

@@ -173,3 +173,66 @@ fn drop_checks_run_while_a_live_source_is_never_idle() {
         assert!(calls >= 4, "{workers} worker(s): the hook ran {calls} times");
     }
 }
+
+/// A capture that offers a new engine to the running pipeline after
+/// `after` events, as a SIGHUP would.
+struct OffersAt {
+    inner: CaptureSource,
+    read: u64,
+    after: u64,
+    offer: Option<(saker_engine::EngineSwap, Engine)>,
+}
+
+impl EventSource for OffersAt {
+    fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
+        self.read += 1;
+        if self.read == self.after
+            && let Some((swap, engine)) = self.offer.take()
+        {
+            swap.offer(engine, None);
+        }
+        self.inner.next_event()
+    }
+    fn stats(&self) -> SourceStats {
+        self.inner.stats()
+    }
+    fn stop_handle(&self) -> StopHandle {
+        self.inner.stop_handle()
+    }
+}
+
+#[test]
+fn an_engine_swapped_mid_stream_takes_over_without_losing_an_event() {
+    let compile = |text: &str| {
+        let load = Ruleset::load(&[RulesSource { name: "test.yaml", text }], &Fields).unwrap();
+        Engine::compile(&load, EngineOptions::default()).unwrap()
+    };
+    let reference = alerts(RuleMatching::First, 1);
+    let total = reference.len();
+    assert!(total > 20, "{total}");
+    // The new rules: the same "any open" under another name. Every open
+    // alerts once, by the old name up to the swap and the new one after.
+    let renamed = RULES.replace("rule: any open", "rule: any open v2");
+    for workers in [1, 2] {
+        let swap = saker_engine::EngineSwap::new();
+        let inner = CaptureSource::open(CAPTURE).unwrap();
+        let state = State::from_capture(inner.header(), &Limits::default());
+        let at = num(&reference[total / 2]);
+        let mut source = OffersAt { inner, read: 0, after: at, offer: Some((swap.clone(), compile(&renamed))) };
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink_got = Arc::clone(&got);
+        let sink: saker_engine::AlertSink = Arc::new(move |a| sink_got.lock().unwrap().push(a));
+        saker_engine::run_swappable(&mut source, state, compile(RULES), workers, sink, None, &mut |_| true, &swap)
+            .unwrap();
+        assert_eq!(swap.taken(), 1);
+        let mut got = std::mem::take(&mut *got.lock().unwrap());
+        got.sort_by_key(num);
+        let nums = |v: &[Alert]| v.iter().map(num).collect::<Vec<_>>();
+        assert_eq!(nums(&got), nums(&reference), "{workers} worker(s): an event was lost or doubled");
+        for a in &got {
+            // The offer comes with event `at`; the swap is taken before the next.
+            let want = if num(a) <= at { "any open" } else { "any open v2" };
+            assert_eq!(a.rule, want, "{workers} worker(s), event {}", num(a));
+        }
+    }
+}

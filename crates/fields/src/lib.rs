@@ -21,6 +21,6 @@ mod time;
 
 pub use field::{ArgKind, EventContext, FIELDS, Field, FieldError, FieldInfo, FieldType, FieldValue};
 pub use format::{DEFAULT_FORMAT, Format, FormatError};
-pub use render::write_flags;
+pub use render::{BufferStyle, set_buffer_style, write_flags};
 pub use state::{FdView, NoState, StateView};
-pub use time::TimeFormatter;
+pub use time::{OutputTime, TimeFormatter};

@@ -35,6 +35,32 @@ const MAX_BUFFER_TEXT: usize = 80;
 thread_local! {
     /// Whether byte buffers print whole: sysdig's JSON output does not cut them.
     static UNCUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How byte buffers print (sysdig's -A, -x, -X), set once by the
+    /// command on the thread that renders.
+    static BUFFER_STYLE: std::cell::Cell<BufferStyle> = const { std::cell::Cell::new(BufferStyle::Dotted) };
+}
+
+/// How data buffers (read/write data, `evt.buffer`...) print in text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BufferStyle {
+    /// Printable bytes as they are, others as `.` (sysdig's default).
+    #[default]
+    Dotted,
+    /// Only the printable bytes, with line ends kept (sysdig -A).
+    Ascii,
+    /// A hex dump on lines of their own (sysdig -x).
+    Hex,
+    /// A hex dump with the printable bytes beside it (sysdig -X).
+    HexAscii,
+}
+
+/// Sets how buffers print on this thread from now on; `whole` prints them
+/// uncut (sysdig -v).
+pub fn set_buffer_style(style: BufferStyle, whole: bool) {
+    BUFFER_STYLE.with(|c| c.set(style));
+    if whole {
+        UNCUT.with(|c| c.set(true));
+    }
 }
 
 /// While alive, byte buffers render whole (JSON output).
@@ -378,10 +404,39 @@ fn trim_zeros(s: &str) -> &str {
 
 fn write_buffer(b: &[u8], out: &mut Vec<u8>) {
     let cut = b.len() > MAX_BUFFER_TEXT && !UNCUT.with(|c| c.get());
-    let shown = if cut { &b[..MAX_BUFFER_TEXT - 3] } else { b };
-    out.extend(shown.iter().map(|&c| if (0x20..0x7f).contains(&c) { c } else { b'.' }));
-    if cut {
-        out.extend_from_slice(b"...");
+    let printable = |c: u8| (0x20..0x7f).contains(&c);
+    match BUFFER_STYLE.with(|c| c.get()) {
+        BufferStyle::Dotted => {
+            let shown = if cut { &b[..MAX_BUFFER_TEXT - 3] } else { b };
+            out.extend(shown.iter().map(|&c| if printable(c) { c } else { b'.' }));
+            if cut {
+                out.extend_from_slice(b"...");
+            }
+        }
+        BufferStyle::Ascii => {
+            let shown = if cut { &b[..MAX_BUFFER_TEXT] } else { b };
+            out.extend(shown.iter().copied().filter(|&c| printable(c) || c == b'\n'));
+        }
+        style @ (BufferStyle::Hex | BufferStyle::HexAscii) => {
+            // Whole lines of 16 bytes: the dump is cut at the line holding
+            // the 80th byte, not in the middle of one.
+            let shown = if cut { &b[..MAX_BUFFER_TEXT] } else { b };
+            for (row, chunk) in shown.chunks(16).enumerate() {
+                let _ = write!(out, "\n\t0x{:04x}:", row * 16);
+                for (i, byte) in chunk.iter().enumerate() {
+                    if i % 2 == 0 {
+                        out.push(b' ');
+                    }
+                    let _ = write!(out, "{byte:02x}");
+                }
+                if style == BufferStyle::HexAscii {
+                    // Pad a short last line so the text column lines up.
+                    let missing = 16 - chunk.len();
+                    out.extend(std::iter::repeat_n(b' ', missing * 2 + missing.div_ceil(2) + 2));
+                    out.extend(chunk.iter().map(|&c| if printable(c) { c } else { b'.' }));
+                }
+            }
+        }
     }
 }
 
@@ -587,6 +642,22 @@ mod tests {
     #[test]
     fn buffers_are_cut_at_80() {
         let mut out = Vec::new();
+        set_buffer_style(BufferStyle::HexAscii, false);
+        write_buffer(b"GET / HTTP/1.1\r\nHost", &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\n\t0x0000: 4745 5420 2f20 4854 5450 2f31 2e31 0d0a  GET / HTTP/1.1..\n\t0x0010: 486f 7374                                Host"
+        );
+        out.clear();
+        set_buffer_style(BufferStyle::Hex, false);
+        write_buffer(b"ab\0", &mut out);
+        assert_eq!(String::from_utf8_lossy(&out), "\n\t0x0000: 6162 00");
+        out.clear();
+        set_buffer_style(BufferStyle::Ascii, false);
+        write_buffer(b"a\0b\nc\x7f", &mut out);
+        assert_eq!(String::from_utf8_lossy(&out), "ab\nc");
+        out.clear();
+        set_buffer_style(BufferStyle::Dotted, false);
         write_buffer(&[b'a'; 81], &mut out);
         assert_eq!(out.len(), 80);
         assert!(out.ends_with(b"a..."));

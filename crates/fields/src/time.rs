@@ -12,6 +12,27 @@ pub struct TimeFormatter {
     tz: TimeZone,
     /// (epoch second, "YYYY-MM-DD HH:MM:SS" of that second)
     cache: Cell<(i64, [u8; 19])>,
+    /// How `evt.outputtime` prints (sysdig's -t).
+    output: OutputTime,
+    /// The first time `evt.outputtime` printed (relative style), then the
+    /// last (delta style).
+    mark: Cell<Option<u64>>,
+}
+
+/// How `evt.outputtime` (the default line's time) prints: sysdig's -t.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputTime {
+    /// `HH:MM:SS.nnnnnnnnn` in the local time zone (-t h, the default).
+    #[default]
+    Human,
+    /// Seconds since the epoch, `s.nnnnnnnnn` (-t a).
+    Absolute,
+    /// Since the first event printed, `s.nnnnnnnnn` (-t r).
+    Relative,
+    /// Between an exit event and its enter event, `s.nnnnnnnnn` (-t d).
+    Latency,
+    /// Since the previous event printed, `s.nnnnnnnnn` (-t D).
+    Delta,
 }
 
 impl Default for TimeFormatter {
@@ -23,7 +44,41 @@ impl Default for TimeFormatter {
 impl TimeFormatter {
     /// A formatter for the time zone `tz`.
     pub fn new(tz: TimeZone) -> Self {
-        TimeFormatter { tz, cache: Cell::new((i64::MIN, [0; 19])) }
+        TimeFormatter { tz, cache: Cell::new((i64::MIN, [0; 19])), output: OutputTime::Human, mark: Cell::new(None) }
+    }
+
+    /// This formatter, with `evt.outputtime` printed in `style`.
+    pub fn with_output(mut self, style: OutputTime) -> Self {
+        self.output = style;
+        self
+    }
+
+    /// How `evt.outputtime` prints.
+    pub fn output(&self) -> OutputTime {
+        self.output
+    }
+
+    /// The interval `evt.outputtime` prints for an event at `ns` in the
+    /// relative and delta styles (and remembers what it needs).
+    pub fn interval_since_mark(&self, ns: u64) -> u64 {
+        match self.output {
+            OutputTime::Relative => {
+                let base = self.mark.get().unwrap_or(ns);
+                self.mark.set(Some(base));
+                ns.saturating_sub(base)
+            }
+            _ => {
+                let prev = self.mark.replace(Some(ns)).unwrap_or(ns);
+                ns.saturating_sub(prev)
+            }
+        }
+    }
+
+    /// `s.nnnnnnnnn`.
+    pub fn write_seconds(&self, ns: u64, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let _ = write!(out, "{}", ns / 1_000_000_000);
+        write_frac(ns, out);
     }
 
     fn civil(&self, secs: i64) -> [u8; 19] {

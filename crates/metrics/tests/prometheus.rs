@@ -67,7 +67,11 @@ fn a_real_prometheus_scrapes_saker() {
     };
 
     // saker's side: a registry fed as the other crates would.
-    let m = Metrics::new(MetricsInfo { version: "0.1.0-test".into(), hostname: "test-host".into() });
+    let m = Metrics::new(MetricsInfo {
+        version: "0.1.0-test".into(),
+        hostname: "test-host".into(),
+        engine_name: "modern_ebpf".into(),
+    });
     m.add_events(123_456);
     m.set_source(&SourceCounters {
         events: 130_000,
@@ -77,7 +81,7 @@ fn a_real_prometheus_scrapes_saker() {
     });
     m.set_threads(321);
     m.set_fds(4321);
-    let shell = m.rule("Terminal shell in container", 5, "syscall");
+    let shell = m.rule_with_tags("Terminal shell in container", 5, "syscall", &["shell", "container"]);
     for _ in 0..7 {
         shell.inc();
     }
@@ -123,32 +127,43 @@ fn a_real_prometheus_scrapes_saker() {
     // The target is up: Prometheus parsed the whole exposition.
     query_until(&api, "up{job=\"saker\"}", |v| v == 1.0);
     query_until(&api, "saker_n_evts_total", |v| v == 123_456.0);
-    query_until(&api, "saker_scap_n_evts_total", |v| v == 130_000.0);
-    query_until(&api, "saker_scap_n_drops_total", |v| v == 28.0);
-    query_until(&api, "saker_scap_n_drops_buffer_total{drop=\"exec\"}", |v| v == 2.0);
+    query_until(&api, "falcosecurity_scap_n_evts_total", |v| v == 130_000.0);
+    query_until(&api, "falcosecurity_scap_n_drops_total", |v| v == 28.0);
+    query_until(&api, "falcosecurity_scap_n_drops_buffer_total{drop=\"execve\",dir=\"exit\"}", |v| v == 2.0);
     query_until(&api, "saker_scap_n_drops_too_large_total", |v| v == 7.0);
-    query_until(&api, "saker_scap_n_threads", |v| v == 321.0);
-    query_until(&api, "saker_scap_n_fds", |v| v == 4321.0);
-    let r = query_until(&api, "saker_rules_matches_total{rule_name=\"Terminal shell in container\"}", |v| v == 7.0);
+    query_until(&api, "falcosecurity_scap_n_threads_total", |v| v == 321.0);
+    query_until(&api, "falcosecurity_scap_n_fds_total", |v| v == 4321.0);
+    let r =
+        query_until(&api, "falcosecurity_falco_rules_matches_total{rule_name=\"Terminal shell in container\"}", |v| {
+            v == 7.0
+        });
     assert_eq!(r["metric"]["priority"], "5");
     assert_eq!(r["metric"]["source"], "syscall");
-    query_until(&api, "sum(saker_rules_matches_total)", |v| v == 8.0);
+    assert_eq!(r["metric"]["tags"], "container, shell");
+    query_until(&api, "sum(falcosecurity_falco_rules_matches_total)", |v| v == 8.0);
     query_until(&api, "saker_outputs_dropped_total{output=\"http\"}", |v| v == 2.0);
     query_until(&api, "saker_outputs_errors_total{output=\"http\"}", |v| v == 1.0);
     query_until(&api, "saker_outputs_sent_total{output=\"file\"}", |v| v == 8.0);
-    query_until(&api, "saker_outputs_queue_num_drops_total", |v| v == 2.0);
-    query_until(&api, "saker_memory_rss_bytes", |v| v > 1_000_000.0);
-    query_until(&api, "saker_cpu_seconds_total", |v| v >= 0.0);
-    let r = query_until(&api, "saker_version_info", |v| v == 1.0);
+    query_until(&api, "falcosecurity_falco_outputs_queue_num_drops_total", |v| v == 2.0);
+    query_until(&api, "falcosecurity_falco_memory_rss_bytes", |v| v > 1_000_000.0);
+    let r = query_until(&api, "falcosecurity_falco_version_info", |v| v == 1.0);
     assert_eq!(r["metric"]["version"], "0.1.0-test");
+    query_until(&api, "falcosecurity_falco_kernel_release_info", |v| v == 1.0);
+    let r = query_until(&api, "falcosecurity_evt_hostname_info", |v| v == 1.0);
+    assert_eq!(r["metric"]["hostname"], "test-host");
+    query_until(&api, "saker_cpu_seconds_total", |v| v >= 0.0);
+    let r = query_until(&api, "falcosecurity_scap_engine_name_info", |v| v == 1.0);
+    assert_eq!(r["metric"]["engine_name"], "modern_ebpf");
 
     // Later scrapes see later values.
     m.add_events(1);
     m.add_drops(DropCategory::Exec, 10);
     shell.inc();
     query_until(&api, "saker_n_evts_total", |v| v == 123_457.0);
-    query_until(&api, "saker_scap_n_drops_buffer_total{drop=\"exec\"}", |v| v == 12.0);
-    query_until(&api, "saker_rules_matches_total{rule_name=\"Terminal shell in container\"}", |v| v == 8.0);
+    query_until(&api, "falcosecurity_scap_n_drops_buffer_total{drop=\"execve\"}", |v| v == 12.0);
+    query_until(&api, "falcosecurity_falco_rules_matches_total{rule_name=\"Terminal shell in container\"}", |v| {
+        v == 8.0
+    });
 
     server.shutdown();
     let _ = std::fs::remove_dir_all(&dir);

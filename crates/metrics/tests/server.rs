@@ -17,7 +17,7 @@ fn any_port() -> WebserverConfig {
 
 #[test]
 fn healthz_metrics_versions_and_404() {
-    let m = Metrics::new(MetricsInfo { version: "0.1.0".into(), hostname: "node-1".into() });
+    let m = Metrics::new(MetricsInfo { version: "0.1.0".into(), hostname: "node-1".into(), ..MetricsInfo::default() });
     m.add_events(1000);
     m.add_drops(DropCategory::Open, 3);
     m.rule("Read sensitive file untrusted", 4, "syscall").inc();
@@ -31,8 +31,8 @@ fn healthz_metrics_versions_and_404() {
     assert_eq!((status, ct.as_str()), (200, "text/plain; version=0.0.4; charset=utf-8"));
     for line in [
         "saker_n_evts_total 1000",
-        "saker_scap_n_drops_buffer_total{drop=\"open\"} 3",
-        "saker_rules_matches_total{priority=\"4\",rule_name=\"Read sensitive file untrusted\",source=\"syscall\"} 1",
+        "falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"open\"} 3",
+        "falcosecurity_falco_rules_matches_total{priority=\"4\",rule_name=\"Read sensitive file untrusted\",source=\"syscall\",tags=\"\"} 1",
         "saker_outputs_sent_total{output=\"stdout\"} 1",
     ] {
         assert!(body.lines().any(|l| l == line), "{line} not in\n{body}");

@@ -679,6 +679,18 @@ impl EventSource for ModernBpf {
     fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
     }
+
+    fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> bool {
+        for nr in 0..SYSCALL_TABLE_SIZE as u32 {
+            let on = match (names, syscall_by_nr(nr)) {
+                (None, Some(_)) => true,
+                (Some(set), Some(s)) => set.contains(s.name),
+                (_, None) => false,
+            };
+            self.set_interesting(nr, on);
+        }
+        true
+    }
 }
 
 impl Drop for ModernBpf {

@@ -82,7 +82,7 @@ Configuration keys follow falco.yaml (rules_files, rule_matching, priority,
 json_output, stdout_output, file_output, syslog_output, http_output,
 program_output, nats_output, syscall_event_drops, webserver, ...).";
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DetectArgs {
     /// A rules file; repeat to load several, in order (default: the
     /// configuration's rules_files, else saker's built-in rules).
@@ -258,6 +258,59 @@ pub struct TraceArgs {
     /// Live: bytes of data captured from read/write-like calls (at most 65535).
     #[arg(short = 's', long = "snaplen", value_name = "BYTES", default_value_t = 80, help_heading = "Live capture")]
     pub snaplen: u32,
+
+    /// Write the capture gzip-compressed (also when the -w name ends in .gz).
+    #[arg(short = 'z', long = "compress")]
+    pub compress: bool,
+
+    /// With -w: start a new file when the current one reaches this many
+    /// megabytes (10^6 bytes; decimals allowed); files are named FILE0,
+    /// FILE1... (sysdig -C).
+    #[arg(short = 'C', long = "file-size", value_name = "MB", requires = "write")]
+    pub file_size: Option<f64>,
+
+    /// With -w: start a new file every this many seconds; FILE may hold
+    /// strftime(3) fields (%Y-%m-%d_%H%M%S), otherwise files are numbered
+    /// (sysdig -G).
+    #[arg(short = 'G', long = "seconds-per-file", value_name = "SECONDS", requires = "write")]
+    pub seconds_per_file: Option<f64>,
+
+    /// With -C or -G: keep at most this many files, reusing the oldest
+    /// name (FILE0 after FILE{N-1}): a ring of files (sysdig -W).
+    #[arg(short = 'W', long = "limit", value_name = "NUM", requires = "write")]
+    pub file_limit: Option<u32>,
+
+    /// At the end, print how many events of each type were seen (those
+    /// matching FILTER), most frequent first (sysdig -S).
+    #[arg(short = 'S', long = "summary")]
+    pub summary: bool,
+
+    /// Data buffers as text only: printable bytes and line ends (sysdig -A).
+    #[arg(short = 'A', long = "print-ascii", conflicts_with_all = ["print_hex", "print_hex_ascii"])]
+    pub print_ascii: bool,
+
+    /// Data buffers as a hex dump (sysdig -x).
+    #[arg(short = 'x', long = "print-hex", conflicts_with = "print_hex_ascii")]
+    pub print_hex: bool,
+
+    /// Data buffers as a hex dump with their printable text (sysdig -X).
+    #[arg(short = 'X', long = "print-hex-ascii")]
+    pub print_hex_ascii: bool,
+
+    /// How the default line's time prints (sysdig -t): h human (default),
+    /// a absolute (epoch seconds), r relative to the first event, d the
+    /// enter-to-exit latency, D since the previous event.
+    #[arg(short = 't', long = "timetype", value_name = "h|a|r|d|D", value_parser = ["h", "a", "r", "d", "D"])]
+    pub timetype: Option<String>,
+
+    /// Port numbers print as numbers (sysdig -N); saker never turns them
+    /// into service names, so this is what it does anyway.
+    #[arg(short = 'N')]
+    pub numeric_ports: bool,
+
+    /// Verbose: data buffers print whole instead of cut at 80 bytes (sysdig -v).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 
     /// Only events matching this condition, in Falco's filter language
     /// (e.g. `evt.type=open and fd.name startswith /etc`).

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -15,6 +15,8 @@ use saker_rules::{LoadResult, RulesSource, Ruleset};
 use serde::Deserialize;
 
 use crate::cli::{DetectArgs, UsageError};
+use crate::log;
+use crate::reload::{Built, Reloader, SinkState};
 
 /// saker's own rules, used when no rules file is given.
 pub const DEFAULT_RULES: &str = include_str!("../../../rules/saker_rules.yaml");
@@ -22,7 +24,7 @@ const DEFAULT_RULES_NAME: &str = "saker_rules.yaml (built in)";
 
 /// The configuration keys the engine reads.
 #[derive(Deserialize, Debug)]
-struct EngineConfig {
+pub(crate) struct EngineConfig {
     #[serde(default)]
     rules_files: Vec<PathBuf>,
     #[serde(default = "default_matching")]
@@ -36,7 +38,20 @@ struct EngineConfig {
     #[serde(default)]
     webserver: WebserverConfig,
     #[serde(default)]
-    base_syscalls: crate::source::BaseSyscalls,
+    pub(crate) base_syscalls: crate::source::BaseSyscalls,
+    #[serde(default)]
+    watch_config_files: bool,
+    #[serde(default)]
+    syscall_event_timeouts: TimeoutsConfig,
+}
+
+/// `syscall_event_timeouts`.
+#[derive(Deserialize, Debug, Default)]
+struct TimeoutsConfig {
+    /// Consecutive waits of the source with no event before an alert
+    /// (Falco's meaning); 0 never alerts.
+    #[serde(default)]
+    max_consecutives: u64,
 }
 
 fn default_matching() -> String {
@@ -53,11 +68,13 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         options.push("buffered_outputs=false".into());
     }
     let config = Config::load(args.config.as_deref(), &options).map_err(|e| UsageError(e.to_string()))?;
+    log::configure(log::config_from(&config)?);
     for w in config.warnings() {
-        eprintln!("saker: warning: {w}");
+        log::warn(w);
     }
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let settings = crate::source::engine_settings(&config)?;
+    let mut snapshots = crate::metrics_config::Snapshots::new(&config)?;
 
     if args.version {
         print_versions();
@@ -83,12 +100,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     crate::rules_config::apply(&config, &mut load)?;
-    if let Some(extra) = args.print.as_deref().filter(|p| !p.trim().is_empty()) {
-        // Falco's -p: appended to every rule's output.
-        for r in &mut load.rules {
-            r.output = format!("{} {}", r.output, extra.trim());
-        }
-    }
+    append_print(&args, &mut load);
     if args.list_rules {
         let mut out = std::io::stdout().lock();
         for r in &load.rules {
@@ -117,16 +129,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let static_fields = crate::rules_config::static_fields(&config)?;
-    let options = EngineOptions {
-        rule_matching: match engine_cfg.rule_matching.as_str() {
-            "first" => RuleMatching::First,
-            "all" => RuleMatching::All,
-            other => return Err(UsageError(format!("rule_matching: '{other}' is not 'first' or 'all'")).into()),
-        },
-        min_priority: engine_cfg.priority.parse::<Priority>().map_err(|e| UsageError(format!("priority: {e}")))?,
-        ..EngineOptions::default()
-    };
-    let engine = match Engine::compile(&load, options) {
+    let engine = match Engine::compile(&load, engine_options(&engine_cfg)?) {
         Ok(e) => e,
         Err(diags) => {
             eprintln!("{} Errors:", diags.len());
@@ -143,14 +146,36 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
 
     let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+    log_startup(&config, &load, &engine, &engine_cfg);
+    log_outputs(&outputs_cfg);
     let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
 
     let reopen_outputs = Arc::clone(&outputs);
     crate::signals::install_reopen(move || reopen_outputs.reopen())?;
 
     let hostname = saker_engine::hostname();
-    let metrics =
-        Metrics::new(MetricsInfo { version: env!("CARGO_PKG_VERSION").to_string(), hostname: hostname.clone() });
+    // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
+    let capture = match (&args.replay, &args.driver) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(_)) => None,
+        (None, None) => settings.capture.clone(),
+    };
+    let driver = args.driver.clone().or(settings.driver.clone());
+    // Falco's engine names (scap.engine_name).
+    let engine_name = match (&capture, driver.as_deref().map(crate::source::driver_name)) {
+        (Some(_), _) => "savefile",
+        (None, None | Some("modern-ebpf")) => "modern_bpf",
+        (None, Some(other)) => other,
+    }
+    .to_string();
+    let metrics = Metrics::new(MetricsInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        hostname: hostname.clone(),
+        engine_name,
+    });
+    let named_rules: Vec<PathBuf> =
+        if args.rules.is_empty() { engine_cfg.rules_files.clone() } else { args.rules.clone() };
+    set_file_digests(&metrics, &named_rules, config.files());
     let stats_outputs = Arc::clone(&outputs);
     metrics.set_outputs_source(move || {
         stats_outputs
@@ -166,14 +191,16 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             .collect()
     });
     let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
+    if let Some(s) = &server {
+        let w = &engine_cfg.webserver;
+        log::info(format!(
+            "web server listening on http://{} (health: {}{})",
+            s.local_addr(),
+            w.k8s_healthz_endpoint,
+            if w.prometheus_metrics_enabled { ", Prometheus: /metrics" } else { "" }
+        ));
+    }
 
-    // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
-    let capture = match (&args.replay, &args.driver) {
-        (Some(c), _) => Some(c.clone()),
-        (None, Some(_)) => None,
-        (None, None) => settings.capture.clone(),
-    };
-    let driver = args.driver.clone().or(settings.driver.clone());
     let request = crate::source::SourceRequest {
         capture: capture.as_deref(),
         driver: driver.as_deref(),
@@ -187,6 +214,21 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         attach: args.pid,
     };
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    match (&capture, &request.live.syscalls) {
+        (Some(c), _) => log::info(format!("event source: replay of {}", c.display())),
+        (None, syscalls) => {
+            let name = crate::source::driver_name(driver.as_deref().unwrap_or(crate::source::DEFAULT_DRIVER));
+            match syscalls {
+                _ if name == "nodriver" => log::info("event source: none (engine.kind: nodriver)"),
+                None => log::info(format!("event source: the {name} driver, every system call enabled")),
+                Some(set) => log::info(format!(
+                    "event source: the {name} driver, {} system calls enabled: {}",
+                    set.len(),
+                    set.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+    }
     if let Some(secs) = args.seconds.filter(|_| capture.is_none()) {
         let stop = source.stop_handle();
         std::thread::spawn(move || {
@@ -194,8 +236,10 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             stop.stop();
         });
     }
-    if capture.is_none() {
-        crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
+    let live = capture.is_none();
+    if live {
+        // SIGHUP reloads (below), as in Falco.
+        crate::signals::install(source.stop_handle(), if launched { tracer } else { None }, false)?;
     } else {
         // A replay passes over the events that change nothing the rules
         // read and that no rule looks at (a live driver's selection of
@@ -210,29 +254,83 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         n => n,
     };
 
-    // Alerts: counted per rule, then handed to the outputs.
+    // Alerts: counted per rule, then handed to the outputs. What a reload
+    // changes is behind a lock taken once per alert (alerts are rare next
+    // to events) and written only by a reload.
     let counters: std::collections::HashMap<String, saker_metrics::RuleCounter> =
-        load.rules.iter().map(|r| (r.name.clone(), metrics.rule(&r.name, r.priority as u8, &r.source))).collect();
+        load.rules.iter().map(|r| (r.name.clone(), rule_counter(&metrics, r))).collect();
+    let sink_state = Arc::new(RwLock::new(SinkState { counters, static_fields }));
     let sink_outputs = Arc::clone(&outputs);
+    let sink_shared = Arc::clone(&sink_state);
     let sink: saker_engine::AlertSink = Arc::new(move |mut alert| {
-        if let Some(c) = counters.get(&alert.rule) {
-            c.inc();
-        }
-        for (name, value) in &static_fields {
-            alert.output_fields.push((name.clone(), saker_outputs::FieldValue::Str(value.clone())));
+        {
+            let s = sink_shared.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = s.counters.get(&alert.rule) {
+                c.inc();
+            }
+            for (name, value) in &s.static_fields {
+                alert.output_fields.push((name.clone(), saker_outputs::FieldValue::Str(value.clone())));
+            }
         }
         sink_outputs.emit(&alert);
     });
+
+    // Reloads: SIGHUP, and watch_config_files.
+    let swap = saker_engine::EngineSwap::new();
+    let (reload_tx, reload_rx) = std::sync::mpsc::channel::<&'static str>();
+    let watched = Arc::new(Mutex::new(config.files().iter().cloned().chain(named_rules).collect::<Vec<_>>()));
+    let build_args = args.clone();
+    let reloader = Reloader {
+        build: Box::new(move || build(&build_args, &options)),
+        swap: swap.clone(),
+        sink: Arc::clone(&sink_state),
+        metrics: metrics.clone(),
+        live,
+        watched: Arc::clone(&watched),
+        started_with: config.clone(),
+    };
+    std::thread::Builder::new()
+        .name("saker-reload".into())
+        .spawn(move || reloader.serve(reload_rx))
+        .context("cannot start the reload thread")?;
+    crate::signals::install_reload(reload_tx.clone())?;
+    if engine_cfg.watch_config_files {
+        crate::reload::watch(watched, reload_tx).context("cannot start watching the configuration files")?;
+    } else {
+        drop(reload_tx);
+    }
 
     let mut drops = DropPolicy::new(engine_cfg.syscall_event_drops.clone(), hostname);
     let mut exit_reason: Option<String> = None;
     let idle_outputs = Arc::clone(&outputs);
     let idle_metrics = metrics.clone();
+    // syscall_event_timeouts: consecutive calls with no new event are
+    // consecutive waits of the source that timed out.
+    let max_timeouts = engine_cfg.syscall_event_timeouts.max_consecutives;
+    let (mut timeouts, mut last_events, mut last_event_ns) = (0u64, 0u64, 0u64);
+    let timeout_host = saker_engine::hostname();
+    let snapshot_metrics = metrics.clone();
     let mut on_idle = |s: &saker_driver::SourceStats| {
         idle_metrics.set_source(&source_counters(s));
+        if let Some(alert) = snapshots.due(&snapshot_metrics, &timeout_host) {
+            idle_outputs.emit(&alert);
+        }
+        let now_ns =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        if s.events != last_events {
+            (timeouts, last_events, last_event_ns) = (0, s.events, now_ns);
+        } else if max_timeouts > 0 {
+            timeouts += 1;
+            if timeouts >= max_timeouts {
+                timeouts = 0;
+                let alert = timeouts_alert(max_timeouts, last_event_ns, now_ns, &timeout_host);
+                log::info(&alert.output);
+                idle_outputs.emit(&alert);
+            }
+        }
         let verdict = drops.check(s);
         if let Some(line) = verdict.log {
-            eprintln!("saker: {line}");
+            log::error(line);
         }
         if let Some(alert) = verdict.alert {
             idle_outputs.emit(&alert);
@@ -243,7 +341,9 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
         true
     };
-    let stats = saker_engine::run(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle)?;
+    let summary_metrics = metrics.clone();
+    let stats =
+        saker_engine::run_swappable(source.as_mut(), state, engine, workers, sink, Some(metrics), &mut on_idle, &swap)?;
     let exit_code = source.exit_code();
     drop(source);
     outputs.shutdown(Duration::from_secs(5));
@@ -270,11 +370,242 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         losing.iter().map(|o| o.lost()).sum::<u64>(),
         if by_output.is_empty() { String::new() } else { format!(" ({})", by_output.join(", ")) }
     );
+    print_rule_counts(&summary_metrics);
     if let Some(reason) = exit_reason {
         return Err(anyhow!("stopping on event drops (syscall_event_drops.actions: exit): {reason}"));
     }
     // With a launched command, saker's exit code is the command's.
     Ok(exit_code.map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.clamp(0, 255) as u8)))
+}
+
+/// The start-up log, as Falco's: the version, the configuration files, the
+/// rules files with what each holds, the rules skipped and why.
+fn log_startup(config: &Config, load: &LoadResult, engine: &Engine, cfg: &EngineConfig) {
+    log::info(format!("version {} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH));
+    if config.files().is_empty() {
+        log::info("configuration: built-in defaults (no -c file)");
+    } else {
+        let files: Vec<String> = config.files().iter().map(|f| f.display().to_string()).collect();
+        log::info(format!("configuration files loaded: {}", files.join(", ")));
+    }
+    // Files in load order, with what each defines.
+    let mut files: Vec<(String, [usize; 3])> = Vec::new();
+    let mut count = |file: &str, k: usize| match files.iter_mut().find(|(f, _)| *f == file) {
+        Some((_, c)) => c[k] += 1,
+        None => {
+            let mut c = [0; 3];
+            c[k] = 1;
+            files.push((file.to_string(), c));
+        }
+    };
+    for r in &load.rules {
+        count(&r.location.file, 0);
+    }
+    for m in &load.macros {
+        count(&m.location.file, 1);
+    }
+    for l in &load.lists {
+        count(&l.location.file, 2);
+    }
+    for (f, [r, m, l]) in &files {
+        log::info(format!("rules file loaded: {f} ({r} rules, {m} macros, {l} lists)"));
+    }
+    for s in &load.skipped {
+        log::info(format!("rule '{}' ({}:{}) skipped: {}", s.name, s.location.file, s.location.line, s.reason));
+    }
+    let disabled = load.rules.iter().filter(|r| !r.enabled).count();
+    let below = load.rules.len().saturating_sub(disabled + engine.len());
+    let mut skipped = Vec::new();
+    if disabled > 0 {
+        skipped.push(format!("{disabled} disabled"));
+    }
+    if below > 0 {
+        skipped.push(format!("{below} below priority {}", cfg.priority));
+    }
+    log::info(format!(
+        "{} rules in force of {} loaded{}",
+        engine.len(),
+        load.rules.len(),
+        if skipped.is_empty() { String::new() } else { format!(" (not in force: {})", skipped.join(", ")) }
+    ));
+}
+
+/// The outputs enabled; a warning, once, for one that cannot work as
+/// configured (its alerts would be lost until it can).
+fn log_outputs(c: &OutputsConfig) {
+    let mut on = Vec::new();
+    if c.stdout_output.enabled {
+        on.push("stdout".to_string());
+    }
+    if c.syslog_output.enabled {
+        on.push(format!("syslog ({})", c.syslog_output.socket));
+        let dgram = std::os::unix::net::UnixDatagram::unbound().and_then(|d| d.connect(&c.syslog_output.socket));
+        // A stream socket is fine too (the output falls back to it).
+        let stream = || std::os::unix::net::UnixStream::connect(&c.syslog_output.socket);
+        if let Err(e) = dgram
+            && stream().is_err()
+        {
+            log::warn(format!(
+                "syslog_output is enabled but {} cannot be reached ({e}): its alerts are lost until a syslog daemon listens there",
+                c.syslog_output.socket
+            ));
+        }
+    }
+    if c.file_output.enabled {
+        on.push(format!("file ({})", c.file_output.filename));
+        let path = std::path::Path::new(&c.file_output.filename);
+        let existed = path.exists();
+        match std::fs::OpenOptions::new().append(true).create(true).open(path) {
+            Ok(_) if !existed => {
+                // Only checking: the output creates it with its first alert.
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(_) => {}
+            Err(e) => log::warn(format!(
+                "file_output is enabled but {} cannot be opened ({e}): its alerts are lost",
+                c.file_output.filename
+            )),
+        }
+    }
+    if c.program_output.enabled {
+        on.push(format!("program ({})", c.program_output.program));
+    }
+    if c.http_output.enabled {
+        on.push(format!("http ({})", c.http_output.url));
+    }
+    if c.nats_output.enabled {
+        on.push(format!("nats ({})", c.nats_output.url));
+    }
+    log::info(format!("outputs enabled: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }));
+}
+
+/// The exit summary's alerts by priority and by rule (rules that raised
+/// none are left out).
+fn print_rule_counts(metrics: &Metrics) {
+    let counts: Vec<_> = metrics.rule_counts().into_iter().filter(|c| c.3 > 0).collect();
+    if counts.is_empty() {
+        return;
+    }
+    let mut out = String::from("Alerts by priority:\n");
+    for p in Priority::ALL {
+        let n: u64 = counts.iter().filter(|c| c.1 == p as u8).map(|c| c.3).sum();
+        if n > 0 {
+            out.push_str(&format!("   {}: {n}\n", p.as_str()));
+        }
+    }
+    out.push_str("Alerts by rule:\n");
+    for (name, _, _, n) in &counts {
+        out.push_str(&format!("   {name}: {n}\n"));
+    }
+    eprint!("{out}");
+}
+
+/// The match counter of a rule, with its tags as a label.
+pub(crate) fn rule_counter(metrics: &Metrics, r: &saker_rules::Rule) -> saker_metrics::RuleCounter {
+    let tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();
+    metrics.rule_with_tags(&r.name, r.priority as u8, &r.source, &tags)
+}
+
+/// The sha256 of the rules files and configuration files in force, for the
+/// info metrics (the built-in rules when no rules file is named).
+pub(crate) fn set_file_digests(metrics: &Metrics, named_rules: &[PathBuf], config_files: &[PathBuf]) {
+    let digest = |f: &PathBuf| {
+        Some(saker_metrics::FileDigest {
+            file_name: f.file_name()?.to_string_lossy().into_owned(),
+            sha256: sha256_hex(&std::fs::read(f).ok()?),
+        })
+    };
+    let files = expand_rules_paths(named_rules).unwrap_or_default();
+    let mut rules: Vec<_> = files.iter().filter_map(digest).collect();
+    if files.is_empty() {
+        rules.push(saker_metrics::FileDigest {
+            file_name: "saker_rules.yaml".into(),
+            sha256: sha256_hex(DEFAULT_RULES.as_bytes()),
+        });
+    }
+    metrics.set_files(rules, config_files.iter().filter_map(digest).collect());
+}
+
+/// The alert of `syscall_event_timeouts` (Falco's internal rule).
+fn timeouts_alert(max: u64, last_event_ns: u64, now_ns: u64, hostname: &str) -> saker_outputs::Alert {
+    let rule = "Falco internal: timeouts notification";
+    let last = if last_event_ns == 0 {
+        "none".to_string()
+    } else {
+        jiff::Timestamp::from_nanosecond(last_event_ns as i128).map_or_else(|_| "none".into(), |t| t.to_string())
+    };
+    saker_outputs::Alert {
+        time_ns: now_ns,
+        rule: rule.into(),
+        priority: Priority::Debug,
+        source: "internal".into(),
+        tags: Vec::new(),
+        hostname: hostname.to_string(),
+        output: format!("{rule}. {max} consecutive timeouts without event."),
+        output_fields: vec![("last_event_time".into(), saker_outputs::FieldValue::Str(last))],
+    }
+}
+
+/// Falco's -p: appended to every rule's output.
+fn append_print(args: &DetectArgs, load: &mut LoadResult) {
+    if let Some(extra) = args.print.as_deref().filter(|p| !p.trim().is_empty()) {
+        for r in &mut load.rules {
+            r.output = format!("{} {}", r.output, extra.trim());
+        }
+    }
+}
+
+/// `rule_matching` and `priority`.
+pub(crate) fn engine_options(cfg: &EngineConfig) -> Result<EngineOptions, UsageError> {
+    Ok(EngineOptions {
+        rule_matching: match cfg.rule_matching.as_str() {
+            "first" => RuleMatching::First,
+            "all" => RuleMatching::All,
+            other => return Err(UsageError(format!("rule_matching: '{other}' is not 'first' or 'all'"))),
+        },
+        min_priority: cfg.priority.parse::<Priority>().map_err(|e| UsageError(format!("priority: {e}")))?,
+        ..EngineOptions::default()
+    })
+}
+
+/// For a reload: the configuration, the rules and the engine, built again
+/// from the files as at start; any problem is the error.
+fn build(args: &DetectArgs, options: &[String]) -> Result<Built, String> {
+    let config = Config::load(args.config.as_deref(), options).map_err(|e| e.to_string())?;
+    let cfg: EngineConfig = config.section().map_err(|e| e.to_string())?;
+    let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
+    let rules_files = expand_rules_paths(&named).map_err(|e| format!("{e:#}"))?;
+    let mut texts = Vec::with_capacity(rules_files.len());
+    for f in &rules_files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read rules file {}: {e}", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let sources: Vec<RulesSource<'_>> = if texts.is_empty() {
+        vec![RulesSource { name: DEFAULT_RULES_NAME, text: DEFAULT_RULES }]
+    } else {
+        texts.iter().map(|(n, t)| RulesSource { name: n, text: t }).collect()
+    };
+    let mut load = Ruleset::load(&sources, &saker_engine::Fields).map_err(|e| e.to_string())?;
+    for w in &load.warnings {
+        log::warn(w);
+    }
+    crate::rules_config::apply(&config, &mut load).map_err(|e| e.0)?;
+    append_print(args, &mut load);
+    let static_fields = crate::rules_config::static_fields(&config).map_err(|e| e.0)?;
+    let engine = Engine::compile(&load, engine_options(&cfg).map_err(|e| e.0)?).map_err(|diags| {
+        let mut m = format!("{} Errors:", diags.len());
+        for d in &diags {
+            m.push('\n');
+            m.push_str(&d.to_string());
+        }
+        m
+    })?;
+    let syscalls = crate::source::syscalls_with_base(engine.event_types(), &cfg.base_syscalls).map_err(|e| e.0)?;
+    let mut watched_rules = named;
+    if watched_rules.is_empty() {
+        watched_rules = rules_files;
+    }
+    Ok(Built { config, load, engine, static_fields, syscalls, rules_files: watched_rules })
 }
 
 /// Loads the rules files (or the built-in rules); prints warnings, and on

@@ -5,13 +5,18 @@
 //! that follow them.
 
 mod cli;
+mod config_keys;
 mod detect;
 mod fields;
 mod generate;
+mod log;
+mod metrics_config;
+mod reload;
 mod rules_config;
 mod signals;
 mod source;
 mod trace;
+mod trace_out;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

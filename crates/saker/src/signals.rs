@@ -8,7 +8,8 @@
 //!   with its code. A Ctrl-C typed at the terminal already reached the
 //!   command (it runs in saker's process group), so only signals sent to
 //!   saker alone are forwarded.
-//! - SIGUSR1 reopens the outputs' files ([`install_reopen`]).
+//! - SIGUSR1 reopens the outputs' files ([`install_reopen`]); for `saker
+//!   detect`, SIGHUP reloads the rules and the configuration ([`install_reload`]).
 //! - A second signal while the first is being handled ends saker at once
 //!   (exit code 130); with a launched command, the third does, so a command
 //!   that ignores the signals cannot hold saker forever.
@@ -37,10 +38,29 @@ pub fn install_reopen(reopen: impl Fn() + Send + 'static) -> Result<()> {
     Ok(())
 }
 
-/// Installs the handling described in the module documentation.
-pub fn install(stop: StopHandle, launched: Option<saker_userspace::Control>) -> Result<()> {
-    let mut signals =
-        SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install the signal handlers")?;
+/// SIGHUP asks for a reload of the rules and the configuration (`saker
+/// detect`, as Falco), during a replay too.
+pub fn install_reload(requests: std::sync::mpsc::Sender<&'static str>) -> Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP]).context("cannot install the SIGHUP handler")?;
+    std::thread::Builder::new()
+        .name("saker-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if requests.send("SIGHUP").is_err() {
+                    return;
+                }
+            }
+        })
+        .context("cannot start the SIGHUP thread")?;
+    Ok(())
+}
+
+/// Installs the handling described in the module documentation; SIGHUP
+/// stops (or is forwarded) only if `hup` (otherwise [`install_reload`]
+/// handles it).
+pub fn install(stop: StopHandle, launched: Option<saker_userspace::Control>, hup: bool) -> Result<()> {
+    let wanted: &[i32] = if hup { &[SIGINT, SIGTERM, SIGHUP] } else { &[SIGINT, SIGTERM] };
+    let mut signals = SignalsInfo::<WithOrigin>::new(wanted).context("cannot install the signal handlers")?;
     std::thread::Builder::new()
         .name("saker-signals".into())
         .spawn(move || {

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use saker_abi::{Category, EventType};
 use saker_driver::{Next, SourceStats, StopHandle};
-use saker_fields::{DEFAULT_FORMAT, EventContext, Format, TimeFormatter};
+use saker_fields::{BufferStyle, DEFAULT_FORMAT, EventContext, Format, OutputTime, TimeFormatter};
 use saker_filter::Filter;
-use saker_scap::{WriteOptions, Writer};
+use saker_scap::{Compression, WriteOptions};
 use saker_state::{Limits, State};
 
 use crate::cli::{TraceArgs, UsageError};
 use crate::source::{self, LiveOptions, SourceRequest};
+use crate::trace_out::{Rotation, TraceWriter};
 
 /// Whether sysdig shows an event by default: internal events (drops,
 /// container metadata, process info) are consumed for state but not printed.
@@ -64,6 +65,25 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let format = Format::parse(format_text).map_err(|e| UsageError(format!("invalid format '{format_text}': {e}")))?;
     let filter = compile_filter(&args.filter)?;
     let live = args.read.is_none();
+    let style = if args.print_ascii {
+        BufferStyle::Ascii
+    } else if args.print_hex {
+        BufferStyle::Hex
+    } else if args.print_hex_ascii {
+        BufferStyle::HexAscii
+    } else {
+        BufferStyle::Dotted
+    };
+    // Rendering happens on this thread only.
+    saker_fields::set_buffer_style(style, args.verbose);
+    let output_time = match args.timetype.as_deref() {
+        Some("a") => OutputTime::Absolute,
+        Some("r") => OutputTime::Relative,
+        Some("d") => OutputTime::Latency,
+        Some("D") => OutputTime::Delta,
+        _ => OutputTime::Human,
+    };
+    let rotation = Rotation::from_flags(args.file_size, args.seconds_per_file, args.file_limit)?;
 
     // Without --syscalls, a live driver delivers what the filter can match
     // plus what the state needs: nothing else can be printed or written, and
@@ -99,7 +119,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     }
     let stop = source.stop_handle();
     if live {
-        crate::signals::install(stop.clone(), if launched { tracer } else { None })?;
+        crate::signals::install(stop.clone(), if launched { tracer } else { None }, true)?;
         if let Some(secs) = args.seconds {
             stop_after(stop.clone(), secs)?;
         }
@@ -110,21 +130,24 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             // Live captures are made for sysdig 0.29.3 too: enter events
             // back, and no syscall code it does not know in generic events.
             // Replayed ones are copied as they are.
-            let opts = WriteOptions { pair_enter_events: live, legacy_generic_ids: live, ..WriteOptions::default() };
-            let mut w = Writer::create_with(path, opts).with_context(|| format!("cannot create {}", path.display()))?;
-            if let Some(h) = &header {
-                w.write_header(h)?;
-            }
-            Some(w)
+            let gzip = args.compress || path.extension().is_some_and(|e| e == "gz");
+            let opts = WriteOptions {
+                pair_enter_events: live,
+                legacy_generic_ids: live,
+                compression: if gzip { Compression::Gzip(6) } else { Compression::None },
+                ..WriteOptions::default()
+            };
+            Some(TraceWriter::create(path, opts, rotation, header.as_ref())?)
         }
         None => None,
     };
     drop(header);
+    let mut summary: Vec<u64> = if args.summary { vec![0; 1 << 16] } else { Vec::new() };
 
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let mut out = Vec::with_capacity(OUT_BLOCK + 64 * 1024);
-    let time = TimeFormatter::default();
+    let time = TimeFormatter::default().with_output(output_time);
     let mut visibility = Visibility { show_internal: false, seen_other_event: false };
     let mut counts = Counts { threads_start: state.thread_count(), ..Counts::default() };
     counts.threads_peak = counts.threads_start;
@@ -171,14 +194,13 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             continue;
         }
         counts.matched += 1;
-        if let Some(w) = writer.as_mut() {
-            let written = match rec.dump_flags {
-                Some(flags) => w.write_event_with_flags(rec.cpu, flags, &rec.event),
-                None => w.write_event(rec.cpu, &rec.event),
-            };
-            if let Err(e) = written {
-                break Err(e.into());
-            }
+        if let Some(slot) = summary.get_mut(rec.event.event_type().0 as usize) {
+            *slot += 1;
+        }
+        if let Some(w) = writer.as_mut()
+            && let Err(e) = w.write(rec.cpu, rec.dump_flags, &rec.event, rec.event.ts(), &state)
+        {
+            break Err(e);
         }
         if args.quiet || !visibility.shows(rec.event.event_type()) {
             continue;
@@ -206,7 +228,10 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let exit_code = source.exit_code();
     drop(source);
     let printed = stdout.write_all(&out).and_then(|()| stdout.flush());
-    let finished = writer.map(Writer::finish).transpose();
+    let finished = writer.map(TraceWriter::finish).transpose();
+    if args.summary {
+        print_summary(&summary);
+    }
     if args.stats {
         let name = if live { args.driver.as_deref().unwrap_or(source::DEFAULT_DRIVER) } else { "capture" };
         print_stats(name, &stats, &counts, &state);
@@ -218,8 +243,29 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     Ok(exit_code.map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.clamp(0, 255) as u8)))
 }
 
+/// `-S`: events by type (direction and name), most frequent first, on
+/// stdout after the events.
+fn print_summary(counts: &[u64]) {
+    let mut rows: Vec<(u64, String)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| {
+            let ty = EventType(code as u16);
+            let name = ty.info().map_or("unknown", |i| i.name);
+            (*n, format!("{}{name}", if ty.is_enter() { '>' } else { '<' }))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "----------------------\n{:<30} {:>10}\n----------------------", "Event", "#Calls");
+    for (n, name) in rows {
+        let _ = writeln!(o, "{name:<30} {n:>10}");
+    }
+}
+
 /// Writes the pending output and flushes the capture file's buffer.
-fn flush<W: Write>(stdout: &mut impl Write, out: &mut Vec<u8>, writer: Option<&mut Writer<W>>) -> Result<()> {
+fn flush(stdout: &mut impl Write, out: &mut Vec<u8>, writer: Option<&mut TraceWriter>) -> Result<()> {
     stdout.write_all(out)?;
     stdout.flush()?;
     out.clear();

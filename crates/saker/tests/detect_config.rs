@@ -182,14 +182,7 @@ fn rules_section_append_output_and_static_fields_change_what_alerts() {
 
 #[test]
 fn falco_keys_saker_cannot_honour_are_refused() {
-    for (o, key) in [
-        ("watch_config_files=true", "watch_config_files"),
-        ("log_syslog=true", "log_syslog"),
-        ("metrics.enabled=true", "metrics.enabled"),
-        ("syscall_event_timeouts.max_consecutives=1000", "syscall_event_timeouts.max_consecutives"),
-        ("log_level=verbose", "log_level"),
-        ("capture.enabled=true", "capture.enabled"),
-    ] {
+    for (o, key) in [("log_level=verbose", "log_level"), ("capture.enabled=true", "capture.enabled")] {
         let out = detect(&["--dry-run", "-o", o]);
         assert_eq!(out.status.code(), Some(2), "{o}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -246,4 +239,193 @@ fn falco_flags_validate_list_describe_support_version() {
     let out = stdout_ok(&out, "-p");
     let lines = alerts(&out, "good_rule");
     assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(" user=")), "{out}");
+}
+
+/// Falco 0.44's stock falco.yaml (its keys and default values).
+fn falco_defaults() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/falco-0.44-defaults.yaml")
+}
+
+#[test]
+fn falcos_stock_configuration_starts_replays_and_logs_to_syslog() {
+    let dir = temp_dir("config_stock");
+    let rules = rule_file(&dir, "r.yaml", "catopen");
+    // log_syslog: true in Falco's file: saker's own lines go to the syslog
+    // socket (syslog_output.socket, here a socket of the test's).
+    let sock = dir.join("log.sock");
+    let server = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    server.set_nonblocking(true).unwrap();
+    let cfg = falco_defaults();
+    let out = detect(&[
+        "-c",
+        cfg.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-e",
+        &cat_capture(),
+        "-o",
+        &format!("syslog_output.socket={}", sock.display()),
+    ]);
+    let stdout = stdout_ok(&out, "saker detect -c falco.yaml");
+    assert!(alerts(&stdout, "catopen").len() >= 3, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("does not support"), "{stderr}");
+    // /etc/falco/config.d is not on this host: skipped, and said so.
+    assert!(stderr.contains("config.d skipped: it does not exist"), "{stderr}");
+    let mut buf = [0u8; 4096];
+    let mut lines = Vec::new();
+    while let Ok(n) = server.recv(&mut buf) {
+        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    // LOG_USER (8) + warning (4).
+    assert!(
+        lines.iter().any(|l| l.starts_with("<12>saker[") && l.contains("config.d skipped: it does not exist")),
+        "{lines:?}"
+    );
+    // log_level filters, log_stderr: false silences stderr.
+    let cap = cat_capture();
+    let quiet = |extra: &[&str]| {
+        let mut v = vec!["-c", cfg.to_str().unwrap(), "-r", rules.to_str().unwrap(), "-e", &cap];
+        v.extend_from_slice(extra);
+        v.extend_from_slice(&["-o", "log_syslog=false"]);
+        String::from_utf8_lossy(&detect(&v).stderr).into_owned()
+    };
+    assert!(!quiet(&["-o", "log_level=error"]).contains("skipped"));
+    assert!(!quiet(&["-o", "log_stderr=false"]).contains("skipped"));
+    assert!(quiet(&["-o", "log_level=warning"]).contains("skipped"));
+}
+
+#[test]
+fn syscall_event_timeouts_alert_after_consecutive_empty_waits() {
+    // nodriver: no event ever, a wait every 100 ms.
+    let out = detect(&[
+        "-o",
+        "engine.kind=nodriver",
+        "-o",
+        "syscall_event_timeouts.max_consecutives=3",
+        "-o",
+        "json_output=true",
+        "-M",
+        "1.5",
+    ]);
+    let stdout = stdout_ok(&out, "saker detect nodriver");
+    let notes: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["rule"] == "Falco internal: timeouts notification")
+        .collect();
+    assert!(notes.len() >= 2, "{stdout}");
+    assert_eq!(notes[0]["priority"], "Debug");
+    assert_eq!(notes[0]["output_fields"]["last_event_time"], "none", "{}", notes[0]);
+    assert!(notes[0]["output"].as_str().unwrap().contains("3 consecutive timeouts without event"), "{}", notes[0]);
+    // 0 never alerts.
+    let out = detect(&["-o", "engine.kind=nodriver", "-o", "syscall_event_timeouts.max_consecutives=0", "-M", "1"]);
+    assert!(!stdout_ok(&out, "max 0").contains("timeouts notification"));
+}
+
+#[test]
+fn startup_log_names_files_rules_source_outputs_and_server_and_the_summary_counts_alerts() {
+    let dir = temp_dir("config_startup");
+    let f = dir.join("r.yaml");
+    let rule = |name: &str, prio: &str, enabled: bool| {
+        format!(
+            "- rule: {name}\n  desc: t\n  condition: {COND}\n  output: {name} %fd.name\n  priority: {prio}\n  enabled: {enabled}\n"
+        )
+    };
+    std::fs::write(
+        &f,
+        [rule("catopen", "NOTICE", true), rule("off", "NOTICE", false), rule("low", "DEBUG", true)].concat(),
+    )
+    .unwrap();
+    let cfg = dir.join("saker.yaml");
+    std::fs::write(&cfg, "priority: info\nrule_matching: all\n").unwrap();
+    let out = saker(&[
+        "detect",
+        "-c",
+        cfg.to_str().unwrap(),
+        "-r",
+        f.to_str().unwrap(),
+        "-e",
+        &cat_capture(),
+        "-o",
+        "webserver.enabled=true",
+        "-o",
+        "webserver.listen_port=0",
+        "-o",
+        "syslog_output.enabled=true",
+        "-o",
+        "syslog_output.socket=/nonexistent/log",
+    ]);
+    let stdout = stdout_ok(&out, "saker detect");
+    let n = alerts(&stdout, "catopen").len();
+    assert!(n >= 3, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        format!("saker: version {}", env!("CARGO_PKG_VERSION")),
+        format!("configuration files loaded: {}", cfg.display()),
+        format!("rules file loaded: {} (3 rules, 0 macros, 0 lists)", f.display()),
+        "1 rules in force of 3 loaded (not in force: 1 disabled, 1 below priority info)".to_string(),
+        format!("event source: replay of {}", cat_capture()),
+        "outputs enabled: stdout, syslog (/nonexistent/log)".to_string(),
+        "web server listening on http://127.0.0.1:".to_string(),
+        format!("Alerts by priority:\n   Notice: {n}\nAlerts by rule:\n   catopen: {n}\n"),
+    ] {
+        assert!(stderr.contains(&want), "'{want}' missing in:\n{stderr}");
+    }
+    // The output that cannot work is warned about once, at start (before
+    // any event: the summary comes after).
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains("cannot be reached")).collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(stderr.find("cannot be reached") < stderr.find("event source:"), "{stderr}");
+    let out = detect(&["-o", "engine.kind=nodriver", "-M", "0.2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("event source: none (engine.kind: nodriver)"), "{out:?}");
+}
+
+#[test]
+fn metrics_enabled_raises_snapshots_as_alerts_and_to_a_file() {
+    let dir = temp_dir("config_metrics");
+    let file = dir.join("metrics.jsonl");
+    let out = detect(&[
+        "-o",
+        "engine.kind=nodriver",
+        "-o",
+        "metrics.enabled=true",
+        "-o",
+        "metrics.interval=300ms",
+        "-o",
+        &format!("metrics.output_file={}", file.display()),
+        "-o",
+        "json_output=true",
+        "-M",
+        "1.5",
+    ]);
+    let stdout = stdout_ok(&out, "saker detect metrics");
+    let snaps: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["rule"] == "Falco internal: metrics snapshot")
+        .collect();
+    assert!((3..=6).contains(&snaps.len()), "{} snapshots in 1.5 s at 300ms:\n{stdout}", snaps.len());
+    let f = &snaps[0]["output_fields"];
+    assert_eq!(snaps[0]["priority"], "Informational");
+    assert_eq!(f["falco.version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(f["scap.engine_name"], "nodriver");
+    assert!(f["falco.kernel_release"].as_str().is_some_and(|k| !k.is_empty()), "{f}");
+    assert!(f["falco.sha256_rules_file.saker_rules_yaml"].as_str().is_some_and(|h| h.len() == 64), "{f}");
+    assert!(f["falco.memory_rss_mb"].as_f64().is_some_and(|m| m > 0.0), "{f}");
+    let lines = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(lines.lines().count(), snaps.len(), "{lines}");
+    // output_rule: false: the file only; a bad interval names the key.
+    let out = detect(&[
+        "-o",
+        "engine.kind=nodriver",
+        "-o",
+        "metrics={enabled: true, interval: 300ms, output_rule: false}",
+        "-M",
+        "1",
+    ]);
+    assert!(!stdout_ok(&out, "output_rule false").contains("metrics snapshot"));
+    let out = detect(&["--dry-run", "-o", "metrics.enabled=true", "-o", "metrics.interval=15"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("metrics.interval"), "{out:?}");
 }

@@ -53,7 +53,7 @@ fn a_full_ring_is_logged_alerted_and_counted() {
     assert!(field("n_drops_buffer_total") <= field("n_drops"), "{}", alert.line);
 
     let m = d.metrics().expect("/metrics");
-    let in_metrics = metric(&m, "saker_scap_n_drops_total").expect("saker_scap_n_drops_total");
+    let in_metrics = metric(&m, "falcosecurity_scap_n_drops_total").expect("falcosecurity_scap_n_drops_total");
     assert!(in_metrics > 0.0, "no drops in /metrics");
 
     let stopped = d.stop();

@@ -177,7 +177,7 @@ fn a_killed_http_receiver_stops_neither_capture_nor_the_other_outputs_and_its_lo
         assert_eq!(get(&format!("saker_outputs_errors_total{{output=\"{out}\"}}")), 0.0);
         assert_eq!(get(&format!("saker_outputs_dropped_total{{output=\"{out}\"}}")), 0.0);
     }
-    let events_lost = get("saker_scap_n_drops_total");
+    let events_lost = get("falcosecurity_scap_n_drops_total");
 
     let stopped = d.stop();
     assert!(stopped.status.success(), "saker detect: {}\n{}", stopped.status, stopped.stderr);
@@ -191,11 +191,13 @@ fn a_killed_http_receiver_stops_neither_capture_nor_the_other_outputs_and_its_lo
     assert_eq!(in_file.len(), total, "the file output lost alerts");
     // What the receiver got are alerts of the stream, in Falco's JSON.
     let bodies = receiver.bodies.lock().unwrap().clone();
-    assert!(
-        bodies.iter().take(received).all(|b| b.contains(&format!("\"proc.name\":\"{name}\""))),
-        "{:?}",
-        &bodies[..3]
-    );
+    // (The other test of this file reads /etc/shadow too, under other
+    // names, and runs at the same time: this saker sees its alerts as well.)
+    let not_alerts: Vec<&String> =
+        bodies.iter().take(received).filter(|b| parse_alert(Instant::now(), SystemTime::now(), b).is_none()).collect();
+    assert!(not_alerts.is_empty(), "{not_alerts:?}");
+    let ours = bodies.iter().take(received).filter(|b| b.contains(&format!("\"proc.name\":\"{name}\""))).count();
+    assert!(ours >= total / 3 - 10, "only {ours} of the bodies are of the stream");
     // The summary counts the HTTP losses (they are delivery errors, not
     // queue drops: a dead receiver refuses the connection at once).
     let summary = stopped.stderr.lines().find(|l| l.starts_with("Events processed:")).unwrap().to_string();

@@ -8,6 +8,7 @@ use saker_abi::{Category, EventFlags, EventType, ParamType, Value};
 use super::fd;
 use super::{Arg, EventContext, Field, Mode, Raw};
 use crate::render::{self, ArgStyle};
+use crate::time::OutputTime;
 use saker_state::FdType;
 
 const NS: u64 = 1_000_000_000;
@@ -94,8 +95,19 @@ pub(crate) fn extract<'s>(
     let is_flag = |fl: EventFlags| flags.0 & fl.0 != 0;
     Some(match e {
         E::Num => Raw::Uint(ctx.num),
-        E::Time | E::Outputtime => {
+        E::Time => {
             ctx.time.write_time(ts, buf);
+            Raw::Built
+        }
+        E::Outputtime => {
+            match ctx.time.output() {
+                OutputTime::Human => ctx.time.write_time(ts, buf),
+                OutputTime::Absolute => ctx.time.write_seconds(ts, buf),
+                OutputTime::Latency => ctx.time.write_seconds(latency(ctx).unwrap_or(0), buf),
+                OutputTime::Relative | OutputTime::Delta => {
+                    ctx.time.write_seconds(ctx.time.interval_since_mark(ts), buf)
+                }
+            }
             Raw::Built
         }
         E::TimeS => {
