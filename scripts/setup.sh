@@ -10,7 +10,8 @@ set -euo pipefail
 # nats-server (JetStream), rsyslog and prometheus: the real receivers the
 # outputs and metrics tests start (saker-outputs, saker-metrics);
 # qemu-system-x86, busybox-static and cpio: the guests that test the
-# kernel-side drivers on other kernels (tests/guest/run).
+# kernel-side drivers on other kernels (tests/guest/run); man-db and
+# libcap2-bin: the Debian package's and OCI image's tests (man, setcap).
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -20,6 +21,7 @@ packages=(
 	strace
 	nats-server rsyslog prometheus
 	qemu-system-x86 busybox-static cpio
+	man-db libcap2-bin
 )
 
 missing=()
@@ -35,6 +37,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# sysdig recommends Falco's DKMS module, which cannot build without headers and is not needed.
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The Kubernetes manifests' validator (the schemas of every Kubernetes
+# version, from PyPI); `kubectl kustomize` renders them (the machine's kubectl).
+command -v kubernetes-validate >/dev/null || pip install -q --break-system-packages kubernetes-validate 2>/dev/null ||
+	pip install -q kubernetes-validate
+command -v kubectl >/dev/null || { echo "setup: kubectl not found (it renders deploy/kubernetes)" >&2; exit 1; }
 
 if command -v rustup >/dev/null; then
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The project's whole check: formatting, lints, every test, then the kernel
-# drivers in QEMU guests with Debian's 6.1 and 5.10 kernels. CI runs this.
+# The project's whole check: formatting, lints, every test, the Debian
+# package installed and run, the Kubernetes manifests validated, then the
+# kernel drivers in QEMU guests with Debian's 6.1 and 5.10 kernels. CI runs
+# this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+packaging/deb/test.sh
+deploy/kubernetes/test.sh
 tests/guest/run

@@ -31,9 +31,9 @@ mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 
 out=$(mktemp -d)
 # shellcheck disable=SC2086
 setpriv --bounding-set "-all,$caps" --inh-caps "-all,$caps" --ambient-caps "-all,$caps" -- $exec_start \
-	-o webserver.enabled=false >"$out/alerts" 2>"$out/err" &
+	-o webserver.enabled=false -o json_output=true >"$out/alerts" 2>"$out/err" &
 pid=$!
-rule="Credential file read by untrusted program"
+rule='"rule":"Credential file read by untrusted program"'
 for _ in $(seq 1 120); do
 	grep -q "$rule" "$out/alerts" && break
 	kill -0 "$pid" 2>/dev/null || break
