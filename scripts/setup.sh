@@ -11,7 +11,8 @@ set -euo pipefail
 # outputs and metrics tests start (saker-outputs, saker-metrics);
 # qemu-system-x86, busybox-static and cpio: the guests that test the
 # kernel-side drivers on other kernels (tests/guest/run); man-db and
-# libcap2-bin: the Debian package's and OCI image's tests (man, setcap).
+# libcap2-bin: the Debian package's and OCI image's tests (man, setcap);
+# podman and runc: the OCI image and the container tests.
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -21,7 +22,7 @@ packages=(
 	strace
 	nats-server rsyslog prometheus
 	qemu-system-x86 busybox-static cpio
-	man-db libcap2-bin
+	man-db libcap2-bin podman runc
 )
 
 missing=()

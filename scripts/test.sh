@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole check: formatting, lints, every test, the Debian
-# package installed and run, the Kubernetes manifests validated, then the
+# package installed and run, the OCI image run with podman, the Kubernetes
+# manifests validated, then the
 # kernel drivers in QEMU guests with Debian's 6.1 and 5.10 kernels. CI runs
 # this.
 set -euo pipefail
@@ -9,5 +10,6 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 packaging/deb/test.sh
+packaging/oci/test.sh
 deploy/kubernetes/test.sh
 tests/guest/run

@@ -5,8 +5,13 @@
 # the packaged configuration and rules, imported with `podman import`.
 #   packaging/oci/build.sh     -> localhost/saker:<version>
 # The image runs as user saker (uid 1000). saker carries file capabilities
-# for what its drivers need (the runtime's bounding set must allow them:
-# --privileged, or --cap-add of the same), so no root is needed inside.
+# for what the modern eBPF driver needs (CAP_BPF, CAP_PERFMON, and
+# CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH for /proc), so no root is needed
+# inside; the runtime's bounding set must allow them (--privileged, or
+# --cap-add of the same), or the kernel refuses to run it. Kernels before
+# 5.11 charge BPF memory to RLIMIT_MEMLOCK: give the container
+# `--ulimit memlock=-1` there (CAP_SYS_RESOURCE is left out: runtimes that
+# withhold it would then refuse the binary everywhere).
 # HOST_ROOT=/host: mount the host's /proc, /etc and /run under /host.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,10 +36,10 @@ saker:x:1000:
 nogroup:x:65534:
 G
 chown 1000:1000 "$rootfs/var/log/saker"
-setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search,cap_sys_resource+ep "$rootfs/usr/bin/saker"
+setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep "$rootfs/usr/bin/saker"
 image="localhost/saker:$version"
 tar --xattrs --xattrs-include='security.capability' -C "$rootfs" -c . |
-	podman import \
+	podman import -q \
 		--change 'USER=1000' \
 		--change 'ENV=HOST_ROOT=/host' \
 		--change 'ENTRYPOINT=["/usr/bin/saker"]' \
