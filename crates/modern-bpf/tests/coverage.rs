@@ -325,18 +325,7 @@ fn keyctl_and_quotactl_values() {
     let dqinfo =
         IfDqinfo { bgrace: 5_555, igrace: 6_666, flags: 1 /*DQF_ROOT_SQUASH*/, valid: IIF_BGRACE | IIF_FLAGS };
     let quota_id: libc::c_long = 4242;
-    // SAFETY: an anonymous shared mapping for the child's report.
-    let report = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        ) as *mut Report
-    };
-    assert_ne!(report as *mut libc::c_void, libc::MAP_FAILED);
+    let report = shared_report::<Report>();
 
     // SAFETY: the child only makes raw syscalls on data prepared above, then exits.
     let child = unsafe { libc::fork() };

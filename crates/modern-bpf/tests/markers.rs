@@ -182,18 +182,7 @@ fn marker_workload() {
         sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes([127, 0, 0, 1]) },
         sin_zero: [0; 8],
     };
-    // SAFETY: an anonymous shared mapping for the child's report.
-    let report = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        ) as *mut Report
-    };
-    assert_ne!(report as *mut libc::c_void, libc::MAP_FAILED);
+    let report = shared_report::<Report>();
     let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap().trim().to_string();
     let open_flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_CLOEXEC;
 

@@ -11,34 +11,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
-/// syslog's severities, in Falco's `log_level` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Emergency = 0,
-    Alert = 1,
-    Critical = 2,
-    Error = 3,
-    Warning = 4,
-    Notice = 5,
-    Info = 6,
-    Debug = 7,
-}
-
-impl Level {
-    pub fn parse(s: &str) -> Option<Level> {
-        Some(match s {
-            "emergency" => Level::Emergency,
-            "alert" => Level::Alert,
-            "critical" => Level::Critical,
-            "error" => Level::Error,
-            "warning" => Level::Warning,
-            "notice" => Level::Notice,
-            "info" => Level::Info,
-            "debug" => Level::Debug,
-            _ => return None,
-        })
-    }
-}
+/// syslog's severities: `log_level` takes Falco's priority names, as rules'
+/// priorities do (`info` for informational).
+pub use saker_outputs::Priority as Level;
 
 /// Where the lines go.
 #[derive(Clone, Debug)]
@@ -60,15 +35,16 @@ static LOGGER: RwLock<Option<Logger>> = RwLock::new(None);
 
 /// Before [`configure`]: info and up, to stderr only.
 fn default_config() -> LogConfig {
-    LogConfig { level: Level::Info, stderr: true, syslog: None }
+    LogConfig { level: Level::Informational, stderr: true, syslog: None }
 }
 
 /// Reads `log_level`, `log_stderr`, `log_syslog` (and the syslog socket).
 pub fn config_from(config: &saker_config::Config) -> Result<LogConfig, crate::cli::UsageError> {
     let bad = |e: saker_config::ConfigError| crate::cli::UsageError(e.to_string());
     let level = config.get::<String>("log_level").map_err(bad)?.unwrap_or_else(|| "info".into());
-    let level = Level::parse(&level)
-        .ok_or_else(|| crate::cli::UsageError(format!("log_level: '{level}' is not a syslog level")))?;
+    let level = level
+        .parse::<Level>()
+        .map_err(|_| crate::cli::UsageError(format!("log_level: '{level}' is not a syslog level")))?;
     let stderr = config.get::<bool>("log_stderr").map_err(bad)?.unwrap_or(true);
     let syslog = if config.get::<bool>("log_syslog").map_err(bad)?.unwrap_or(false) {
         let socket = config.get::<String>("syslog_output.socket").map_err(bad)?.unwrap_or_else(|| "/dev/log".into());
@@ -133,7 +109,7 @@ pub fn warn(msg: impl Display) {
 }
 
 pub fn info(msg: impl Display) {
-    log(Level::Info, msg)
+    log(Level::Informational, msg)
 }
 
 pub fn debug(msg: impl Display) {

@@ -9,16 +9,6 @@ use std::path::PathBuf;
 
 use common::*;
 
-/// Options that keep a test from touching the host's syslog or ports.
-const QUIET: [&str; 4] = ["-o", "syslog_output.enabled=false", "-o", "webserver.enabled=false"];
-
-fn detect(args: &[&str]) -> std::process::Output {
-    let mut v = vec!["detect"];
-    v.extend_from_slice(args);
-    v.extend_from_slice(&QUIET);
-    saker(&v)
-}
-
 const COND: &str = "evt.type in (open, openat) and proc.name = cat and fd.num >= 0";
 
 /// A rules file holding one NOTICE rule named `name` on cat's opens.

@@ -12,16 +12,6 @@ fn rules(name: &str) -> String {
     p.to_str().unwrap().to_string()
 }
 
-/// Options that keep a test from touching the host's syslog or ports.
-const QUIET: [&str; 4] = ["-o", "syslog_output.enabled=false", "-o", "webserver.enabled=false"];
-
-fn detect(args: &[&str]) -> std::process::Output {
-    let mut v = vec!["detect"];
-    v.extend_from_slice(args);
-    v.extend_from_slice(&QUIET);
-    saker(&v)
-}
-
 #[test]
 fn dry_run_loads_falco_rules_with_their_counts() {
     /// (files, rules, enabled, disabled, macros, lists) as the files hold them.

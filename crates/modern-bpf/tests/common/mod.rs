@@ -125,3 +125,22 @@ pub fn assert_layout(e: &Event<'_>, names: &[&str]) {
     assert_eq!(got, names, "{e:?}");
     assert_eq!(e.nparams() as usize, names.len(), "{e:?}");
 }
+
+/// A zeroed page shared with children forked later, for what a child reports
+/// back without making syscalls the probe would capture.
+pub fn shared_report<T: Copy>() -> *mut T {
+    assert!(std::mem::size_of::<T>() <= 4096);
+    // SAFETY: an anonymous shared mapping, zero-filled, never unmapped.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    p as *mut T
+}

@@ -36,6 +36,15 @@ pub fn saker(args: &[&str]) -> Output {
 
 /// Runs sysdig 0.29.3, the oracle. Fails the test with a hint when it is
 /// missing: `scripts/setup.sh` installs it.
+/// `saker detect ARGS` with syslog and the web server off (a replay needs
+/// neither, and tests run side by side).
+pub fn detect(args: &[&str]) -> Output {
+    let mut v = vec!["detect"];
+    v.extend_from_slice(args);
+    v.extend_from_slice(&["-o", "syslog_output.enabled=false", "-o", "webserver.enabled=false"]);
+    saker(&v)
+}
+
 pub fn sysdig(args: &[&str]) -> Output {
     match Command::new("sysdig").args(args).env("TZ", "UTC").output() {
         Ok(o) => o,
