@@ -50,12 +50,23 @@ impl Config {
     /// The built-in defaults, then `file` if given, then the `overrides`
     /// (`key.path=value`, applied in order).
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        Config::load_checked(file, overrides, false)
+    }
+
+    /// [`Config::load`], reading the file through [`saker_files::read_text`]:
+    /// at most [`saker_files::MAX_CONFIG_FILE`] bytes of UTF-8, and refused
+    /// if group or others may write it unless `allow_writable`.
+    pub fn load_checked(
+        file: Option<&Path>,
+        overrides: &[String],
+        allow_writable: bool,
+    ) -> Result<Config, ConfigError> {
         let mut root: Value = yaml_serde::from_str(DEFAULTS)
             .map_err(|e| ConfigError { origin: "built-in saker.yaml".into(), message: e.to_string() })?;
         if let Some(path) = file {
             let origin = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError { origin: origin.clone(), message: e.to_string() })?;
+            let text = saker_files::read_text(path, saker_files::MAX_CONFIG_FILE, allow_writable)
+                .map_err(|e| ConfigError { origin: origin.clone(), message: file_error(e) })?;
             let user: Value =
                 yaml_serde::from_str(&text).map_err(|e| ConfigError { origin, message: e.to_string() })?;
             if !user.is_null() {
@@ -97,6 +108,14 @@ impl Config {
     /// The merged document, as YAML text (for `--dry-run` and debugging).
     pub fn to_yaml(&self) -> String {
         yaml_serde::to_string(&self.root).unwrap_or_default()
+    }
+}
+
+/// A file error without the path, which the error's origin names already.
+fn file_error(e: saker_files::FileError) -> String {
+    match e {
+        saker_files::FileError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -201,6 +220,38 @@ mod tests {
         let e = Config::load(None, &["rule_matching.sub=1".into()]).unwrap_err();
         assert!(e.to_string().contains("'rule_matching' is not a map"), "{e}");
         let e = Config::load(Some(Path::new("/nonexistent/saker.yaml")), &[]).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/saker.yaml"), "{e}");
+        assert!(e.to_string().starts_with("/nonexistent/saker.yaml: No such file"), "{e}");
+    }
+
+    #[test]
+    fn configuration_files_are_read_with_care() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("saker-config-care-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("saker.yaml");
+        std::fs::write(&p, "rule_matching: all\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        assert!(e.to_string().contains("writable by its group"), "{e}");
+        let c = Config::load_checked(Some(&p), &[], true).unwrap();
+        assert_eq!(c.get::<String>("rule_matching").unwrap().as_deref(), Some("all"));
+        let e = Config::load_checked(Some(Path::new("/dev/zero")), &[], true).unwrap_err();
+        assert!(e.to_string().contains("/dev/zero is larger than 4 MiB"), "{e}");
+        std::fs::write(&p, b"priority: debug\n# \xfe\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        assert!(e.to_string().contains("saker.yaml:2:3: invalid UTF-8"), "{e}");
+        // Aliases are bounded by the YAML reader: a billion laughs is refused.
+        let mut s = String::from("a0: &a0 [lol]\n");
+        for i in 1..=9 {
+            let refs: Vec<String> = (0..10).map(|_| format!("*a{}", i - 1)).collect();
+            s.push_str(&format!("a{i}: &a{i} [{}]\n", refs.join(", ")));
+        }
+        std::fs::write(&p, s).unwrap();
+        let t = std::time::Instant::now();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+        assert!(e.to_string().contains("saker.yaml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

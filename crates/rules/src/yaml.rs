@@ -80,6 +80,15 @@ enum Frame {
     Map { start: usize, anchor: Option<String>, entries: Vec<(Node, Node)>, key: Option<Node> },
 }
 
+/// The most an alias may copy, in all, of the nodes it names (counted as
+/// [`NODE_COST`] bytes a node plus the scalars' text). Each alias is a copy
+/// in the tree: nine anchors of ten aliases each to the previous one (a
+/// "billion laughs") would be a billion nodes. Falco's rules use no aliases.
+pub(crate) const MAX_ALIAS_BYTES: usize = 16 << 20;
+
+/// What a node costs in the tree besides its text, roughly.
+const NODE_COST: usize = 64;
+
 /// Parses every document of `text`; a document that is empty is `None`.
 pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
     // libyaml's mark indexes are byte offsets.
@@ -89,7 +98,10 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
     parser.set_input_string(&mut input);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<String, Node> = HashMap::new();
+    // Each anchored node with its cost; the costs of the open collections.
+    let mut anchors: HashMap<String, (Node, usize)> = HashMap::new();
+    let mut costs: Vec<usize> = Vec::new();
+    let mut aliased = 0usize;
     let mut root: Option<Node> = None;
     loop {
         let ev = parser.parse().map_err(|e| {
@@ -115,10 +127,12 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
             }
             EventData::SequenceStart { anchor, .. } => {
                 stack.push(Frame::Seq { start, anchor, items: Vec::new() });
+                costs.push(NODE_COST);
                 continue;
             }
             EventData::MappingStart { anchor, .. } => {
                 stack.push(Frame::Map { start, anchor, entries: Vec::new(), key: None });
+                costs.push(NODE_COST);
                 continue;
             }
             EventData::SequenceEnd | EventData::MappingEnd => {
@@ -129,10 +143,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
                     }
                     None => continue,
                 };
+                let cost = costs.pop().unwrap_or(NODE_COST);
                 if let Some(a) = anchor {
-                    anchors.insert(a, node.clone());
+                    anchors.insert(a, (node.clone(), cost));
                 }
-                node
+                (node, cost)
             }
             EventData::Scalar { anchor, value, style, .. } => {
                 let style = match style {
@@ -142,17 +157,35 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
                     ScalarStyle::Folded => Style::Folded,
                     _ => Style::Plain,
                 };
+                let cost = NODE_COST + value.len();
                 let node = Node { kind: Kind::Scalar { value, style }, start, end };
                 if let Some(a) = anchor {
-                    anchors.insert(a, node.clone());
+                    anchors.insert(a, (node.clone(), cost));
                 }
-                node
+                (node, cost)
             }
             EventData::Alias { anchor } => match anchors.get(&anchor) {
-                Some(n) => n.clone(),
+                Some((n, cost)) => {
+                    // Checked before copying, so a refused alias costs nothing.
+                    aliased = aliased.saturating_add(*cost);
+                    if aliased > MAX_ALIAS_BYTES {
+                        return Err(SyntaxError {
+                            message: format!(
+                                "aliases expand to more than {} MiB of YAML nodes (alias '*{anchor}' crosses the bound)",
+                                MAX_ALIAS_BYTES >> 20
+                            ),
+                            offset: start,
+                        });
+                    }
+                    (n.clone(), *cost)
+                }
                 None => return Err(SyntaxError { message: format!("unknown anchor '{anchor}'"), offset: start }),
             },
         };
+        let (node, cost) = node;
+        if let Some(c) = costs.last_mut() {
+            *c = c.saturating_add(cost);
+        }
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),

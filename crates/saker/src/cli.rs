@@ -88,6 +88,11 @@ pub struct DetectArgs {
     #[arg(short = 'L', long = "list")]
     pub list: bool,
 
+    /// Read rules and configuration files that group or others may write
+    /// (refused by default: whoever can write them controls saker).
+    #[arg(long = "allow-writable-files")]
+    pub allow_writable_files: bool,
+
     /// With --driver userspace: attach to this process, all its threads and
     /// descendants.
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "replay")]

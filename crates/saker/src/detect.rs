@@ -46,7 +46,8 @@ fn default_priority() -> String {
 }
 
 pub fn run(args: DetectArgs) -> Result<ExitCode> {
-    let config = Config::load(args.config.as_deref(), &args.options).map_err(|e| UsageError(e.to_string()))?;
+    let config = Config::load_checked(args.config.as_deref(), &args.options, args.allow_writable_files)
+        .map_err(|e| UsageError(e.to_string()))?;
     let engine_cfg: EngineConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
 
     if args.list {
@@ -103,7 +104,14 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             })
             .collect()
     });
-    let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
+    // A replay needs no web server (Falco starts none in capture mode
+    // either): one starts only when asked on the command line, so a replay
+    // does not fail because something else holds the port.
+    let mut webserver = engine_cfg.webserver.clone();
+    if args.replay.is_some() {
+        webserver.enabled &= args.options.iter().any(|o| o.trim_start().starts_with("webserver.enabled="));
+    }
+    let server = MetricsServer::start(&webserver, metrics.clone()).context("cannot start the web server")?;
 
     let request = crate::source::SourceRequest {
         capture: args.replay.as_deref(),
@@ -204,7 +212,9 @@ fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult
     let files: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
     let mut texts = Vec::with_capacity(files.len());
     for f in &files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
+        // Bounded, UTF-8 checked with a located error, refused if others may write it.
+        let text = saker_files::read_text(f, saker_files::MAX_RULES_FILE, args.allow_writable_files)
+            .context("cannot load the rules")?;
         texts.push((f.display().to_string(), text));
     }
     let sources: Vec<RulesSource<'_>> = if texts.is_empty() {

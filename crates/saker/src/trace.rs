@@ -54,6 +54,8 @@ struct Counts {
     passed_over: u64,
     /// Events that passed the filter.
     matched: u64,
+    /// Events written to the capture file (-w), synthesized enter events included.
+    written: u64,
     /// Threads in the state's table at the start, at the end, and at most.
     threads_start: usize,
     threads_peak: usize,
@@ -131,8 +133,12 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let limit = args.count.unwrap_or(u64::MAX);
     let mut last_flush = Instant::now();
 
+    // -n counts the events written when writing (a live capture gets an
+    // enter event before each exit, as sysdig counts them), else those printed.
+    let counted = |c: &Counts, writing: bool| if writing { c.written } else { c.matched };
+    let writing = writer.is_some();
     let result = loop {
-        if counts.matched >= limit {
+        if counted(&counts, writing) >= limit {
             break Ok(());
         }
         let rec = match source.next_event() {
@@ -172,12 +178,9 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         }
         counts.matched += 1;
         if let Some(w) = writer.as_mut() {
-            let written = match rec.dump_flags {
-                Some(flags) => w.write_event_with_flags(rec.cpu, flags, &rec.event),
-                None => w.write_event(rec.cpu, &rec.event),
-            };
-            if let Err(e) = written {
-                break Err(e.into());
+            match w.write_event_upto(rec.cpu, rec.dump_flags, &rec.event, limit - counts.written) {
+                Ok(n) => counts.written += n,
+                Err(e) => break Err(e.into()),
             }
         }
         if args.quiet || !visibility.shows(rec.event.event_type()) {
@@ -251,6 +254,9 @@ fn print_stats(source: &str, s: &SourceStats, c: &Counts, state: &State) {
     let _ = writeln!(e, "Events seen by the source: {}", s.events);
     let _ = writeln!(e, "Events read: {}", c.read);
     let _ = writeln!(e, "Events matched: {}", c.matched);
+    if c.written > 0 {
+        let _ = writeln!(e, "Events written: {}", c.written);
+    }
     let _ = writeln!(e, "Drops: {}", s.drops());
     let _ = writeln!(
         e,
