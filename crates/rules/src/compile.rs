@@ -360,12 +360,21 @@ impl<'a> Compiler<'a> {
             let more = match self.col.lists.position(raw) {
                 Some(j) if !stack.contains(&j) => {
                     self.list_used[j] = true;
-                    self.list_values(j, stack)
+                    let v = self.list_values(j, stack);
+                    if self.list_too_large.contains(&j) {
+                        // Already reported: this list is as broken, without an error of its own.
+                        self.list_too_large.insert(i);
+                        out.clear();
+                        break;
+                    }
+                    v
                 }
                 _ => self.item_values(item),
             };
             if out.len() + more.len() > MAX_LIST_ITEMS {
                 self.list_too_large(i, item);
+                // Kept empty: the load fails, and copies of a huge list would cost what the bound saves.
+                out.clear();
                 break;
             }
             out.extend(more);

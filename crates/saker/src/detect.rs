@@ -84,6 +84,27 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let request = crate::source::SourceRequest {
+        capture: args.replay.as_deref(),
+        driver: args.driver.as_deref(),
+        live: crate::source::LiveOptions {
+            // Only what the rules and the state need crosses the ring.
+            syscalls: crate::source::syscalls_for(engine.event_types()),
+            ..crate::source::LiveOptions::default()
+        },
+        limits: Limits::default(),
+        command: &args.command,
+        attach: args.pid,
+    };
+    let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    // The driver is attached: keep only what the rest of the run needs (see
+    // privileges.rs). Capabilities are per thread, so this comes before any
+    // thread starts (outputs, web server, workers): they and the programs
+    // outputs run inherit the reduced sets. Outputs open their files and
+    // sockets after this, as uid 0 without DAC override.
+    let keep = crate::privileges::needed_after_start(args.driver.as_deref(), args.replay.is_some());
+    crate::privileges::drop_all_but(keep).context("cannot drop capabilities")?;
+
     let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
     let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
 
@@ -113,19 +134,6 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     let server = MetricsServer::start(&webserver, metrics.clone()).context("cannot start the web server")?;
 
-    let request = crate::source::SourceRequest {
-        capture: args.replay.as_deref(),
-        driver: args.driver.as_deref(),
-        live: crate::source::LiveOptions {
-            // Only what the rules and the state need crosses the ring.
-            syscalls: crate::source::syscalls_for(engine.event_types()),
-            ..crate::source::LiveOptions::default()
-        },
-        limits: Limits::default(),
-        command: &args.command,
-        attach: args.pid,
-    };
-    let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
     if args.replay.is_none() {
         crate::signals::install(source.stop_handle(), if launched { tracer } else { None })?;
     } else {

@@ -7,6 +7,7 @@
 mod cli;
 mod detect;
 mod fields;
+mod privileges;
 mod signals;
 mod source;
 mod trace;

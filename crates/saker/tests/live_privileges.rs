@@ -1,0 +1,116 @@
+//! Least privilege: a running `saker detect` (modern eBPF driver) keeps, in
+//! every thread, only the capabilities the rest of the run needs, as
+//! `/proc/PID/task/TID/status` shows, and still raises alerts.
+//!
+//! Runs as root on the real kernel (as CI does); prints SKIP otherwise.
+
+mod live_common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const CAP_SYS_PTRACE: u32 = 19;
+const CAP_BPF: u32 = 39;
+
+/// A capability set line of a status file, e.g. `CapEff:`.
+fn cap(status: &str, label: &str) -> u64 {
+    let line = status.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {status}"));
+    u64::from_str_radix(line[label.len()..].trim(), 16).unwrap()
+}
+
+#[test]
+fn a_running_detect_keeps_only_the_capabilities_it_needs() {
+    if !live_common::can_run("a_running_detect_keeps_only_the_capabilities_it_needs") {
+        return;
+    }
+    let n = live_common::nonce();
+    let dir = live_common::work_dir("live-caps", &n);
+    let marker = dir.join(format!("marker-{n}"));
+    let rules = dir.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Capability test marker\n  desc: the test's marker file is opened\n  condition: evt.type in (open, openat, openat2) and fd.name = {}\n  output: \"marker opened by %proc.name\"\n  priority: WARNING\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(["detect", "-r", rules.to_str().unwrap()])
+        .args(["-o", "syslog_output.enabled=false", "-o", "webserver.enabled=false"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Started once its capabilities are dropped (it starts with all of a root's).
+    let keep = (1u64 << CAP_SYS_PTRACE) | (1u64 << CAP_BPF);
+    let t0 = Instant::now();
+    let status = loop {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if !s.is_empty() && cap(&s, "CapEff:") == keep {
+            break s;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("saker detect exited ({st}): {err}");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "capabilities not dropped within 60 s: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!(
+        "saker detect (pid {pid}) after start:\n{}",
+        status.lines().filter(|l| l.starts_with("Cap")).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(cap(&status, "CapPrm:"), keep, "{status}");
+    assert_eq!(cap(&status, "CapInh:"), 0, "{status}");
+    assert_eq!(cap(&status, "CapAmb:"), 0, "{status}");
+    assert_eq!(cap(&status, "CapBnd:"), keep, "{status}");
+
+    // Still detecting: the marker's open raises the alert.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        let _ = std::fs::File::create(&marker);
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if line.contains("marker opened by") {
+                seen = true;
+                break;
+            }
+        }
+    }
+    // Every thread, the workers and outputs started after the drop included.
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let s = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap_or_default();
+        if !s.is_empty() {
+            assert_eq!(cap(&s, "CapEff:"), keep, "a thread kept more: {s}");
+            assert_eq!(cap(&s, "CapBnd:"), keep, "a thread kept more: {s}");
+        }
+    }
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let st = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(seen, "no alert for the marker; stderr: {err}");
+    assert!(st.success(), "saker detect: {st}: {err}");
+    // Events went through the whole run (detect_live_drops checks the driver counters, read with CAP_BPF).
+    let events: u64 = err
+        .split("Events processed: ")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no event count: {err}"));
+    assert!(events > 0, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
