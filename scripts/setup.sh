@@ -8,7 +8,8 @@ set -euo pipefail
 # libbpf-dev/bpftool: BPF headers and vmlinux.h from BTF; sysdig 0.29.3: the
 # oracle for capture files; strace: the reference tracer in benchmarks;
 # nats-server (JetStream), rsyslog and prometheus: the real receivers the
-# outputs and metrics tests start (saker-outputs, saker-metrics).
+# outputs and metrics tests start (saker-outputs, saker-metrics); python3:
+# scripts/fuzz.sh makes the fuzzers' seeds from ../shared/data with it.
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -17,6 +18,7 @@ packages=(
 	sysdig
 	strace
 	nats-server rsyslog prometheus
+	python3
 )
 
 missing=()
@@ -35,6 +37,9 @@ fi
 
 if command -v rustup >/dev/null; then
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
+	# The fuzz targets (fuzz/, scripts/fuzz.sh) build on nightly with cargo-fuzz.
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 echo "setup: ok"
