@@ -9,7 +9,8 @@ set -euo pipefail
 # oracle for capture files; strace: the reference tracer in benchmarks;
 # nats-server (JetStream), rsyslog and prometheus: the real receivers the
 # outputs and metrics tests start (saker-outputs, saker-metrics); python3:
-# scripts/fuzz.sh makes the fuzzers' seeds from ../shared/data with it.
+# scripts/fuzz.sh makes the fuzzers' seeds from ../shared/data with it;
+# libcap2-bin: setcap, for the test of saker detect as a non-root user.
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -19,6 +20,7 @@ packages=(
 	strace
 	nats-server rsyslog prometheus
 	python3
+	libcap2-bin
 )
 
 missing=()

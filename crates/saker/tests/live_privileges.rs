@@ -114,3 +114,63 @@ fn a_running_detect_keeps_only_the_capabilities_it_needs() {
     assert!(events > 0, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// As a non-root user given only the driver's capabilities (file
+/// capabilities on a copy of the binary), `saker detect` starts, captures,
+/// and keeps only what it needs while running.
+#[test]
+fn detect_runs_as_a_non_root_user_with_the_drivers_capabilities() {
+    if !live_common::can_run("detect_runs_as_a_non_root_user_with_the_drivers_capabilities") {
+        return;
+    }
+    let n = live_common::nonce();
+    let dir = live_common::work_dir("live-nonroot", &n);
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = dir.join("saker");
+    std::fs::copy(env!("CARGO_BIN_EXE_saker"), &bin).unwrap();
+    let st = Command::new("setcap")
+        .args(["cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep", bin.to_str().unwrap()])
+        .status()
+        .expect("setcap (libcap2-bin, scripts/setup.sh installs it)");
+    assert!(st.success(), "setcap failed");
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin.to_str().unwrap(), "detect"])
+        .args(["-o", "syslog_output.enabled=false", "-o", "webserver.enabled=false"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let keep = (1u64 << CAP_SYS_PTRACE) | (1u64 << CAP_BPF);
+    let t0 = Instant::now();
+    // setpriv execs saker in the same process.
+    let pid = child.id();
+    let status = loop {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if s.starts_with("Name:\tsaker") && cap(&s, "CapEff:") == keep {
+            break s;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("saker detect as uid 65534 exited ({st}): {err}");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "not started within 60 s: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!(
+        "{}",
+        status.lines().filter(|l| l.starts_with("Uid") || l.starts_with("Cap")).collect::<Vec<_>>().join("\n")
+    );
+    assert!(status.contains("Uid:\t65534\t65534\t65534\t65534"), "{status}");
+    assert_eq!(cap(&status, "CapPrm:"), keep, "{status}");
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let st = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(st.success(), "{st}: {err}");
+    assert!(err.contains("Events processed: "), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
