@@ -37,9 +37,14 @@ fn a_running_detect_keeps_only_the_capabilities_it_needs() {
         ),
     )
     .unwrap();
+    // The program an output runs reports its own capabilities.
+    let prog_caps = dir.join("program-caps");
+    let program =
+        format!("program_output.program=grep Cap /proc/self/status > {}; cat > /dev/null", prog_caps.display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(["detect", "-r", rules.to_str().unwrap()])
         .args(["-o", "syslog_output.enabled=false", "-o", "webserver.enabled=false"])
+        .args(["-o", "program_output.enabled=true", "-o", &program])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -103,6 +108,12 @@ fn a_running_detect_keeps_only_the_capabilities_it_needs() {
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(seen, "no alert for the marker; stderr: {err}");
+    // The output's program, run by root, got no capability from saker.
+    let p =
+        std::fs::read_to_string(&prog_caps).unwrap_or_else(|e| panic!("{}: {e}; stderr: {err}", prog_caps.display()));
+    for label in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+        assert_eq!(cap(&p, label), 0, "the output's program: {p}");
+    }
     assert!(st.success(), "saker detect: {st}: {err}");
     // Events went through the whole run (detect_live_drops checks the driver counters, read with CAP_BPF).
     let events: u64 = err
