@@ -60,7 +60,7 @@ for c in caps:
     raw = open(c, "rb").read()
     plain = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     put("capture_reader", raw)
-    put("capture_reader", plain[:256 << 10])
+    put("capture_reader", plain[:128 << 10])
     put("capture_reader_gzip", plain[:64 << 10])
     # Event blocks of version 2 (0x216, 0x217 flagged, 0x221/0x222 large): one seed per event type.
     i = 0
@@ -102,7 +102,7 @@ PY
 # Sizes: captures are large inputs; texts are small.
 max_len() {
 	case $1 in
-	capture_reader) echo 262144 ;;
+	capture_reader) echo 131072 ;;
 	capture_reader_gzip) echo 65536 ;;
 	rules) echo 65536 ;;
 	*) echo 8192 ;;
@@ -113,15 +113,15 @@ cargo +nightly fuzz build --fuzz-dir fuzz
 status=0
 summary=()
 for t in "${targets[@]}"; do
-	mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-	log="fuzz/artifacts/$t/last-run.log"
+	mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t" fuzz/logs
+	log="fuzz/logs/$t.log"
 	start=$(date +%s)
 	if cargo +nightly fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
 		-max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=20 \
 		-print_final_stats=1 >"$log" 2>&1; then
 		result="0 crashes"
 	else
-		result="FAILED (see $log and fuzz/artifacts/$t/)"
+		result="FAILED (see $log; the input is in fuzz/artifacts/$t/)"
 		status=1
 		tail -n 40 "$log" >&2
 	fi
