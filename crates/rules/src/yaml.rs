@@ -91,9 +91,27 @@ const NODE_COST: usize = 64;
 
 /// Parses every document of `text`; a document that is empty is `None`.
 pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
+    // libyaml-safer 0.3 panics ("unexpected end of input") on a block
+    // scalar that ends the file without a line break (`a: >\n  x`, found by
+    // fuzzing): parse the text with one, which changes no offset. Any other
+    // panic of the parser becomes an error rather than ending saker.
+    let owned;
+    let input = if text.ends_with('\n') {
+        text
+    } else {
+        owned = format!("{text}\n");
+        &owned
+    };
+    std::panic::catch_unwind(|| parse_events(text, input)).unwrap_or_else(|_| {
+        Err(SyntaxError { message: "the YAML parser failed on this file (an internal error)".into(), offset: 0 })
+    })
+}
+
+/// [`parse`] of `input`, which is `text` perhaps with a line break added.
+fn parse_events(text: &str, input: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
     // libyaml's mark indexes are byte offsets.
     let byte = |i: u64| (i as usize).min(text.len());
-    let mut input = text.as_bytes();
+    let mut input = input.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
     let mut docs = Vec::new();

@@ -128,3 +128,14 @@ fn large_conditions_load() {
     assert_eq!(e[0].code, Code::ErrCompileCondition, "{}", e[0]);
     assert_eq!(e[0].location().map(|l| l.line), Some(3), "{}", e[0]);
 }
+
+#[test]
+fn a_block_scalar_ending_the_file_without_a_line_break_loads() {
+    // libyaml-safer panicked on these (found by the rules fuzz target).
+    let r = load_one("- macro: m\n  condition: >\n    evt.type = open and\n    proc.name = x\n- rule: r\n  desc: d\n  condition: m\n  priority: WARNING\n  output: >\n    opened by %proc.name")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.rules.len(), 1);
+    let e = errors("- macro: m\n  condition: >\n    (evt.type = open and");
+    assert!(e.iter().any(|d| d.code == Code::ErrCompileCondition), "{e:#?}");
+    assert!(e.iter().all(|d| d.location().is_some()), "{e:#?}");
+}
