@@ -102,13 +102,20 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
         owned = format!("{text}\n");
         &owned
     };
-    std::panic::catch_unwind(|| parse_events(text, input)).unwrap_or_else(|_| {
-        Err(SyntaxError { message: "the YAML parser failed on this file (an internal error)".into(), offset: 0 })
-    })
+    // Where the parser had got: the end of the last event it gave.
+    let reached = std::cell::Cell::new(0);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_events(text, input, &reached))).unwrap_or_else(
+        |_| {
+            Err(SyntaxError {
+                message: "the YAML parser failed after this point (an internal error of libyaml-safer)".into(),
+                offset: reached.get(),
+            })
+        },
+    )
 }
 
 /// [`parse`] of `input`, which is `text` perhaps with a line break added.
-fn parse_events(text: &str, input: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
+fn parse_events(text: &str, input: &str, reached: &std::cell::Cell<usize>) -> Result<Vec<Option<Node>>, SyntaxError> {
     // libyaml's mark indexes are byte offsets.
     let byte = |i: u64| (i as usize).min(text.len());
     let mut input = input.as_bytes();
@@ -132,6 +139,7 @@ fn parse_events(text: &str, input: &str) -> Result<Vec<Option<Node>>, SyntaxErro
         })?;
         let start = byte(ev.start_mark.index);
         let end = byte(ev.end_mark.index);
+        reached.set(end);
         let node = match ev.data {
             EventData::StreamEnd => break,
             EventData::StreamStart { .. } => continue,

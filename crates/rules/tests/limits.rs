@@ -139,3 +139,13 @@ fn a_block_scalar_ending_the_file_without_a_line_break_loads() {
     assert!(e.iter().any(|d| d.code == Code::ErrCompileCondition), "{e:#?}");
     assert!(e.iter().all(|d| d.location().is_some()), "{e:#?}");
 }
+
+#[test]
+fn a_yaml_parser_panic_is_an_error() {
+    // libyaml-safer 0.3 panics ("TODO: What is expected here?") on this tag
+    // in a flow sequence (found by the rules fuzz target): a YAML error, not a crash.
+    let e = errors("- list: l\n  items: [a, !tag, b]\n");
+    assert_eq!(e[0].code, Code::ErrYamlParse, "{e:#?}");
+    // At the last place the parser reached, on the line of the tag.
+    assert_eq!(e[0].location().map(|l| l.line), Some(2), "{}", e[0]);
+}
