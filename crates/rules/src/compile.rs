@@ -140,6 +140,11 @@ pub(crate) const MAX_TOTAL_NODES: usize = 2_000_000;
 /// (lists naming the previous one twice double like macros).
 pub(crate) const MAX_LIST_ITEMS: usize = 100_000;
 
+/// The most problems reported for one condition or rule: each diagnostic
+/// copies the offending line, so 64k unknown fields on a one-line condition
+/// would otherwise cost 64k copies of that line (and as many screens).
+const MAX_PROBLEMS_SHOWN: usize = 20;
+
 /// Nodes of a condition, list items included: what its copies cost.
 fn expr_size(e: &Expr) -> usize {
     let mut n = 0;
@@ -340,7 +345,11 @@ impl<'a> Compiler<'a> {
         self.expand_lists(&mut e, &text.s, &mut problems);
         rebase(&mut e, base);
         let ok = problems.is_empty();
-        for (off, msg) in problems {
+        let more = problems.len().saturating_sub(MAX_PROBLEMS_SHOWN);
+        for (i, (off, mut msg)) in problems.into_iter().take(MAX_PROBLEMS_SHOWN).enumerate() {
+            if i + 1 == MAX_PROBLEMS_SHOWN && more > 0 {
+                msg.push_str(&format!(" (and {more} more problems in this condition, not shown)"));
+            }
             self.report_at(base + off, Code::ErrCompileCondition, msg);
         }
         ok.then_some(e)
@@ -749,7 +758,11 @@ impl<'a> Compiler<'a> {
                 self.report(d);
                 return Err(Some(p.message.clone()));
             }
-            for p in problems {
+            let more = problems.len().saturating_sub(MAX_PROBLEMS_SHOWN);
+            for (i, mut p) in problems.into_iter().take(MAX_PROBLEMS_SHOWN).enumerate() {
+                if i + 1 == MAX_PROBLEMS_SHOWN && more > 0 {
+                    p.message.push_str(&format!(" (and {more} more problems in this rule, not shown)"));
+                }
                 self.report_at(p.offset, p.code, p.message);
             }
             return Err(None);

@@ -149,3 +149,16 @@ fn a_yaml_parser_panic_is_an_error() {
     // At the last place the parser reached, on the line of the tag.
     assert_eq!(e[0].location().map(|l| l.line), Some(2), "{}", e[0]);
 }
+
+#[test]
+fn problems_of_one_rule_are_capped() {
+    // 30,000 unknown fields on one line: 20 errors, the last saying how many more.
+    let chain: Vec<String> = (0..30_000).map(|i| format!("nofield.x{i} = 1")).collect();
+    let s = format!(
+        "- rule: r\n  desc: d\n  condition: evt.type = open and {}\n  output: \"%proc.name\"\n  priority: WARNING\n",
+        chain.join(" and ")
+    );
+    let e = errors(&s);
+    assert_eq!(e.len(), 20, "{}", e.len());
+    assert!(e[19].message.ends_with("(and 29980 more problems in this rule, not shown)"), "{}", e[19].message);
+}
