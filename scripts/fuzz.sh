@@ -117,7 +117,7 @@ for t in "${targets[@]}"; do
 	log="fuzz/logs/$t.log"
 	start=$(date +%s)
 	if cargo +nightly fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
-		-max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=20 \
+		-max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=60 \
 		-print_final_stats=1 >"$log" 2>&1; then
 		result="0 crashes"
 	else
