@@ -8,11 +8,13 @@ set -euo pipefail
 # libbpf-dev/bpftool: BPF headers and vmlinux.h from BTF; sysdig 0.29.3: the
 # oracle for capture files; strace: the reference tracer in benchmarks;
 # nats-server (JetStream), rsyslog and prometheus: the real receivers the
-# outputs and metrics tests start (saker-outputs, saker-metrics);
+# outputs and metrics tests start (saker-outputs, saker-metrics); python3:
+# scripts/fuzz.sh makes the fuzzers' seeds from ../shared/data with it;
 # qemu-system-x86, busybox-static and cpio: the guests that test the
 # kernel-side drivers on other kernels (tests/guest/run); man-db and
-# libcap2-bin: the Debian package's and OCI image's tests (man, setcap);
-# podman and runc: the OCI image and the container tests.
+# libcap2-bin: the Debian package's and OCI image's tests (man, setcap) and
+# saker detect as a non-root user; podman and runc: the OCI image and the
+# container tests.
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -21,6 +23,7 @@ packages=(
 	sysdig
 	strace
 	nats-server rsyslog prometheus
+	python3
 	qemu-system-x86 busybox-static cpio
 	man-db libcap2-bin podman runc
 )
@@ -47,6 +50,9 @@ command -v kubectl >/dev/null || { echo "setup: kubectl not found (it renders de
 
 if command -v rustup >/dev/null; then
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
+	# The fuzz targets (fuzz/, scripts/fuzz.sh) build on nightly with cargo-fuzz.
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 echo "setup: ok"

@@ -14,6 +14,7 @@ use saker_abi::Event;
 use saker_scap::{Reader, Writer};
 
 mod detect_live;
+mod parse;
 mod ptrace;
 mod ptrace_floor;
 mod storms;
@@ -33,7 +34,7 @@ struct Args {
     /// The saker binary to measure.
     #[arg(long, default_value = "target/release/saker")]
     saker: PathBuf,
-    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace, ptrace-floor.
+    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace, ptrace-floor, parse.
     entries: Vec<String>,
 }
 
@@ -65,6 +66,9 @@ fn main() -> Result<()> {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
         let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
         detect_live::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs.min(3), secs, &kinds)?;
+    }
+    if all || args.entries.iter().any(|e| e == "parse") {
+        parse::bench(&args.saker, args.runs.min(3))?;
     }
     if all || args.entries.iter().any(|e| e == "ptrace") {
         ptrace::bench(args.runs)?;

@@ -88,17 +88,27 @@ impl Config {
     /// not support or a value of the wrong type is an error naming the key;
     /// an unknown key is a warning ([`Config::warnings`]).
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        Config::load_checked(file, overrides, false)
+    }
+
+    /// [`Config::load`], with group- or other-writable files accepted when
+    /// `allow_writable` (`--allow-writable-files`).
+    pub fn load_checked(
+        file: Option<&Path>,
+        overrides: &[String],
+        allow_writable: bool,
+    ) -> Result<Config, ConfigError> {
         let defaults: Value = yaml_serde::from_str(DEFAULTS)
             .map_err(|e| ConfigError::new(ErrorKind::Syntax, "built-in saker.yaml", e.to_string()))?;
         let mut user = Value::Mapping(Mapping::new());
         let mut files = Vec::new();
         let mut warnings = Vec::new();
         if let Some(path) = file {
-            merge(&mut user, read_yaml(path)?, Strategy::Override);
+            merge(&mut user, read_yaml(path, allow_writable)?, Strategy::Override);
             files.push(path.to_path_buf());
             let includes = user.get("config_files").cloned();
             if let Some(includes) = includes {
-                load_includes(&includes, path, &mut user, &mut files, &mut warnings)?;
+                load_includes(&includes, path, &mut user, &mut files, &mut warnings, allow_writable)?;
             }
         }
         for o in overrides {
@@ -198,9 +208,13 @@ fn lookup<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
     Some(v)
 }
 
-fn read_yaml(path: &Path) -> Result<Value, ConfigError> {
+/// A configuration file, read through [`saker_files::read_text`]: at most
+/// [`saker_files::MAX_CONFIG_FILE`] bytes of UTF-8, and refused if group or
+/// others may write it unless `allow_writable`.
+fn read_yaml(path: &Path, allow_writable: bool) -> Result<Value, ConfigError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new(ErrorKind::Read, &origin, e.to_string()))?;
+    let text = saker_files::read_text(path, saker_files::MAX_CONFIG_FILE, allow_writable)
+        .map_err(|e| ConfigError::new(ErrorKind::Read, &origin, file_error(e)))?;
     let v: Value =
         yaml_serde::from_str(&text).map_err(|e| ConfigError::new(ErrorKind::Syntax, &origin, e.to_string()))?;
     match v {
@@ -233,6 +247,7 @@ fn load_includes(
     user: &mut Value,
     files: &mut Vec<PathBuf>,
     warnings: &mut Vec<String>,
+    allow_writable: bool,
 ) -> Result<(), ConfigError> {
     let origin = format!("{}: config_files", from.display());
     let Some(list) = includes.as_sequence() else {
@@ -287,7 +302,7 @@ fn load_includes(
             paths.push(path);
         }
         for p in paths {
-            let mut doc = read_yaml(&p)?;
+            let mut doc = read_yaml(&p, allow_writable)?;
             if doc.as_mapping_mut().and_then(|m| m.remove("config_files")).is_some() {
                 warnings.push(format!("{}: config_files in an included file is ignored (as in Falco)", p.display()));
             }
@@ -310,6 +325,14 @@ fn alias_rules_file(user: &mut Value, warnings: &mut Vec<String>) {
                 map.insert(Value::String("rules_files".into()), v);
             }
         }
+    }
+}
+
+/// A file error without the path, which the error's origin names already.
+fn file_error(e: saker_files::FileError) -> String {
+    match e {
+        saker_files::FileError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -472,7 +495,39 @@ mod tests {
         let e = Config::load(None, &["rule_matching=first".into(), "rule_matching.sub=1".into()]).unwrap_err();
         assert!(e.to_string().contains("'rule_matching' is not a map"), "{e}");
         let e = Config::load(Some(Path::new("/nonexistent/saker.yaml")), &[]).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/saker.yaml"), "{e}");
+        assert!(e.to_string().starts_with("/nonexistent/saker.yaml: No such file"), "{e}");
+    }
+
+    #[test]
+    fn configuration_files_are_read_with_care() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("saker-config-care-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("saker.yaml");
+        std::fs::write(&p, "rule_matching: all\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        assert!(e.to_string().contains("writable by its group"), "{e}");
+        let c = Config::load_checked(Some(&p), &[], true).unwrap();
+        assert_eq!(c.get::<String>("rule_matching").unwrap().as_deref(), Some("all"));
+        let e = Config::load_checked(Some(Path::new("/dev/zero")), &[], true).unwrap_err();
+        assert!(e.to_string().contains("/dev/zero is larger than 4 MiB"), "{e}");
+        std::fs::write(&p, b"priority: debug\n# \xfe\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        assert!(e.to_string().contains("saker.yaml:2:3: invalid UTF-8"), "{e}");
+        // Aliases are bounded by the YAML reader: a billion laughs is refused.
+        let mut s = String::from("a0: &a0 [lol]\n");
+        for i in 1..=9 {
+            let refs: Vec<String> = (0..10).map(|_| format!("*a{}", i - 1)).collect();
+            s.push_str(&format!("a{i}: &a{i} [{}]\n", refs.join(", ")));
+        }
+        std::fs::write(&p, s).unwrap();
+        let t = std::time::Instant::now();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+        assert!(e.to_string().contains("saker.yaml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn temp_dir(name: &str) -> PathBuf {

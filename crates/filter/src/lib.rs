@@ -27,5 +27,5 @@ mod pmatch;
 pub use ast::{Expr, FieldRef, Literal, Op, Pos, Rhs, Transformer};
 pub use compile::{CompileError, Filter, compile, compile_str};
 pub use evttype::event_types;
-pub use parse::{ParseError, parse};
+pub use parse::{LineIndex, ParseError, parse};
 pub use saker_abi::EventTypeSet;

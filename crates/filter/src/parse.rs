@@ -41,7 +41,7 @@ impl std::error::Error for ParseError {}
 
 /// Parses a whole condition.
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
-    let mut p = Parser { text, i: 0, depth: 0 };
+    let mut p = Parser { text, i: 0, depth: 0, lines: LineIndex::new(text) };
     if text.trim().is_empty() {
         return Err(p.error("empty condition"));
     }
@@ -85,6 +85,42 @@ struct Parser<'a> {
     text: &'a str,
     i: usize,
     depth: u32,
+    lines: LineIndex,
+}
+
+/// Where each line of a text starts, computed once: every node records its
+/// position, so finding a line by rescanning the text from its start made
+/// parsing quadratic (an and-chain of 16k terms took seconds).
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes the lines of `text` (one pass).
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    /// The 0-based line containing byte `offset` and where that line starts.
+    pub fn line_of(&self, offset: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        (line, self.starts[line])
+    }
+
+    /// 1-based line and byte column of `offset`.
+    pub fn pos(&self, offset: usize) -> Pos {
+        let (line, start) = self.line_of(offset);
+        Pos { offset, line: line as u32 + 1, col: (offset - start) as u32 + 1 }
+    }
+
+    /// The text of the line containing `offset`, without its newline.
+    pub fn line_text<'t>(&self, text: &'t str, offset: usize) -> &'t str {
+        let (line, start) = self.line_of(offset);
+        let end = self.starts.get(line + 1).map_or(text.len(), |&s| s - 1);
+        &text[start..end]
+    }
 }
 
 fn is_blank(b: u8) -> bool {
@@ -108,22 +144,13 @@ impl<'a> Parser<'a> {
         self.text.as_bytes().get(self.i).copied()
     }
 
-    fn pos_at(&self, offset: usize) -> Pos {
-        let before = &self.text[..offset];
-        let line = before.bytes().filter(|&b| b == b'\n').count() as u32 + 1;
-        let line_start = before.rfind('\n').map_or(0, |p| p + 1);
-        Pos { offset, line, col: (offset - line_start) as u32 + 1 }
-    }
-
     fn pos(&self) -> Pos {
-        self.pos_at(self.i)
+        self.lines.pos(self.i)
     }
 
     fn error(&self, message: impl Into<String>) -> ParseError {
-        let pos = self.pos();
-        let line_start = self.text[..self.i].rfind('\n').map_or(0, |p| p + 1);
-        let line_end = self.text[self.i..].find('\n').map_or(self.text.len(), |p| self.i + p);
-        ParseError { pos, message: message.into(), line_text: self.text[line_start..line_end].to_string() }
+        let line_text = self.lines.line_text(self.text, self.i).to_string();
+        ParseError { pos: self.pos(), message: message.into(), line_text }
     }
 
     fn blank(&mut self) -> bool {

@@ -4,6 +4,7 @@
 //! Falco's visibility order, fields checked, event types computed.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use saker_filter::{Expr, FieldRef, Literal, Op, Pos, Rhs};
@@ -121,7 +122,39 @@ enum MacroState {
     Todo,
     InProgress,
     /// Resolved body and the macros it uses, transitively.
-    Done(Option<(Expr, BTreeSet<usize>)>),
+    Done(Option<Rc<(Expr, BTreeSet<usize>)>>),
+}
+
+/// The most nodes (checks, `and`/`or`/`not`, list items) one condition may
+/// have once its macros and lists are substituted. Macros are copied where
+/// they are used, so macros that each use the previous one twice double at
+/// every level: without a bound 40 levels exhaust memory. Falco's own rules
+/// stay under 2,000 nodes a condition; 100,000 nodes are about 12 MB.
+pub(crate) const MAX_EXPANDED_NODES: usize = 100_000;
+
+/// The most nodes of all the expanded conditions of a load together (many
+/// rules each using a large macro copy it as many times).
+pub(crate) const MAX_TOTAL_NODES: usize = 2_000_000;
+
+/// The most items a list may have once the lists it names are expanded
+/// (lists naming the previous one twice double like macros).
+pub(crate) const MAX_LIST_ITEMS: usize = 100_000;
+
+/// The most problems reported for one condition or rule: each diagnostic
+/// copies the offending line, so 64k unknown fields on a one-line condition
+/// would otherwise cost 64k copies of that line (and as many screens).
+const MAX_PROBLEMS_SHOWN: usize = 20;
+
+/// Nodes of a condition, list items included: what its copies cost.
+fn expr_size(e: &Expr) -> usize {
+    let mut n = 0;
+    e.visit(&mut |x| {
+        n += 1;
+        if let Expr::Check { rhs: Some(Rhs::List(items, _)), .. } = x {
+            n += items.len();
+        }
+    });
+    n
 }
 
 pub(crate) struct Output {
@@ -146,6 +179,10 @@ pub(crate) struct Compiler<'a> {
     macro_parsed: Vec<Option<Expr>>,
     macro_fields: Vec<Vec<FieldProblem>>,
     macro_state: Vec<MacroState>,
+    /// Nodes of the rules' expanded conditions so far (see [`MAX_TOTAL_NODES`]).
+    total_nodes: usize,
+    /// Lists already reported as too large.
+    list_too_large: HashSet<usize>,
 }
 
 const OPERATORS: &[&str] = &[
@@ -192,6 +229,8 @@ impl<'a> Compiler<'a> {
             macro_parsed: Vec::new(),
             macro_fields: Vec::new(),
             macro_state: vec![MacroState::Todo; col.macros.items.len()],
+            total_nodes: 0,
+            list_too_large: HashSet::new(),
         }
     }
 
@@ -306,7 +345,11 @@ impl<'a> Compiler<'a> {
         self.expand_lists(&mut e, &text.s, &mut problems);
         rebase(&mut e, base);
         let ok = problems.is_empty();
-        for (off, msg) in problems {
+        let more = problems.len().saturating_sub(MAX_PROBLEMS_SHOWN);
+        for (i, (off, mut msg)) in problems.into_iter().take(MAX_PROBLEMS_SHOWN).enumerate() {
+            if i + 1 == MAX_PROBLEMS_SHOWN && more > 0 {
+                msg.push_str(&format!(" (and {more} more problems in this condition, not shown)"));
+            }
             self.report_at(base + off, Code::ErrCompileCondition, msg);
         }
         ok.then_some(e)
@@ -323,18 +366,53 @@ impl<'a> Compiler<'a> {
         let items = self.col.lists.items[i].items.clone();
         for item in &items {
             let raw = item.value();
-            if let Some(j) = self.col.lists.position(raw)
-                && !stack.contains(&j)
-            {
-                self.list_used[j] = true;
-                out.extend(self.list_values(j, stack));
-                continue;
+            let more = match self.col.lists.position(raw) {
+                Some(j) if !stack.contains(&j) => {
+                    self.list_used[j] = true;
+                    let v = self.list_values(j, stack);
+                    if self.list_too_large.contains(&j) {
+                        // Already reported: this list is as broken, without an error of its own.
+                        self.list_too_large.insert(i);
+                        out.clear();
+                        break;
+                    }
+                    v
+                }
+                _ => self.item_values(item),
+            };
+            if out.len() + more.len() > MAX_LIST_ITEMS {
+                self.list_too_large(i, item);
+                // Kept empty: the load fails, and copies of a huge list would cost what the bound saves.
+                out.clear();
+                break;
             }
-            out.extend(self.item_values(item));
+            out.extend(more);
         }
         stack.pop();
         self.list_values.insert(i, out.clone());
         out
+    }
+
+    /// Reports, once, that list `i` expands to too many items (at the item
+    /// that crosses the bound); the list keeps the items before it.
+    fn list_too_large(&mut self, i: usize, item: &Scalar) {
+        if !self.list_too_large.insert(i) {
+            return;
+        }
+        let l = &self.col.lists.items[i];
+        let mut ctx = self.item_ctx(l.at.file, ItemType::List, &l.name, l.at.offset);
+        ctx.push(self.files.step(item.file, ItemType::ListItem, None, item.node.start));
+        let snippet = Some(self.files.get(item.file).snippet(item.node.start));
+        self.report(Diagnostic {
+            severity: Code::ErrValidate.severity(),
+            code: Code::ErrValidate,
+            message: format!(
+                "List '{}' expands to more than {MAX_LIST_ITEMS} items (the lists it names are copied into it; a list naming another twice doubles it)",
+                l.name
+            ),
+            context: ctx,
+            snippet,
+        });
     }
 
     /// A list item as Falco reads it once substituted into a condition: quoted
@@ -394,9 +472,19 @@ impl<'a> Compiler<'a> {
                         Some(j) => {
                             self.list_used[j] = true;
                             let pos = l.pos;
-                            out.extend(
-                                self.list_values(j, &mut Vec::new()).into_iter().map(|v| Literal { text: v.text, pos }),
-                            );
+                            let values = self.list_values(j, &mut Vec::new());
+                            // Each use is a copy: a condition naming a large list many times is bounded too.
+                            if out.len() + values.len() > MAX_LIST_ITEMS {
+                                problems.push((
+                                    pos.offset,
+                                    format!(
+                                        "List '{}' makes this list of values longer than {MAX_LIST_ITEMS} items",
+                                        l.text
+                                    ),
+                                ));
+                                break;
+                            }
+                            out.extend(values.into_iter().map(|v| Literal { text: v.text, pos }));
                         }
                         None => out.push(l),
                     }
@@ -427,7 +515,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Macro `i` with its references substituted (memoized); `None` if it is wrong.
-    fn resolved_macro(&mut self, i: usize) -> Option<(Expr, BTreeSet<usize>)> {
+    fn resolved_macro(&mut self, i: usize) -> Option<Rc<(Expr, BTreeSet<usize>)>> {
         match &self.macro_state[i] {
             MacroState::Done(r) => return r.clone(),
             MacroState::InProgress => return None,
@@ -437,7 +525,7 @@ impl<'a> Compiler<'a> {
         let r = self.macro_parsed[i].clone().and_then(|mut body| {
             let vis = self.col.macros.items[i].visibility;
             let deps = self.resolve(&mut body, vis, &mut vec![i])?;
-            Some((body, deps))
+            Some(Rc::new((body, deps)))
         });
         self.macro_state[i] = MacroState::Done(r.clone());
         r
@@ -448,7 +536,8 @@ impl<'a> Compiler<'a> {
     fn resolve(&mut self, e: &mut Expr, visibility: u32, path: &mut Vec<usize>) -> Option<BTreeSet<usize>> {
         let mut deps = BTreeSet::new();
         let mut ok = true;
-        self.resolve_into(e, visibility, path, &mut deps, &mut ok);
+        let mut size = expr_size(e);
+        self.resolve_into(e, visibility, path, &mut deps, &mut ok, &mut size);
         ok.then_some(deps)
     }
 
@@ -459,10 +548,17 @@ impl<'a> Compiler<'a> {
         path: &mut Vec<usize>,
         deps: &mut BTreeSet<usize>,
         ok: &mut bool,
+        size: &mut usize,
     ) {
+        if *size > MAX_EXPANDED_NODES {
+            // Already reported: substitute nothing more.
+            return;
+        }
         match e {
-            Expr::And(v, _) | Expr::Or(v, _) => v.iter_mut().for_each(|c| self.resolve_into(c, vis, path, deps, ok)),
-            Expr::Not(c, _) => self.resolve_into(c, vis, path, deps, ok),
+            Expr::And(v, _) | Expr::Or(v, _) => {
+                v.iter_mut().for_each(|c| self.resolve_into(c, vis, path, deps, ok, size))
+            }
+            Expr::Not(c, _) => self.resolve_into(c, vis, path, deps, ok, size),
             Expr::Check { .. } => {}
             Expr::Identifier(name, pos) => {
                 let name = name.clone();
@@ -510,21 +606,35 @@ impl<'a> Compiler<'a> {
                         let r = self.macro_parsed[j].clone().and_then(|mut body| {
                             let v = self.col.macros.items[j].visibility;
                             let d = self.resolve(&mut body, v, path)?;
-                            Some((body, d))
+                            Some(Rc::new((body, d)))
                         });
                         self.macro_state[j] = MacroState::Done(r.clone());
                         r
                     }
                 };
                 path.pop();
-                match sub {
-                    Some((body, d)) => {
-                        deps.insert(j);
-                        deps.extend(d);
-                        *e = body;
-                    }
-                    None => *ok = false,
+                let Some(sub) = sub else {
+                    *ok = false;
+                    return;
+                };
+                // The macro's body is copied here: bound what the copies add up to.
+                let grown = expr_size(&sub.0);
+                if *size + grown > MAX_EXPANDED_NODES {
+                    *ok = false;
+                    *size = MAX_EXPANDED_NODES + 1;
+                    self.report_at(
+                        pos.offset,
+                        Code::ErrValidate,
+                        format!(
+                            "Macro '{name}' ({grown} nodes once expanded) makes the condition larger than {MAX_EXPANDED_NODES} nodes: macros are copied where they are used, so a macro using another twice doubles its size"
+                        ),
+                    );
+                    return;
                 }
+                *size += grown - 1;
+                deps.insert(j);
+                deps.extend(sub.1.iter().copied());
+                *e = sub.0.clone();
             }
         }
     }
@@ -621,6 +731,19 @@ impl<'a> Compiler<'a> {
         let Some(deps) = self.resolve(&mut cond, u32::MAX, &mut Vec::new()) else {
             return Err(None);
         };
+        self.total_nodes += expr_size(&cond);
+        if self.total_nodes > MAX_TOTAL_NODES {
+            let d = self.rule_diag(
+                r,
+                Code::ErrValidate,
+                format!(
+                    "The rules' conditions, macros expanded, have more than {MAX_TOTAL_NODES} nodes in all: this rule's is {} nodes",
+                    expr_size(&cond)
+                ),
+            );
+            self.report(d);
+            return Err(None);
+        }
         for d in &deps {
             problems.extend(self.macro_fields[*d].iter().cloned());
         }
@@ -635,7 +758,11 @@ impl<'a> Compiler<'a> {
                 self.report(d);
                 return Err(Some(p.message.clone()));
             }
-            for p in problems {
+            let more = problems.len().saturating_sub(MAX_PROBLEMS_SHOWN);
+            for (i, mut p) in problems.into_iter().take(MAX_PROBLEMS_SHOWN).enumerate() {
+                if i + 1 == MAX_PROBLEMS_SHOWN && more > 0 {
+                    p.message.push_str(&format!(" (and {more} more problems in this rule, not shown)"));
+                }
                 self.report_at(p.offset, p.code, p.message);
             }
             return Err(None);
@@ -1074,6 +1201,18 @@ pub(crate) fn rebase(e: &mut Expr, base: usize) {
     }
 }
 
+/// Field names are short (the longest is 30 bytes): a longer token is an
+/// error at once, rather than a lookup of each of its dotted prefixes.
+const MAX_FIELD_NAME: usize = 256;
+
+/// A token shown in an error: its first 64 characters.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// A `%field` of an output format.
 struct Token<'s> {
     /// Offset of the field name.
@@ -1119,9 +1258,17 @@ fn output_tokens(s: &str) -> Vec<Result<Token<'_>, (usize, String)>> {
         }
         if k == start {
             let end = s[start..].find(char::is_whitespace).map_or(s.len(), |p| start + p);
-            out.push(Err((i, format!("invalid formatting token {}", &s[i + 1..end]))));
-            i = k.max(i + 1);
-            continue;
+            out.push(Err((i, format!("invalid formatting token {}", shorten(&s[i + 1..end])))));
+            // Like libsinsp, the first bad token ends the format: going on
+            // would rescan the rest for each `%` of a long run of them.
+            break;
+        }
+        if k - start > MAX_FIELD_NAME {
+            out.push(Err((
+                start,
+                format!("invalid formatting token {}: too long for a field name", shorten(&s[start..k])),
+            )));
+            break;
         }
         let mut arg = None;
         let mut next = k;

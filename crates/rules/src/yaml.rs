@@ -80,16 +80,53 @@ enum Frame {
     Map { start: usize, anchor: Option<String>, entries: Vec<(Node, Node)>, key: Option<Node> },
 }
 
+/// The most an alias may copy, in all, of the nodes it names (counted as
+/// [`NODE_COST`] bytes a node plus the scalars' text). Each alias is a copy
+/// in the tree: nine anchors of ten aliases each to the previous one (a
+/// "billion laughs") would be a billion nodes. Falco's rules use no aliases.
+pub(crate) const MAX_ALIAS_BYTES: usize = 16 << 20;
+
+/// What a node costs in the tree besides its text, roughly.
+const NODE_COST: usize = 64;
+
 /// Parses every document of `text`; a document that is empty is `None`.
 pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
+    // libyaml-safer 0.3 panics ("unexpected end of input") on a block
+    // scalar that ends the file without a line break (`a: >\n  x`, found by
+    // fuzzing): parse the text with one, which changes no offset. Any other
+    // panic of the parser becomes an error rather than ending saker.
+    let owned;
+    let input = if text.ends_with('\n') {
+        text
+    } else {
+        owned = format!("{text}\n");
+        &owned
+    };
+    // Where the parser had got: the end of the last event it gave.
+    let reached = std::cell::Cell::new(0);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_events(text, input, &reached))).unwrap_or_else(
+        |_| {
+            Err(SyntaxError {
+                message: "the YAML parser failed after this point (an internal error of libyaml-safer)".into(),
+                offset: reached.get(),
+            })
+        },
+    )
+}
+
+/// [`parse`] of `input`, which is `text` perhaps with a line break added.
+fn parse_events(text: &str, input: &str, reached: &std::cell::Cell<usize>) -> Result<Vec<Option<Node>>, SyntaxError> {
     // libyaml's mark indexes are byte offsets.
     let byte = |i: u64| (i as usize).min(text.len());
-    let mut input = text.as_bytes();
+    let mut input = input.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<String, Node> = HashMap::new();
+    // Each anchored node with its cost; the costs of the open collections.
+    let mut anchors: HashMap<String, (Node, usize)> = HashMap::new();
+    let mut costs: Vec<usize> = Vec::new();
+    let mut aliased = 0usize;
     let mut root: Option<Node> = None;
     loop {
         let ev = parser.parse().map_err(|e| {
@@ -102,6 +139,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
         })?;
         let start = byte(ev.start_mark.index);
         let end = byte(ev.end_mark.index);
+        reached.set(end);
         let node = match ev.data {
             EventData::StreamEnd => break,
             EventData::StreamStart { .. } => continue,
@@ -115,10 +153,12 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
             }
             EventData::SequenceStart { anchor, .. } => {
                 stack.push(Frame::Seq { start, anchor, items: Vec::new() });
+                costs.push(NODE_COST);
                 continue;
             }
             EventData::MappingStart { anchor, .. } => {
                 stack.push(Frame::Map { start, anchor, entries: Vec::new(), key: None });
+                costs.push(NODE_COST);
                 continue;
             }
             EventData::SequenceEnd | EventData::MappingEnd => {
@@ -129,10 +169,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
                     }
                     None => continue,
                 };
+                let cost = costs.pop().unwrap_or(NODE_COST);
                 if let Some(a) = anchor {
-                    anchors.insert(a, node.clone());
+                    anchors.insert(a, (node.clone(), cost));
                 }
-                node
+                (node, cost)
             }
             EventData::Scalar { anchor, value, style, .. } => {
                 let style = match style {
@@ -142,17 +183,35 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Option<Node>>, SyntaxError> {
                     ScalarStyle::Folded => Style::Folded,
                     _ => Style::Plain,
                 };
+                let cost = NODE_COST + value.len();
                 let node = Node { kind: Kind::Scalar { value, style }, start, end };
                 if let Some(a) = anchor {
-                    anchors.insert(a, node.clone());
+                    anchors.insert(a, (node.clone(), cost));
                 }
-                node
+                (node, cost)
             }
             EventData::Alias { anchor } => match anchors.get(&anchor) {
-                Some(n) => n.clone(),
+                Some((n, cost)) => {
+                    // Checked before copying, so a refused alias costs nothing.
+                    aliased = aliased.saturating_add(*cost);
+                    if aliased > MAX_ALIAS_BYTES {
+                        return Err(SyntaxError {
+                            message: format!(
+                                "aliases expand to more than {} MiB of YAML nodes (alias '*{anchor}' crosses the bound)",
+                                MAX_ALIAS_BYTES >> 20
+                            ),
+                            offset: start,
+                        });
+                    }
+                    (n.clone(), *cost)
+                }
                 None => return Err(SyntaxError { message: format!("unknown anchor '{anchor}'"), offset: start }),
             },
         };
+        let (node, cost) = node;
+        if let Some(c) = costs.last_mut() {
+            *c = c.saturating_add(cost);
+        }
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),

@@ -157,6 +157,11 @@ pub struct DetectArgs {
     #[arg(short = 'A')]
     pub all_events: bool,
 
+    /// Read rules and configuration files that group or others may write
+    /// (refused by default: whoever can write them controls saker).
+    #[arg(long = "allow-writable-files")]
+    pub allow_writable_files: bool,
+
     /// With --driver userspace: attach to this process, all its threads and
     /// descendants (-p is Falco's and sysdig's output format, so the pid is
     /// --pid).

@@ -67,7 +67,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     if args.unbuffered {
         options.push("buffered_outputs=false".into());
     }
-    let config = Config::load(args.config.as_deref(), &options).map_err(|e| UsageError(e.to_string()))?;
+    let config = Config::load_checked(args.config.as_deref(), &options, args.allow_writable_files)
+        .map_err(|e| UsageError(e.to_string()))?;
     log::configure(log::config_from(&config)?);
     for w in config.warnings() {
         log::warn(w);
@@ -92,7 +93,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.validate.is_empty() {
-        return validate(&args.validate);
+        return validate(&args.validate, args.allow_writable_files);
     }
 
     let mut load = match load_rules(&args, &engine_cfg)? {
@@ -145,14 +146,6 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
-    log_startup(&config, &load, &engine, &engine_cfg);
-    log_outputs(&outputs_cfg);
-    let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
-
-    let reopen_outputs = Arc::clone(&outputs);
-    crate::signals::install_reopen(move || reopen_outputs.reopen())?;
-
     let hostname = saker_engine::hostname();
     // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
     let capture = match (&args.replay, &args.driver) {
@@ -168,6 +161,36 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         (None, Some(other)) => other,
     }
     .to_string();
+    let request = crate::source::SourceRequest {
+        capture: capture.as_deref(),
+        driver: driver.as_deref(),
+        live: crate::source::LiveOptions {
+            // Only what the rules and the state need crosses the ring.
+            syscalls: crate::source::syscalls_with_base(engine.event_types(), &engine_cfg.base_syscalls)?,
+            ..settings.live.clone()
+        },
+        limits: settings.limits.clone(),
+        command: &args.command,
+        attach: args.pid,
+    };
+    let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    // The driver is attached: keep only what the rest of the run needs (see
+    // privileges.rs). Capabilities are per thread, so this comes before any
+    // thread starts (outputs, web server, signal handlers, reloads,
+    // workers): they and the programs outputs run inherit the reduced sets.
+    // Outputs open their files and sockets after this, as uid 0 without DAC
+    // override.
+    let keep = crate::privileges::needed_after_start(driver.as_deref(), capture.is_some());
+    crate::privileges::drop_all_but(keep).context("cannot drop capabilities")?;
+
+    let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;
+    log_startup(&config, &load, &engine, &engine_cfg);
+    log_outputs(&outputs_cfg);
+    let outputs = Arc::new(Outputs::new(&outputs_cfg).context("cannot start the outputs")?);
+
+    let reopen_outputs = Arc::clone(&outputs);
+    crate::signals::install_reopen(move || reopen_outputs.reopen())?;
+
     let metrics = Metrics::new(MetricsInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: hostname.clone(),
@@ -190,30 +213,22 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             })
             .collect()
     });
-    let server = MetricsServer::start(&engine_cfg.webserver, metrics.clone()).context("cannot start the web server")?;
+    // A replay needs no web server (Falco starts none in capture mode
+    // either): one starts only when asked on the command line, so a replay
+    // does not fail because something else holds the port.
+    let mut webserver = engine_cfg.webserver.clone();
+    if capture.is_some() {
+        webserver.enabled &= args.options.iter().any(|o| o.trim_start().starts_with("webserver.enabled="));
+    }
+    let server = MetricsServer::start(&webserver, metrics.clone()).context("cannot start the web server")?;
     if let Some(s) = &server {
-        let w = &engine_cfg.webserver;
         log::info(format!(
             "web server listening on http://{} (health: {}{})",
             s.local_addr(),
-            w.k8s_healthz_endpoint,
-            if w.prometheus_metrics_enabled { ", Prometheus: /metrics" } else { "" }
+            webserver.k8s_healthz_endpoint,
+            if webserver.prometheus_metrics_enabled { ", Prometheus: /metrics" } else { "" }
         ));
     }
-
-    let request = crate::source::SourceRequest {
-        capture: capture.as_deref(),
-        driver: driver.as_deref(),
-        live: crate::source::LiveOptions {
-            // Only what the rules and the state need crosses the ring.
-            syscalls: crate::source::syscalls_with_base(engine.event_types(), &engine_cfg.base_syscalls)?,
-            ..settings.live.clone()
-        },
-        limits: settings.limits.clone(),
-        command: &args.command,
-        attach: args.pid,
-    };
-    let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
     match (&capture, &request.live.syscalls) {
         (Some(c), _) => log::info(format!("event source: replay of {}", c.display())),
         (None, syscalls) => {
@@ -571,15 +586,12 @@ pub(crate) fn engine_options(cfg: &EngineConfig) -> Result<EngineOptions, UsageE
 /// For a reload: the configuration, the rules and the engine, built again
 /// from the files as at start; any problem is the error.
 fn build(args: &DetectArgs, options: &[String]) -> Result<Built, String> {
-    let config = Config::load(args.config.as_deref(), options).map_err(|e| e.to_string())?;
+    let config =
+        Config::load_checked(args.config.as_deref(), options, args.allow_writable_files).map_err(|e| e.to_string())?;
     let cfg: EngineConfig = config.section().map_err(|e| e.to_string())?;
     let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
     let rules_files = expand_rules_paths(&named).map_err(|e| format!("{e:#}"))?;
-    let mut texts = Vec::with_capacity(rules_files.len());
-    for f in &rules_files {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read rules file {}: {e}", f.display()))?;
-        texts.push((f.display().to_string(), text));
-    }
+    let texts = read_rules_texts(&rules_files, args.allow_writable_files).map_err(|e| e.to_string())?;
     let sources: Vec<RulesSource<'_>> = if texts.is_empty() {
         vec![RulesSource { name: DEFAULT_RULES_NAME, text: DEFAULT_RULES }]
     } else {
@@ -608,16 +620,25 @@ fn build(args: &DetectArgs, options: &[String]) -> Result<Built, String> {
     Ok(Built { config, load, engine, static_fields, syscalls, rules_files: watched_rules })
 }
 
+/// The rules files' texts, each named by its path: bounded, UTF-8 checked
+/// with a located error, refused if group or others may write it unless
+/// `allow_writable` (`saker_files`).
+fn read_rules_texts(files: &[PathBuf], allow_writable: bool) -> Result<Vec<(String, String)>, saker_files::FileError> {
+    files
+        .iter()
+        .map(|f| {
+            let text = saker_files::read_text(f, saker_files::MAX_RULES_FILE, allow_writable)?;
+            Ok((f.display().to_string(), text))
+        })
+        .collect()
+}
+
 /// Loads the rules files (or the built-in rules); prints warnings, and on
 /// errors prints them and gives the exit code.
 fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult, ExitCode>> {
     let named: Vec<PathBuf> = if args.rules.is_empty() { cfg.rules_files.clone() } else { args.rules.clone() };
     let files = expand_rules_paths(&named)?;
-    let mut texts = Vec::with_capacity(files.len());
-    for f in &files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
-        texts.push((f.display().to_string(), text));
-    }
+    let texts = read_rules_texts(&files, args.allow_writable_files).context("cannot load the rules")?;
     let sources: Vec<RulesSource<'_>> = if texts.is_empty() {
         vec![RulesSource { name: DEFAULT_RULES_NAME, text: DEFAULT_RULES }]
     } else {
@@ -642,13 +663,9 @@ fn load_rules(args: &DetectArgs, cfg: &EngineConfig) -> Result<Result<LoadResult
 
 /// -V: loads and compiles the rules files, prints each file's verdict (and
 /// the located errors), exits 1 if any is broken.
-fn validate(files: &[PathBuf]) -> Result<ExitCode> {
+fn validate(files: &[PathBuf], allow_writable: bool) -> Result<ExitCode> {
     let files = expand_rules_paths(files)?;
-    let mut texts = Vec::with_capacity(files.len());
-    for f in &files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read rules file {}", f.display()))?;
-        texts.push((f.display().to_string(), text));
-    }
+    let texts = read_rules_texts(&files, allow_writable).context("cannot load the rules")?;
     let sources: Vec<RulesSource<'_>> = texts.iter().map(|(n, t)| RulesSource { name: n, text: t }).collect();
     let names = texts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
     match Ruleset::load(&sources, &saker_engine::Fields) {

@@ -11,6 +11,7 @@ mod fields;
 mod generate;
 mod log;
 mod metrics_config;
+mod privileges;
 mod reload;
 mod rules_config;
 mod signals;

@@ -55,6 +55,8 @@ struct Counts {
     passed_over: u64,
     /// Events that passed the filter.
     matched: u64,
+    /// Events written to the capture file (-w), synthesized enter events included.
+    written: u64,
     /// Threads in the state's table at the start, at the end, and at most.
     threads_start: usize,
     threads_peak: usize,
@@ -154,8 +156,12 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     let limit = args.count.unwrap_or(u64::MAX);
     let mut last_flush = Instant::now();
 
+    // -n counts the events written when writing (a live capture gets an
+    // enter event before each exit, as sysdig counts them), else those printed.
+    let counted = |c: &Counts, writing: bool| if writing { c.written } else { c.matched };
+    let writing = writer.is_some();
     let result = loop {
-        if counts.matched >= limit {
+        if counted(&counts, writing) >= limit {
             break Ok(());
         }
         let rec = match source.next_event() {
@@ -197,10 +203,11 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         if let Some(slot) = summary.get_mut(rec.event.event_type().0 as usize) {
             *slot += 1;
         }
-        if let Some(w) = writer.as_mut()
-            && let Err(e) = w.write(rec.cpu, rec.dump_flags, &rec.event, rec.event.ts(), &state)
-        {
-            break Err(e);
+        if let Some(w) = writer.as_mut() {
+            match w.write(rec.cpu, rec.dump_flags, &rec.event, rec.event.ts(), &state, limit - counts.written) {
+                Ok(n) => counts.written += n,
+                Err(e) => break Err(e),
+            }
         }
         if args.quiet || !visibility.shows(rec.event.event_type()) {
             continue;
@@ -297,6 +304,9 @@ fn print_stats(source: &str, s: &SourceStats, c: &Counts, state: &State) {
     let _ = writeln!(e, "Events seen by the source: {}", s.events);
     let _ = writeln!(e, "Events read: {}", c.read);
     let _ = writeln!(e, "Events matched: {}", c.matched);
+    if c.written > 0 {
+        let _ = writeln!(e, "Events written: {}", c.written);
+    }
     let _ = writeln!(e, "Drops: {}", s.drops());
     let _ = writeln!(
         e,

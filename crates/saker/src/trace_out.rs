@@ -94,8 +94,19 @@ impl TraceWriter {
         })
     }
 
-    /// Writes one event, starting a new file first if the rotation says so.
-    pub fn write(&mut self, cpu: u16, flags: Option<u32>, event: &Event<'_>, ts: u64, state: &State) -> Result<()> {
+    /// Writes one event, starting a new file first if the rotation says so,
+    /// but at most `max` events (a synthesized enter event counts, as sysdig
+    /// counts it: see `Writer::write_event_upto`). Returns how many were
+    /// written.
+    pub fn write(
+        &mut self,
+        cpu: u16,
+        flags: Option<u32>,
+        event: &Event<'_>,
+        ts: u64,
+        state: &State,
+        max: u64,
+    ) -> Result<u64> {
         if let Some(r) = self.rotation {
             let start = *self.file_start_ns.get_or_insert(ts);
             let full = r.size.is_some_and(|s| self.writer.bytes_written() >= s);
@@ -104,11 +115,7 @@ impl TraceWriter {
                 self.rotate(r, ts, state)?;
             }
         }
-        match flags {
-            Some(f) => self.writer.write_event_with_flags(cpu, f, event)?,
-            None => self.writer.write_event(cpu, event)?,
-        }
-        Ok(())
+        Ok(self.writer.write_event_upto(cpu, flags, event, max)?)
     }
 
     fn rotate(&mut self, r: Rotation, ts: u64, state: &State) -> Result<()> {

@@ -94,6 +94,17 @@ pub enum ErrorKind {
         /// What is wrong.
         reason: String,
     },
+    /// Writing a capture file failed (a full disk...). The error's offset is
+    /// the file's size when it failed: what reached the disk, not how far
+    /// the buffered writer had got.
+    WriteFailed {
+        /// The system's error.
+        error: io::Error,
+        /// The file's size on disk when it failed, if it is a regular file.
+        file_size: Option<u64>,
+        /// Bytes the writer had been given when it failed (uncompressed).
+        buffered_to: u64,
+    },
 }
 
 impl Error {
@@ -165,6 +176,11 @@ impl fmt::Display for ErrorKind {
                 write!(f, "malformed block of type {block_type:#x}: {reason}")
             }
             ErrorKind::InvalidInput { reason } => write!(f, "invalid input: {reason}"),
+            ErrorKind::WriteFailed { error, file_size: Some(size), buffered_to } => write!(
+                f,
+                "cannot write the capture: {error}: the file has {size} bytes ({buffered_to} were given to the writer)"
+            ),
+            ErrorKind::WriteFailed { error, file_size: None, .. } => write!(f, "cannot write the capture: {error}"),
         }
     }
 }

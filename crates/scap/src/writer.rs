@@ -358,6 +358,13 @@ impl<W: Write> Writer<W> {
         Error::new(kind, self.offset).with_context(self.path.as_ref(), false)
     }
 
+    /// A failed write: at the file's size on disk when the file is known
+    /// (the buffers hold up to a MiB more than reached the disk), else at
+    /// the offset the writer had reached.
+    fn write_err(&self, error: io::Error) -> Error {
+        write_error(self.path.as_ref(), self.offset, error)
+    }
+
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
         match self.out.write_all(bytes) {
@@ -365,7 +372,7 @@ impl<W: Write> Writer<W> {
                 self.offset += bytes.len() as u64;
                 Ok(())
             }
-            Err(e) => Err(self.err(ErrorKind::Io(e))),
+            Err(e) => Err(self.write_err(e)),
         }
     }
 
@@ -572,8 +579,35 @@ impl<W: Write> Writer<W> {
         self.write_event_block(rec.cpu, rec.dump_flags, &rec.event)
     }
 
+    /// Writes an event as [`Writer::write_event_with_flags`] does (flags
+    /// optional), but at most `max` events: when the event needs a
+    /// synthesized enter event ([`WriteOptions::pair_enter_events`]) and
+    /// there is room for one event only, only the enter event is written, the
+    /// event a tracer seeing enter events (sysdig) would have counted last.
+    /// Returns how many events were written (0, 1 or 2). `saker trace -w -n`
+    /// counts events written this way, as sysdig does.
+    pub fn write_event_upto(
+        &mut self,
+        cpu: u16,
+        flags: Option<u32>,
+        event: &Event<'_>,
+        max: u64,
+    ) -> Result<u64, Error> {
+        let before = self.events;
+        if max > 0 {
+            self.write_event_bounded(cpu, flags, event, max)?;
+        }
+        Ok(self.events - before)
+    }
+
     #[inline]
     fn write_event_block(&mut self, cpu: u16, flags: Option<u32>, event: &Event<'_>) -> Result<(), Error> {
+        self.write_event_bounded(cpu, flags, event, u64::MAX)
+    }
+
+    /// Writes the enter event `event` lacks (if pairing) and `event`, at most `max` (>= 1) events.
+    #[inline]
+    fn write_event_bounded(&mut self, cpu: u16, flags: Option<u32>, event: &Event<'_>, max: u64) -> Result<(), Error> {
         if !self.started {
             self.start()?;
         }
@@ -590,6 +624,9 @@ impl<W: Write> Writer<W> {
                 p.buf = buf;
             }
             r?;
+            if max == 1 {
+                return Ok(());
+            }
         }
         self.write_one(cpu, flags, event)
     }
@@ -658,7 +695,7 @@ impl<W: Write> Writer<W> {
         self.start()?;
         match self.out.flush() {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.err(ErrorKind::Io(e))),
+            Err(e) => Err(self.write_err(e)),
         }
     }
 
@@ -670,8 +707,14 @@ impl<W: Write> Writer<W> {
             Sink::Plain(mut w) => w.flush().map(|()| w),
             Sink::Gzip(g) => g.finish().and_then(|mut w| w.flush().map(|()| w)),
         };
-        r.map_err(|e| Error::new(ErrorKind::Io(e), self.offset).with_context(self.path.as_ref(), false))
+        r.map_err(|e| write_error(self.path.as_ref(), self.offset, e))
     }
+}
+
+fn write_error(path: Option<&Arc<Path>>, buffered_to: u64, error: io::Error) -> Error {
+    let on_disk = path.and_then(|p| std::fs::metadata(p).ok()).filter(|m| m.is_file()).map(|m| m.len());
+    let offset = on_disk.unwrap_or(buffered_to);
+    Error::new(ErrorKind::WriteFailed { error, file_size: on_disk, buffered_to }, offset).with_context(path, false)
 }
 
 /// For a generic event whose `ID` sysdig 0.29.3 does not know, the offset of

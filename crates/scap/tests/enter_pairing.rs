@@ -242,3 +242,56 @@ fn sysdig_reads_paired_exit_only_events() {
     assert!(text.contains("> <unknown>") || text.contains("> syscall"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `write_event_upto` stops at exactly `max` events, synthesized enter events
+/// counted: with room for one event and a pair due, the enter event alone.
+#[test]
+fn write_event_upto_counts_enter_events() {
+    let events = live_stream();
+    let opts = WriteOptions { pair_enter_events: true, ..WriteOptions::default() };
+    // The first exit needs its enter: with room for 1, only the enter is written.
+    let mut w = Writer::with_options(Vec::new(), opts);
+    assert_eq!(w.write_event_upto(0, None, &Event::parse(&events[0]).unwrap(), 1).unwrap(), 1);
+    assert_eq!(w.events_written(), 1);
+    assert_eq!(w.write_event_upto(0, None, &Event::parse(&events[1]).unwrap(), 0).unwrap(), 0);
+    let bytes = w.finish().unwrap();
+    let mut r = Reader::from_bytes(bytes).unwrap();
+    let mut types = Vec::new();
+    while let Some(rec) = r.next_event().unwrap() {
+        types.push(rec.event.event_type());
+    }
+    assert_eq!(types, [T::SYSCALL_OPENAT_2_E]);
+    // Bounded at N: exactly N events whatever the pairs.
+    for n in 1..=10u64 {
+        let mut w = Writer::with_options(Vec::new(), opts);
+        for e in &events {
+            let left = n - w.events_written();
+            w.write_event_upto(0, None, &Event::parse(e).unwrap(), left).unwrap();
+        }
+        // The stream makes 12 events once paired (5 exits with synthesized enters, an enter given, and an exit).
+        assert_eq!(w.events_written(), n.min(12), "n = {n}");
+    }
+}
+
+/// A write that fails (a full device) names the file and where it stops.
+#[test]
+fn write_errors_name_the_file() {
+    let mut w = Writer::create_with("/dev/full", WriteOptions::default()).unwrap();
+    let events = live_stream();
+    let mut failed = None;
+    for _ in 0..20_000 {
+        for e in &events {
+            if let Err(err) = w.write_event(0, &Event::parse(e).unwrap()) {
+                failed = Some(err);
+                break;
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+    }
+    let e = failed.or_else(|| w.finish().err()).expect("writing to /dev/full fails");
+    let s = e.to_string();
+    assert!(s.starts_with("/dev/full: byte offset "), "{s}");
+    assert!(s.contains("cannot write the capture: No space left on device"), "{s}");
+}

@@ -860,6 +860,13 @@ fn sanitize_from(out: &mut Vec<u8>, start: usize) {
 
 /// Known names within a small edit distance of `name`, nearest first.
 fn suggest(name: &str) -> Vec<&'static str> {
+    // Field names are at most about 30 bytes and a suggestion is at most a
+    // third of its length away: a long name has none, and measuring it
+    // against every field would cost its length times 6,000 steps (seconds
+    // for a 1 MiB token).
+    if name.len() > 64 {
+        return Vec::new();
+    }
     let mut scored: Vec<(usize, &'static str)> = FIELDS
         .iter()
         .map(|f| (edit_distance(name, f.name), f.name))
