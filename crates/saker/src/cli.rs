@@ -43,6 +43,9 @@ pub enum Command {
     /// enables (stdout by default).
     #[command(after_help = DETECT_EXAMPLES, disable_version_flag = true)]
     Detect(DetectArgs),
+
+    /// Build, load, unload and inspect saker's kernel module (--driver kmod).
+    Driver(crate::driver::DriverArgs),
 }
 
 const DETECT_EXAMPLES: &str = "\

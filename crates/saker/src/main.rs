@@ -6,6 +6,7 @@
 
 mod cli;
 mod detect;
+mod driver;
 mod fields;
 mod rules_config;
 mod signals;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Trace(t) => trace::run(t),
         cli::Command::Fields(f) => fields::run(f),
         cli::Command::Detect(d) => detect::run(d),
+        cli::Command::Driver(d) => driver::run(d),
     };
     match result {
         Ok(code) => code,
