@@ -56,6 +56,11 @@
 #include <net/sock.h>
 #include <net/af_unix.h>
 #include <asm/syscall.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
 
 #include "saker_events.h"
 #include "saker_gen.h"
@@ -290,11 +295,11 @@ static __always_inline int aev_begin(struct aev *ev, __u16 type, __u32 nparams)
 	if (!fc->ring)
 		return 0;
 	saker_ring_info_of(fc->ring)->n_evts++;
-	*(__u64 *)(data + 0) = ktime_get_boot_fast_ns() + fc->boot_time;
-	*(__u64 *)(data + 8) = current->pid;
-	*(__u32 *)(data + 16) = 0;
-	*(__u16 *)(data + 20) = type;
-	*(__u32 *)(data + 22) = nparams;
+	put_unaligned(ktime_get_boot_fast_ns() + fc->boot_time, (__u64 *)(data + 0));
+	put_unaligned((__u64)current->pid, (__u64 *)(data + 8));
+	put_unaligned((__u32)0, (__u32 *)(data + 16));
+	put_unaligned(type, (__u16 *)(data + 20));
+	put_unaligned(nparams, (__u32 *)(data + 22));
 	ev->data = data;
 	ev->ring = fc->ring;
 	ev->type = type;
@@ -305,14 +310,14 @@ static __always_inline int aev_begin(struct aev *ev, __u16 type, __u32 nparams)
 
 static __always_inline void aev_len(struct aev *ev, __u16 len)
 {
-	*(__u16 *)(ev->data + (ev->lpos & 0xff)) = len;
+	put_unaligned(len, (__u16 *)(ev->data + (ev->lpos & 0xff)));
 	ev->lpos += 2;
 }
 
 #define AEV_PUSH(name, type)                                                  \
 	static __always_inline void aev_##name(struct aev *ev, type v)        \
 	{                                                                      \
-		*(type *)(ev->data + SAFE(ev->pos)) = v;                       \
+		put_unaligned(v, (type *)(ev->data + SAFE(ev->pos)));         \
 		ev->pos += sizeof(type);                                       \
 		aev_len(ev, sizeof(type));                                     \
 	}
@@ -406,7 +411,7 @@ static __always_inline void aev_submit(struct aev *ev)
 		saker_ring_info_of(ev->ring)->n_drops_max_event_size++;
 		return;
 	}
-	*(__u32 *)(ev->data + 16) = (__u32)len;
+	put_unaligned((__u32)len, (__u32 *)(ev->data + 16));
 	saker_ring_submit(ev->ring, ev->data, (__u32)len, ev->type);
 }
 

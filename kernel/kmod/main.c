@@ -159,7 +159,7 @@ static void probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	for (i = 0; i < SAKER_MAX_CONSUMERS; i++) {
 		struct saker_consumer *c = rcu_dereference_sched(consumers[i]);
 
-		if (!c || !READ_ONCE(c->capturing) || !(c->tracepoints & SAKER_TP_SYS_ENTER) ||
+		if (!c || !smp_load_acquire(&c->capturing) || !(c->tracepoints & SAKER_TP_SYS_ENTER) ||
 		    READ_ONCE(c->syscalls[id]) != SAKER_SYSCALL_FULL || current->tgid == c->tgid)
 			continue;
 		fill_target(fc, c);
@@ -186,7 +186,7 @@ static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 		struct saker_consumer *c = rcu_dereference_sched(consumers[i]);
 		__u8 mode;
 
-		if (!c || !READ_ONCE(c->capturing) || !(c->tracepoints & SAKER_TP_SYS_EXIT) ||
+		if (!c || !smp_load_acquire(&c->capturing) || !(c->tracepoints & SAKER_TP_SYS_EXIT) ||
 		    current->tgid == c->tgid)
 			continue;
 		mode = READ_ONCE(c->syscalls[id]);
@@ -214,7 +214,7 @@ static void probe_sched_process_exit(void *data, struct task_struct *p)
 	for (i = 0; i < SAKER_MAX_CONSUMERS; i++) {
 		struct saker_consumer *c = rcu_dereference_sched(consumers[i]);
 
-		if (!c || !READ_ONCE(c->capturing) || !(c->tracepoints & SAKER_TP_SCHED_PROCESS_EXIT) ||
+		if (!c || !smp_load_acquire(&c->capturing) || !(c->tracepoints & SAKER_TP_SCHED_PROCESS_EXIT) ||
 		    p->tgid == c->tgid)
 			continue;
 		fill_target(fc, c);

@@ -456,8 +456,9 @@ mod tests {
 
     #[test]
     fn drivers_not_available_are_named() {
-        let e = err_of(&SourceRequest { driver: Some("kmod"), ..SourceRequest::default() });
-        assert!(e.contains("'kmod' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
+        let e = err_of(&SourceRequest { driver: Some("ebpf"), ..SourceRequest::default() });
+        assert!(e.contains("'ebpf' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
+        assert!(e.contains("kmod"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("userspace"), ..SourceRequest::default() });
         assert!(e.contains("traces a command") && e.contains("--pid"), "{e}");
         let cmd = ["true".to_string()];
