@@ -86,7 +86,7 @@ kmod_markers() {
 t kmod_markers kmod_markers
 
 # Two consumers, a tiny ring under a storm, a SIGKILLed consumer, ring
-# memory against VmallocUsed.
+# memory against VmallocUsed, CPU 1 taken offline and back during a capture.
 t kmod_robustness /tests/kmod-guest --test-threads=1
 
 # Unloading is refused while a consumer has the device open; status shows

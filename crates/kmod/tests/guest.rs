@@ -212,6 +212,61 @@ fn ring_memory_is_what_vmalloc_used_grows_by() {
     assert_eq!(param("ring_memory"), mem0);
 }
 
+/// Forks a child pinned to `cpu` that opens `path` `opens` times.
+fn workload_on(cpu: usize, path: &str, opens: u32) -> i64 {
+    let c_path = std::ffi::CString::new(path).unwrap();
+    // SAFETY: the child makes raw syscalls on data prepared before the fork.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0);
+    if child == 0 {
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) != 0 {
+                libc::syscall(libc::SYS_exit_group, 3);
+            }
+            for _ in 0..opens {
+                let fd = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), libc::O_RDONLY, 0);
+                libc::syscall(libc::SYS_close, fd);
+            }
+            libc::syscall(libc::SYS_exit_group, 0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "pinned workload: {status}");
+    child as i64
+}
+
+#[test]
+fn cpu_hotplug_during_capture() {
+    let online = "/sys/devices/system/cpu/cpu1/online";
+    if !have_module("cpu_hotplug_during_capture") {
+        return;
+    }
+    if !std::path::Path::new(online).exists() {
+        eprintln!("SKIP cpu_hotplug_during_capture: no {online}");
+        return;
+    }
+    let mut k = Kmod::open(config(&["openat", "close"])).expect("open");
+    let path = format!("/tmp/saker-hotplug-{}", std::process::id());
+    std::fs::write(&path, "x").unwrap();
+    let count = |evs: &[(EventType, i64, String)], child: i64| {
+        evs.iter().filter(|(t, tid, p)| *t == EventType::SYSCALL_OPENAT_2_X && *tid == child && *p == path).count()
+    };
+    let before = workload_on(1, &path, 5);
+    std::fs::write(online, "0").expect("take CPU 1 offline");
+    let offline = workload_on(0, &path, 5);
+    std::fs::write(online, "1").expect("bring CPU 1 back");
+    let after = workload_on(1, &path, 5);
+    let evs = drain(&mut k);
+    assert_eq!(count(&evs, before), 5, "before the CPU went offline");
+    assert_eq!(count(&evs, offline), 5, "while it was offline");
+    assert_eq!(count(&evs, after), 5, "after it came back");
+    assert_eq!(k.stats().drops(), 0);
+}
+
 /// The workload of the side-by-side test with Falco's scap.ko (run by the
 /// guest suite with `--ignored`): an open, a connect and an exec, by a
 /// process whose name sysdig filters on.
