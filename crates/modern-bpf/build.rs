@@ -1,4 +1,5 @@
-//! Builds the BPF programs of `kernel/modern_bpf/` with clang and generates
+//! Builds the BPF programs of `kernel/modern_bpf/` (with the fillers of
+//! `kernel/fillers/`) with clang and generates
 //! their libbpf-rs skeleton, so the probe is embedded in the binary.
 //!
 //! Also generates, from data files:
@@ -104,10 +105,13 @@ fn main() {
     // BPF object and skeleton.
     let clang = std::env::var("SAKER_CLANG").unwrap_or_else(|_| "clang-19".to_string());
     println!("cargo:rerun-if-env-changed=SAKER_CLANG");
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "h" || e == "c") {
-            println!("cargo:rerun-if-changed={}", p.display());
+    let fillers = kernel.join("fillers");
+    for dir in [&src, &fillers] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "h" || e == "c") {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
     }
     println!("cargo:rerun-if-changed={}", kernel.join("include/saker_events.h").display());
@@ -119,9 +123,13 @@ fn main() {
             "-I".into(),
             src.clone().into_os_string(),
             "-I".into(),
-            kernel.join("include").into_os_string(),
+            fillers.clone().into_os_string(),
+            // the freshly generated saker_gen.h first (kernel/include holds the
+            // committed copy the module builds with; a test keeps them equal)
             "-I".into(),
             out.clone().into_os_string(),
+            "-I".into(),
+            kernel.join("include").into_os_string(),
             "-mcpu=v3".into(),
             "-Wall".into(),
             "-Wno-unused-function".into(),

@@ -13,30 +13,10 @@
  * the kernel only lets programs of the same attach point share a PROG_ARRAY.
  * They are loaded but never attached (user space turns autoattach off).
  */
-#include "saker.bpf.h"
-#include "flags.bpf.h"
-#include "extract.bpf.h"
-#include "proc.bpf.h"
+#include "target.bpf.h"
+#include "fillers.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define SYS_EXIT(name) \
-	SEC("tp_btf/sys_exit") int BPF_PROG(sys_exit_##name, struct pt_regs *regs, long ret)
-#define SYS_ENTER(name) \
-	SEC("tp_btf/sys_enter") int BPF_PROG(sys_enter_##name, struct pt_regs *regs, long id)
-
-#define ARG(i) sys_arg(regs, i)
-/* int arguments: the upper half of the register is not defined. */
-#define IARG(i) ((long)(int)sys_arg(regs, i))
-
-#define AEV(EVT)                                           \
-	struct aev ev;                                     \
-	if (!aev_begin(&ev, EVT, EVT##_NPARAMS))           \
-		return 0
-#define REV(EVT)                                                   \
-	struct rev ev;                                             \
-	if (!rev_begin(&ev, EVT##_SIZE, EVT, EVT##_NPARAMS))       \
-		return 0
 
 /*
  * Dispatchers.
@@ -95,27 +75,5 @@ int BPF_PROG(bare_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/*
- * Process lifetime.
- */
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(sched_proc_exit, struct task_struct *p)
-{
-	/* the reaper before the reservation: the ring is held only to write */
-	__s64 reaper = reaper_tid(p);
-	REV(PPME_PROCEXIT_1_E);
-	int code = BPF_CORE_READ(p, exit_code);
-	rev_s64(&ev, code);
-	rev_s64(&ev, (code >> 8) & 0xff);
-	rev_u8(&ev, code & 0x7f);
-	rev_u8(&ev, (code & 0x80) ? 1 : 0);
-	rev_s64(&ev, reaper);
-	rev_submit(&ev);
-	return 0;
-}
-
-#include "progs_file.bpf.h"
-#include "progs_net.bpf.h"
-#include "progs_proc.bpf.h"
-#include "progs_misc.bpf.h"
+/* One program per syscall, and sched_process_exit. */
+#include "progs.h"

@@ -59,4 +59,125 @@ detect_shadow() {
 }
 t detect_shadow detect_shadow
 
+# The kernel module (--driver kmod), built on the host for this kernel.
+ko=/kmod/$(uname -r)/saker.ko
+consumers() { cat /sys/module/saker/parameters/consumers 2>/dev/null; }
+
+# Loaded and unloaded 20 times; the device comes and goes with it.
+kmod_cycle() {
+	i=0
+	while [ $i -lt 20 ]; do
+		/bin/saker driver load --module $ko >/dev/null || return 1
+		[ -c /dev/saker ] || { echo "no /dev/saker after load $i"; return 1; }
+		/bin/saker driver unload >/dev/null || return 1
+		[ ! -e /sys/module/saker ] || { echo "still loaded after unload $i"; return 1; }
+		i=$((i + 1))
+	done
+	/bin/saker driver load --module $ko || return 1
+	# loading again says so and succeeds
+	/bin/saker driver load --module $ko | grep -q "already loaded"
+}
+t kmod_load_unload_20 kmod_cycle
+
+# The marker workload through the module: every parameter asserted, and the
+# event sequence equal to the modern probe's in this guest (the host also
+# compares it with its own).
+kmod_markers() {
+	SAKER_MARKER_DRIVER=kmod SAKER_MARKER_SEQUENCE=/tmp/kmod.seq /tests/markers --test-threads=1 marker_workload
+	r=$?
+	echo "SAKER-KSEQ-BEGIN"
+	cat /tmp/kmod.seq 2>/dev/null
+	echo "SAKER-KSEQ-END"
+	[ $r -eq 0 ] || return $r
+	cmp /tmp/markers.seq /tmp/kmod.seq || { echo "kmod and modern-ebpf sequences differ"; return 1; }
+}
+t kmod_markers kmod_markers
+
+# Two consumers, a tiny ring under a storm, a SIGKILLed consumer, ring
+# memory against VmallocUsed, CPU 1 taken offline and back during a capture.
+t kmod_robustness /tests/kmod-guest --test-threads=1
+
+# Unloading is refused while a consumer has the device open; status shows
+# the consumer and its ring memory.
+kmod_in_use() {
+	/bin/saker trace --driver kmod --syscalls openat >/dev/null 2>/tmp/victim.err &
+	pid=$!
+	i=0
+	while [ "$(consumers)" != 1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	while [ "$(cat /sys/module/saker/parameters/ring_memory)" = 0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	/bin/saker driver status >/tmp/status.out
+	cat /tmp/status.out
+	out=$(/bin/saker driver unload 2>&1)
+	rc=$?
+	echo "$out"
+	# TERM, not INT: a background job of a script ignores SIGINT until
+	# saker has installed its handlers
+	kill -TERM $pid
+	wait $pid
+	[ $rc -ne 0 ] || { echo "unload succeeded with a consumer open"; return 1; }
+	echo "$out" | grep -q "in use" || return 1
+	[ -e /sys/module/saker ] || { echo "module gone"; return 1; }
+	grep -q "^consumers: 1$" /tmp/status.out || return 1
+	mem=$(sed -n 's/^ring_memory: \([0-9]*\) bytes.*/\1/p' /tmp/status.out)
+	possible=$(cat /sys/devices/system/cpu/possible)
+	want=$(( (${possible##*-} + 1) * (4096 + 8388608) ))
+	[ "$mem" = "$want" ] || { echo "status ring memory $mem, want $want"; return 1; }
+	grep -q "^compatible: yes$" /tmp/status.out || return 1
+	/bin/saker driver unload
+}
+t kmod_in_use kmod_in_use
+
+# Without headers, `saker driver build` names the packages to install.
+kmod_no_headers() {
+	out=$(/bin/saker driver build --kind kmod 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -eq 2 ] && echo "$out" | grep -q "apt-get install linux-headers-$(uname -r)" &&
+		echo "$out" | grep -q "dnf install kernel-devel-$(uname -r)"
+}
+t kmod_no_headers kmod_no_headers
+
+# Side by side with Falco's own module (6.1 guest): scap.ko and saker.ko
+# loaded together, `sysdig -w` through scap.ko and `saker trace -w` through
+# saker's module record the same workload; read back with `sysdig -r`, both
+# show its opens, execs and connects with the same values.
+side_by_side() {
+	scap=/scap/$(uname -r).ko
+	insmod $scap || return 1
+	/bin/saker driver load --module $ko || return 1
+	sysdig -w /tmp/sysdig.scap >/tmp/sysdig.out 2>&1 &
+	sd=$!
+	/bin/saker trace --driver kmod -w /tmp/saker.scap >/dev/null 2>/tmp/saker-w.err &
+	sk=$!
+	# both capture once their devices are open (and /proc read): wait
+	i=0
+	while [ $i -lt 600 ] && ! ls -l /proc/$sd/fd 2>/dev/null | grep -q /dev/scap0; do sleep 0.1; i=$((i + 1)); done
+	while [ $i -lt 600 ] && [ "$(consumers)" != 1 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 8
+	# busybox runs its applets without exec: the workload is a real binary
+	echo sbs >/tmp/sbs-file
+	/tests/kmod-guest --ignored --exact side_by_side_workload --test-threads=1 >/dev/null || return 1
+	sleep 3
+	kill -TERM $sk $sd
+	wait $sk
+	wait $sd
+	rmmod scap
+	/bin/saker driver unload
+	fmt='*%evt.type %proc.name %proc.args %fd.name %evt.rawres'
+	flt='evt.dir=< and evt.type in (open,openat,execve,connect) and proc.name in (kmod-guest,true) and not fd.name contains /proc'
+	sysdig -r /tmp/sysdig.scap -p "$fmt" "$flt" >/tmp/sbs.sysdig
+	sysdig -r /tmp/saker.scap -p "$fmt" "$flt" >/tmp/sbs.saker
+	echo "--- sysdig -w through scap.ko, read by sysdig -r:"
+	cat /tmp/sbs.sysdig
+	echo "--- saker trace -w through saker.ko, read by sysdig -r:"
+	cat /tmp/sbs.saker
+	grep -q "^open[a-z]* kmod-guest .*/tmp/sbs-file" /tmp/sbs.saker || { echo "no open of the workload"; return 1; }
+	grep -q "^execve true sbs-arg" /tmp/sbs.saker || { echo "no exec of the workload"; return 1; }
+	grep -q "^connect kmod-guest .*7777" /tmp/sbs.saker || { echo "no connect of the workload"; return 1; }
+	diff /tmp/sbs.sysdig /tmp/sbs.saker
+}
+if [ -f /scap/$(uname -r).ko ] && [ -x /usr/bin/sysdig ]; then
+	t side_by_side_with_scap side_by_side
+fi
+
 exit $fail

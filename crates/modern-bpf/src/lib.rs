@@ -45,6 +45,12 @@ mod syscalls {
     include!(concat!(env!("OUT_DIR"), "/syscalls.rs"));
 }
 
+/// `saker_gen.h` as build.rs generates it from the syscall and flag tables:
+/// the syscall numbers, ppm_sc codes and flag values the fillers use. The
+/// kernel module builds with the checked-in copy, `kernel/include/saker_gen.h`
+/// (a test keeps the two equal).
+pub const GEN_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/saker_gen.h"));
+
 use std::collections::BTreeSet;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd};

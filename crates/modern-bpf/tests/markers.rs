@@ -7,7 +7,8 @@
 //! (`tests/guest/run`) runs it in QEMU guests with other kernels too: with
 //! `SAKER_MARKER_SEQUENCE=FILE` it also writes the workload's event sequence,
 //! normalized (see [`write_sequence`]), for the harness to compare across
-//! kernels.
+//! kernels. With `SAKER_MARKER_DRIVER=kmod` the events come from the kernel
+//! module instead (`saker_kmod`), for the guest suite to compare the drivers.
 
 mod common;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use common::*;
 use saker_abi::{EventType as T, SockAddr, SockTuple, Value};
+use saker_driver::EventSource;
 use saker_modern_bpf::{Config, ModernBpf};
 
 /// What the child reports back through shared memory (no syscalls needed).
@@ -160,8 +162,16 @@ fn marker_workload() {
         "execve",
         "open_by_handle_at",
     ];
-    let config = Config { syscalls: Some(names.iter().map(|s| s.to_string()).collect()), ..Config::default() };
-    let mut probe = ModernBpf::open(config).expect("open the probe");
+    let syscalls = Some(names.iter().map(|s| s.to_string()).collect());
+    // The same workload through the kernel module with SAKER_MARKER_DRIVER=kmod
+    // (the guest suite: the module loads only there).
+    let mut probe: Box<dyn EventSource> = match std::env::var("SAKER_MARKER_DRIVER").as_deref() {
+        Ok("kmod") => Box::new(
+            saker_kmod::Kmod::open(saker_kmod::Config { syscalls, ..saker_kmod::Config::default() })
+                .expect("open the kmod driver"),
+        ),
+        _ => Box::new(ModernBpf::open(Config { syscalls, ..Config::default() }).expect("open the probe")),
+    };
 
     // Everything the child needs, prepared before fork (no allocation after).
     let c = |s: &str| CString::new(s).unwrap();
@@ -288,7 +298,7 @@ fn marker_workload() {
     let gpid = r.clone_pid;
 
     let evs = collect(
-        &mut probe,
+        &mut *probe,
         Duration::from_secs(10),
         |e| e.tid() as i64 == child || e.tid() as i64 == gpid,
         |evs| evs.iter().filter(|o| o.ev().event_type() == T::PROCEXIT_1_E && o.ev().tid() as i64 == child).count() > 0,

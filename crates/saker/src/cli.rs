@@ -44,6 +44,9 @@ pub enum Command {
     #[command(after_help = DETECT_EXAMPLES, disable_version_flag = true)]
     Detect(DetectArgs),
 
+    /// Build, load, unload and inspect saker's kernel module (--driver kmod).
+    Driver(crate::driver::DriverArgs),
+
     /// Write saker's man pages, or a shell's completions to stdout,
     /// generated from these flags (for packagers).
     #[command(hide = true)]

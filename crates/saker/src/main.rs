@@ -7,6 +7,7 @@
 mod cli;
 mod config_keys;
 mod detect;
+mod driver;
 mod fields;
 mod generate;
 mod log;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         cli::Command::Fields(f) => fields::run(f),
         cli::Command::Detect(d) => detect::run(d),
         cli::Command::Generate(g) => generate::run(g),
+        cli::Command::Driver(d) => driver::run(d),
     };
     match result {
         Ok(code) => code,

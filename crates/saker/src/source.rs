@@ -21,7 +21,7 @@ const DRIVERS: &[(&str, Option<&str>)] = &[
     ("userspace", None),
     ("nodriver", None),
     ("ebpf", Some("saker does not build the legacy eBPF probe (use modern-ebpf)")),
-    ("kmod", Some("saker does not build the kernel module (use modern-ebpf)")),
+    ("kmod", None),
 ];
 
 /// Falco's spelling of a driver (`modern_ebpf`, as in `engine.kind`) in
@@ -148,6 +148,9 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
             return Err(UsageError(format!("unknown syscall name(s) in --syscalls: {}", unknown.join(", "))).into());
         }
     }
+    if driver == "kmod" {
+        return open_kmod(req);
+    }
     let config = saker_modern_bpf::Config {
         cpus_for_each_buffer: req.live.cpus_for_each_buffer,
         buffer_size: req.live.buffer_size,
@@ -162,6 +165,21 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
     let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
     let header = Some(state.to_capture_header());
     Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false })
+}
+
+/// The kernel module driver (`/dev/saker`, built and loaded by `saker
+/// driver`); its rings have the modern probe's buffer size.
+fn open_kmod(req: &SourceRequest<'_>) -> Result<Opened> {
+    let config = saker_kmod::Config {
+        ring_bytes: req.live.buffer_size,
+        snaplen: req.live.snaplen,
+        syscalls: req.live.syscalls.clone(),
+        ..saker_kmod::Config::default()
+    };
+    let kmod = saker_kmod::Kmod::open(config).context("cannot open the kmod driver")?;
+    let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
+    let header = Some(state.to_capture_header());
+    Ok(Opened { source: Box::new(kmod), state, header, tracer: None, launched: false })
 }
 
 /// The userspace (ptrace) driver: a launched command or an attached
@@ -438,8 +456,9 @@ mod tests {
 
     #[test]
     fn drivers_not_available_are_named() {
-        let e = err_of(&SourceRequest { driver: Some("kmod"), ..SourceRequest::default() });
-        assert!(e.contains("'kmod' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
+        let e = err_of(&SourceRequest { driver: Some("ebpf"), ..SourceRequest::default() });
+        assert!(e.contains("'ebpf' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
+        assert!(e.contains("kmod"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("userspace"), ..SourceRequest::default() });
         assert!(e.contains("traces a command") && e.contains("--pid"), "{e}");
         let cmd = ["true".to_string()];

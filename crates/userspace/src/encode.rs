@@ -1,5 +1,5 @@
 //! Events from a stopped tracee, parameter for parameter what the modern
-//! probe (`kernel/modern_bpf/progs_*.bpf.h`) writes for the same syscall.
+//! probe (`kernel/fillers/progs_*.h`) writes for the same syscall.
 //!
 //! Syscall arguments come from the registers at the syscall-exit stop (the
 //! same `pt_regs` the probe reads at `sys_exit`), user memory is read with

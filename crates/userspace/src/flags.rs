@@ -1,5 +1,5 @@
 //! Kernel flag values -> the values of the event table's flag tables, the
-//! same conversions as the modern probe's `kernel/modern_bpf/flags.bpf.h`
+//! same conversions as the modern probe's `kernel/fillers/flags.h`
 //! (x86_64 uapi constants on the left).
 
 #[allow(dead_code)]

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use saker_abi::{Event, EventType, Value};
 use saker_driver::{EventSource, Next};
-use saker_modern_bpf::ModernBpf;
 
 /// Whether the probe can run here; prints a loud SKIP line when not.
 pub fn can_run(test: &str) -> bool {
@@ -33,7 +32,7 @@ impl Owned {
 /// Reads events for up to `max` (or until `done` says so, then one more idle
 /// period), keeping those `keep` accepts.
 pub fn collect(
-    probe: &mut ModernBpf,
+    probe: &mut dyn EventSource,
     max: Duration,
     mut keep: impl FnMut(&Event<'_>) -> bool,
     mut done: impl FnMut(&[Owned]) -> bool,

@@ -32,27 +32,6 @@ static __always_inline __u32 opened_flags(long fd, __u64 flags, __u32 *dev, __u6
 	return res;
 }
 
-/*
- * Enter events, read before the kernel acts. Each has a builder taking the
- * syscall's arguments, used by two programs: a per-syscall tracepoint
- * (`tracepoint/syscalls/sys_enter_*`, preferred: it runs only for that
- * syscall) and a program tail-called by the tp_btf sys_enter dispatcher
- * (the fallback when the kernel has no syscall tracepoints).
- */
-#define ENTER_PROGS(name)                                                         \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                               \
-	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                \
-	{                                                                         \
-		if ((bpf_get_current_pid_tgid() >> 32) == saker_tgid)             \
-			return 0;                                                 \
-		return enter_##name(ctx->args[0], ctx->args[1], ctx->args[2],     \
-				    ctx->args[3]);                                \
-	}                                                                         \
-	SYS_ENTER(name)                                                           \
-	{                                                                         \
-		return enter_##name(ARG(0), ARG(1), ARG(2), ARG(3));              \
-	}
-
 /* open(path, flags, mode) */
 static __always_inline int enter_open(unsigned long path, unsigned long flags, unsigned long mode, unsigned long a3)
 {
@@ -264,9 +243,8 @@ static __always_inline long iov_step(struct iov_walk *w, __u32 i)
 static __always_inline void aev_iovec(struct aev *ev, unsigned long uiov, unsigned long iovcnt, long limit,
 				      __u32 *total)
 {
-	__u32 zero = 0;
 	__u64 start = ev->pos;
-	struct iov_walk w = { .data = ev->data, .st = bpf_map_lookup_elem(&pathbufs, &zero), .uiov = uiov };
+	struct iov_walk w = { .data = ev->data, .st = pathbuf_get(), .uiov = uiov };
 	*total = 0;
 	if (!w.st) {
 		aev_empty(ev);

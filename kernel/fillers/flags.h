@@ -4,10 +4,8 @@
  * (crates/abi/spec/flags.tsv, generated into saker_gen.h as
  * PPM_<TABLE>_<NAME>). Kernel values are x86_64 uapi constants.
  */
-#ifndef SAKER_FLAGS_BPF_H
-#define SAKER_FLAGS_BPF_H
-
-#include "saker.bpf.h"
+#ifndef SAKER_FILLERS_FLAGS_H
+#define SAKER_FILLERS_FLAGS_H
 
 /* uapi fcntl.h (x86_64) */
 #define K_O_ACCMODE 00000003
@@ -310,4 +308,4 @@ static __always_inline __u32 encode_dev(__u32 kdev)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
 }
 
-#endif /* SAKER_FLAGS_BPF_H */
+#endif /* SAKER_FILLERS_FLAGS_H */

@@ -402,3 +402,19 @@ SYS_EXIT(process_vm_writev)
 	aev_submit(&ev);
 	return 0;
 }
+
+/* sched_process_exit(p): procexit of the task `p` (the current one). */
+SCHED_PROCESS_EXIT(p)
+{
+	/* the reaper before the reservation: the ring is held only to write */
+	__s64 reaper = reaper_tid(p);
+	REV(PPME_PROCEXIT_1_E);
+	int code = BPF_CORE_READ(p, exit_code);
+	rev_s64(&ev, code);
+	rev_s64(&ev, (code >> 8) & 0xff);
+	rev_u8(&ev, code & 0x7f);
+	rev_u8(&ev, (code & 0x80) ? 1 : 0);
+	rev_s64(&ev, reaper);
+	rev_submit(&ev);
+	return 0;
+}

@@ -4,11 +4,10 @@
  * memory counters, credentials, namespaces, cgroups and approximate paths
  * (cwd, executable) built by walking dentries.
  */
-#ifndef SAKER_PROC_BPF_H
-#define SAKER_PROC_BPF_H
+#ifndef SAKER_FILLERS_PROC_H
+#define SAKER_FILLERS_PROC_H
 
-#include "saker.bpf.h"
-#include "flags.bpf.h"
+#include "flags.h"
 
 #define PATH_DEPTH 32
 #define PAGE_SHIFT_KB 2 /* PAGE_SHIFT - 10 for 4 KiB pages */
@@ -19,98 +18,14 @@
 #define MM_SWAPENTS 2
 #define MM_SHMEMPAGES 3
 
-/* Per-CPU area where paths are assembled backwards. */
-struct pathbuf {
-	char buf[2 * MAX_PATH];
-	/* Walk state kept in the map, not on the stack: the verifier does not
-	 * track map contents, so the states of a walk's steps stay few. */
-	__u32 cur;
-	__u64 pos;
-	__u32 left;
-	__u32 sum;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pathbuf);
-} pathbufs SEC(".maps");
-
-/* Kernels before 6.3 keep capabilities as two u32. */
-struct kernel_cap_struct___old {
-	__u32 cap[2];
-} __attribute__((preserve_access_index));
-
-static __always_inline __u64 cap_value(kernel_cap_t *cap)
-{
-	if (bpf_core_field_exists(cap->val))
-		return BPF_CORE_READ(cap, val);
-	struct kernel_cap_struct___old *old = (void *)cap;
-	return ((__u64)BPF_CORE_READ(old, cap[1]) << 32) | BPF_CORE_READ(old, cap[0]);
-}
-
-/* Inode times across the kernel's renames: i_ctime -> __i_ctime (6.6) ->
- * i_ctime_sec/nsec (6.11); i_mtime -> __i_mtime (6.7) -> i_mtime_sec/nsec (6.11). */
-struct inode___v66 {
-	struct timespec64 __i_ctime;
-} __attribute__((preserve_access_index));
-
-struct inode___v67 {
-	struct timespec64 __i_mtime;
-} __attribute__((preserve_access_index));
-
-struct inode___old {
-	struct timespec64 i_ctime;
-	struct timespec64 i_mtime;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u64 inode_ctime(struct inode *inode)
-{
-	if (bpf_core_field_exists(inode->i_ctime_sec))
-		/* the top bits of i_ctime_nsec carry multigrain flags (I_CTIME_QUERIED) */
-		return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL +
-		       (BPF_CORE_READ(inode, i_ctime_nsec) & ((1U << 30) - 1));
-	struct inode___v66 *v = (void *)inode;
-	if (bpf_core_field_exists(v->__i_ctime))
-		return BPF_CORE_READ(v, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(v, __i_ctime.tv_nsec);
-	struct inode___old *o = (void *)inode;
-	return BPF_CORE_READ(o, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_ctime.tv_nsec);
-}
-
-static __always_inline __u64 inode_mtime(struct inode *inode)
-{
-	if (bpf_core_field_exists(inode->i_mtime_sec))
-		return BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL +
-		       (BPF_CORE_READ(inode, i_mtime_nsec) & ((1U << 30) - 1));
-	struct inode___v67 *v = (void *)inode;
-	if (bpf_core_field_exists(v->__i_mtime))
-		return BPF_CORE_READ(v, __i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(v, __i_mtime.tv_nsec);
-	struct inode___old *o = (void *)inode;
-	return BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
-}
-
-/* kernfs_node.parent became __parent in 6.15. */
-struct kernfs_node___old {
-	struct kernfs_node *parent;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	struct kernfs_node___old *o = (void *)kn;
-	return BPF_CORE_READ(o, parent);
-}
-
 /*
  * Paths are built backwards in a per-CPU buffer by walking dentries up to the
  * task's root, crossing mount points, at most PATH_DEPTH steps. The walks
  * here are plain bounded loops (kernel 5.3+), not bpf_loop (5.17+), so the
- * same parameters come out on every kernel the probe supports; clang is
- * told not to unroll them, so each step is one copy of code.
+ * same parameters come out on every kernel the probe supports; the
+ * compiler is told not to unroll them (NO_UNROLL, a target's choice), so
+ * each step is one copy of code.
  */
-#define NO_UNROLL _Pragma("clang loop unroll(disable)")
 struct path_walk {
 	struct pathbuf *pb;
 	struct dentry *dentry;
@@ -135,7 +50,7 @@ static __always_inline long path_step(struct path_walk *w)
 			return 1; /* a filesystem root not reachable from ours */
 		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = mparent;
-		w->vfsmnt = (struct vfsmount *)((char *)mparent + bpf_core_field_offset(struct mount, mnt));
+		w->vfsmnt = mount_vfsmount(mparent);
 		return 0;
 	}
 	__u32 len = BPF_CORE_READ(dentry, d_name.len);
@@ -162,7 +77,7 @@ static __always_inline __u32 build_path(struct pathbuf *pb, struct dentry *dentr
 		.pb = pb,
 		.dentry = dentry,
 		.vfsmnt = vfsmnt,
-		.mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt)),
+		.mnt = vfsmount_mount(vfsmnt),
 		.root = BPF_CORE_READ(t, fs, root.dentry),
 		.root_mnt = BPF_CORE_READ(t, fs, root.mnt),
 	};
@@ -183,8 +98,7 @@ static __always_inline __u32 build_path(struct pathbuf *pb, struct dentry *dentr
 
 static __always_inline void aev_path(struct aev *ev, struct dentry *dentry, struct vfsmount *mnt)
 {
-	__u32 zero = 0;
-	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	struct pathbuf *pb = pathbuf_get();
 	if (!pb || !dentry || !mnt) {
 		aev_empty(ev);
 		return;
@@ -243,26 +157,6 @@ static __always_inline void aev_env(struct aev *ev, struct task_struct *t)
 	if (len > MAX_ARGS_ENV)
 		len = MAX_ARGS_ENV;
 	aev_bytes(ev, (void *)start, len, true);
-}
-
-/* Before 6.2 the rss counters are atomics in a struct mm_rss_stat; since,
- * percpu_counters whose `count` is the folded value. */
-struct mm_rss_stat___pre62 {
-	atomic_long_t count[4];
-} __attribute__((preserve_access_index));
-
-struct mm_struct___pre62 {
-	struct mm_rss_stat___pre62 rss_stat;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u64 mm_counter(struct mm_struct *mm, int i)
-{
-	__s64 v;
-	if (bpf_core_type_exists(struct mm_rss_stat___pre62))
-		v = BPF_CORE_READ((struct mm_struct___pre62 *)mm, rss_stat.count[i].counter);
-	else
-		v = BPF_CORE_READ(mm, rss_stat[i].count);
-	return v > 0 ? v : 0;
 }
 
 /* vm_size, vm_rss, vm_swap in KiB. */
@@ -364,17 +258,15 @@ static __always_inline __s64 reaper_tid(struct task_struct *p)
 	struct task_struct *t = alive_thread(p);
 	if (t)
 		return BPF_CORE_READ(t, pid);
-	struct signal_struct *sig = BPF_CORE_READ(p, signal);
 	struct pid *pid = BPF_CORE_READ(p, thread_pid);
 	__u32 level = BPF_CORE_READ(pid, level);
-	if (BPF_CORE_READ_BITFIELD_PROBED(sig, has_child_subreaper)) {
+	if (signal_has_child_subreaper(BPF_CORE_READ(p, signal))) {
 		struct task_struct *a = BPF_CORE_READ(p, real_parent);
 		NO_UNROLL
 		for (int i = 0; i < REAPER_ANCESTORS; i++) {
 			if (!a || BPF_CORE_READ(a, thread_pid, level) != level || BPF_CORE_READ(a, pid) == 0)
 				break;
-			struct signal_struct *asig = BPF_CORE_READ(a, signal);
-			if (BPF_CORE_READ_BITFIELD_PROBED(asig, is_child_subreaper)) {
+			if (signal_is_child_subreaper(BPF_CORE_READ(a, signal))) {
 				t = alive_thread(a);
 				if (t)
 					return BPF_CORE_READ(t, pid);
@@ -464,9 +356,8 @@ static __always_inline long cgroup_subsys_step(struct cgroup_walk *w, __u32 i)
 
 static __always_inline void aev_cgroups(struct aev *ev, struct task_struct *t)
 {
-	__u32 zero = 0;
 	struct cgroup_walk w = {
-		.pb = bpf_map_lookup_elem(&pathbufs, &zero),
+		.pb = pathbuf_get(),
 		.cset = BPF_CORE_READ(t, cgroups),
 	};
 	if (!w.pb || !w.cset) {
@@ -502,8 +393,8 @@ static __always_inline void aev_proc_common(struct aev *ev, struct task_struct *
 	aev_u32(ev, size);
 	aev_u32(ev, rss);
 	aev_u32(ev, swap);
-	aev_kstr(ev, BPF_CORE_READ(t, comm), 16);
+	aev_kstr(ev, TASK_COMM(t), 16);
 	aev_cgroups(ev, t);
 }
 
-#endif /* SAKER_PROC_BPF_H */
+#endif /* SAKER_FILLERS_PROC_H */

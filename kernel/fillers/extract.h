@@ -4,11 +4,10 @@
  * from them (socket tuples, socket addresses). Every kernel read goes through
  * BPF_CORE_READ / bpf_probe_read_*, whose failures leave zeroes.
  */
-#ifndef SAKER_EXTRACT_BPF_H
-#define SAKER_EXTRACT_BPF_H
+#ifndef SAKER_FILLERS_EXTRACT_H
+#define SAKER_FILLERS_EXTRACT_H
 
-#include "saker.bpf.h"
-#include "flags.bpf.h"
+#include "flags.h"
 
 #define K_AF_UNIX 1
 #define K_AF_INET 2
@@ -75,8 +74,7 @@ static __always_inline void aev_unix_path(struct aev *ev, struct sock *sk)
 		ev->pos += 1;
 		return;
 	}
-	char *path = (char *)addr + bpf_core_field_offset(struct unix_address, name) +
-		     bpf_core_field_offset(struct sockaddr_un, sun_path);
+	char *path = unix_address_path(addr);
 	long n = bpf_probe_read_kernel_str(ev->data + SAFE(ev->pos), UNIX_PATH_MAX, path);
 	if (n <= 0) {
 		*(__u8 *)(ev->data + SAFE(ev->pos)) = 0;
@@ -236,4 +234,4 @@ static __always_inline void aev_sock_local_addr(struct aev *ev, long fd)
 	aev_close_param(ev, start);
 }
 
-#endif /* SAKER_EXTRACT_BPF_H */
+#endif /* SAKER_FILLERS_EXTRACT_H */
