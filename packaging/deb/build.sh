@@ -79,7 +79,7 @@ Installed-Size: $size
 Section: admin
 Priority: optional
 Recommends: logrotate
-Suggests: linux-headers-amd64
+Suggests: dkms, linux-headers-amd64
 Homepage: https://github.com/saker-dev/saker
 Description: runtime security and system-call capture (Falco rules, sysdig captures)
  saker takes system-call events from the kernel (modern eBPF by default),
