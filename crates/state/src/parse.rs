@@ -16,6 +16,8 @@ pub(crate) const PPM_O_DIRECTORY: u32 = 1 << 10;
 pub(crate) const PPM_O_CLOEXEC: u32 = 1 << 12;
 /// Linux `SOCK_CLOEXEC` (socket type and accept4 flags are raw).
 const SOCK_CLOEXEC: u64 = 0o2000000;
+/// prctl's option (Linux's value: the drivers pass options unchanged).
+const PR_SET_CHILD_SUBREAPER: u64 = 36;
 const PPM_AF_UNIX: u8 = 1;
 const PPM_AF_INET: u8 = 2;
 const PPM_AF_INET6: u8 = 10;
@@ -340,17 +342,10 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
         }
         t::CONTAINER_E => {
             if let Some(id) = pstr(ev, 0) {
-                let e = empty_str();
                 s.add_container(Container {
-                    id: new_str(id),
-                    full_id: new_str(id),
-                    runtime: Runtime::from_libs_type(pu64(ev, 1).unwrap_or(u64::MAX)),
                     name: new_str(pstr(ev, 2).unwrap_or(b"")),
                     image: new_str(pstr(ev, 3).unwrap_or(b"")),
-                    image_id: e.clone(),
-                    image_repo: e.clone(),
-                    image_tag: e,
-                    privileged: None,
+                    ..Container::new(new_str(id), new_str(id), Runtime::from_libs_type(pu64(ev, 1).unwrap_or(u64::MAX)))
                 });
             }
             return;
@@ -655,6 +650,15 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
             {
                 Arc::make_mut(&mut t.info).comm = new_str(name);
             }
+            // PR_SET_CHILD_SUBREAPER: orphans of its descendants come to
+            // this process rather than to init (see `reparent_children`).
+            if pi64(cx.ev, 0).is_some_and(|r| r >= 0)
+                && pu64(cx.ev, 1) == Some(PR_SET_CHILD_SUBREAPER)
+                && let Some(m) = s.main_tid(cx.tid)
+                && let Some(t) = s.threads.get_mut(&m)
+            {
+                t.child_subreaper = pi64(cx.ev, 3).is_some_and(|v| v != 0);
+            }
         }
         t::GETRLIMIT_X | t::SETRLIMIT_X | t::PRLIMIT_X => parse_rlimit_exit(s, cx),
         t::BRK_4_X | t::MMAP_X | t::MMAP2_X | t::MUNMAP_X => {
@@ -677,6 +681,10 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
         t::PROCEXIT_E | t::PROCEXIT_1_E => {
             if let Some(t) = s.threads.get_mut(&cx.tid) {
                 t.flags |= tf::CLOSED;
+                // Older events have no reaper; the modern probe writes 0
+                // (it does not compute one): both leave the choice to
+                // `reparent_children`.
+                t.reaper_tid = if cx.ty == t::PROCEXIT_1_E { pi64(cx.ev, 4).unwrap_or(0) } else { 0 };
                 s.pending_thread = Some(cx.tid);
                 if t.awaiting_parent_clone {
                     // Bounded: a parent event that never comes (dropped)
@@ -778,6 +786,10 @@ impl State {
             }
         }
         self.counters.threads_added += 1;
+        if self.lookup.is_some() && !t.info.container_id.is_empty() {
+            let info = t.info.clone();
+            self.container_seen(&info, t.pid);
+        }
         self.threads.insert(t.tid, t);
         true
     }
@@ -786,6 +798,12 @@ impl State {
     /// other threads are still alive stays (closed) until the last one
     /// goes, unless `force`.
     pub(crate) fn remove_thread(&mut self, tid: i64, force: bool) {
+        let Some(t) = self.threads.get(&tid) else { return };
+        if t.flags & tf::CLOSED != 0 {
+            // An exited thread's children belong to a reaper from now on,
+            // even when the thread itself stays for its process's others.
+            self.reparent_children(tid);
+        }
         let Some(t) = self.threads.get(&tid) else { return };
         let nchilds = t.nchilds;
         if nchilds != 0 && !force {
@@ -805,11 +823,83 @@ impl State {
         if let Some(t) = self.threads.remove(&tid) {
             self.counters.threads_removed += 1;
             self.counters.fds_removed += t.fds.len() as u64;
+            if t.vpid == 1 && t.tid == t.pid && !t.info.container_id.is_empty() {
+                self.container_exited(&t.info.container_id);
+            }
         }
         if nchilds != 0 {
             // A main thread removed before its threads: recount every
             // process's threads (libsinsp's recreate_child_dependencies).
             self.recount_children();
+        }
+    }
+
+    /// Gives the children of exited thread `tid` to their new parent, as
+    /// the kernel does (and libsinsp after it), so that `proc.pname`,
+    /// `proc.ppid` and `proc.aname` of orphans name their reaper: another
+    /// live thread of the same process; else the reaper the procexit event
+    /// named; else the nearest ancestor that made itself a child subreaper
+    /// (below the pid namespace's init); else, live, the parent /proc shows
+    /// (subreapers set before saker started); else the init of the pid
+    /// namespace, or 0 when it cannot be known.
+    ///
+    /// One pass over the table per exit (no allocation); a second only
+    /// when there are children to move.
+    fn reparent_children(&mut self, tid: i64) {
+        let Some(dead) = self.threads.get(&tid) else { return };
+        let (pid, event_reaper, vpid) = (dead.pid, dead.reaper_tid, dead.vpid);
+        let mut first_child = None;
+        let mut sibling = None;
+        for t in self.threads.values() {
+            if t.ptid == tid && t.tid != tid && first_child.is_none() {
+                first_child = Some(t.tid);
+            }
+            if t.pid == pid && t.tid != tid && t.flags & tf::CLOSED == 0 && sibling.is_none() {
+                sibling = Some(t.tid);
+            }
+        }
+        let Some(first_child) = first_child else { return };
+        let reaper = sibling
+            .or_else(|| (event_reaper > 0 && event_reaper != tid).then_some(event_reaper))
+            .unwrap_or_else(|| self.find_reaper(tid, pid, vpid, first_child));
+        for t in self.threads.values_mut() {
+            if t.ptid == tid && t.tid != tid {
+                t.ptid = reaper;
+            }
+        }
+        self.counters.threads_reparented += 1;
+    }
+
+    /// The reaper of the orphans of `tid` (of process `pid`) when neither
+    /// its process nor its exit event names one; see `reparent_children`.
+    fn find_reaper(&self, tid: i64, pid: i64, vpid: i64, child: i64) -> i64 {
+        // The kernel starts at the process's parent and stays in its pid
+        // namespace: the walk ends at the namespace's init (vpid 1).
+        let mut ns_init = None;
+        let start = self.threads.get(&pid).map_or(tid, |m| m.tid);
+        for a in self.ancestors(start) {
+            let main = self.threads.get(&a.pid).unwrap_or(a);
+            if a.vpid == 1 || a.tid == 1 {
+                ns_init = Some(a.tid);
+                break;
+            }
+            if main.child_subreaper && main.flags & tf::CLOSED == 0 {
+                return main.tid;
+            }
+        }
+        if let Source::Live(root) = &self.source
+            && let Some(p) = crate::proc::read_ppid(root, child)
+            && p > 0
+            && p != tid
+            && p != pid
+        {
+            return p;
+        }
+        match ns_init {
+            Some(i) => i,
+            // Outside any pid namespace (vpid = pid, or unknown), init is 1.
+            None if vpid <= 0 || vpid == pid => 1,
+            None => 0,
         }
     }
 
@@ -2149,7 +2239,7 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         concat_paths(&mut out, s.cwd(tid).unwrap_or(b""), p);
         exepath = Some(out);
     }
-    let t = s.threads.get_mut(&tid).unwrap();
+    let mut t = s.threads.get_mut(&tid).unwrap();
     let old = &t.info;
     let mut info = ExecInfo {
         comm: new_str(comm),
@@ -2172,6 +2262,11 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         info.container_id = container_of_cgroups(c).map_or_else(empty_str, |(_, id)| new_str(id));
     }
     t.info = Arc::new(info);
+    if s.lookup.is_some() && !t.info.container_id.is_empty() {
+        let (info, pid) = (t.info.clone(), t.pid);
+        s.container_seen(&info, pid);
+        t = s.threads.get_mut(&tid).unwrap();
+    }
     if let Some(pid) = pi64(ev, 4) {
         t.pid = pid;
     }

@@ -50,6 +50,12 @@ pub(crate) fn read_thread(root: &Path, tid: i64) -> Option<ProcessInfo> {
     read_task(root, pid, tid, &mut SocketTables::default())
 }
 
+/// The parent /proc shows for `tid` now (`PPid`, a process id).
+pub(crate) fn read_ppid(root: &Path, tid: i64) -> Option<i64> {
+    let status = fs::read(root.join("proc").join(tid.to_string()).join("status")).ok()?;
+    field(&status, b"PPid:").and_then(num)
+}
+
 fn num(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.trim().parse().ok()
 }
