@@ -10,7 +10,9 @@ set -euo pipefail
 # nats-server (JetStream), rsyslog and prometheus: the real receivers the
 # outputs and metrics tests start (saker-outputs, saker-metrics);
 # qemu-system-x86, busybox-static and cpio: the guests that test the
-# kernel-side drivers on other kernels (tests/guest/run).
+# kernel-side drivers on other kernels (tests/guest/run); podman, runc and
+# containerd (with ctr): the real runtimes whose containers the container
+# metadata tests start (images made offline from busybox-static).
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -20,6 +22,7 @@ packages=(
 	strace
 	nats-server rsyslog prometheus
 	qemu-system-x86 busybox-static cpio
+	podman runc containerd
 )
 
 missing=()

@@ -161,6 +161,7 @@ impl Default for Fd {
             dev: 0,
             sock: SockInfo::default(),
             name: empty_str(),
+            name_raw: empty_str(),
         }
     }
 }
@@ -321,6 +322,10 @@ pub struct Fd {
     /// The name: absolute path, socket tuple (`1.2.3.4:5->6.7.8.9:80`),
     /// server address, unix path, or empty.
     pub name: Str,
+    /// The path as the opening call gave it (`fd.nameraw`: libsinsp's
+    /// `m_name_raw`), for files; empty otherwise. Shares `name` when the
+    /// two are the same (an absolute, clean path).
+    pub name_raw: Str,
 }
 
 impl Fd {

@@ -423,7 +423,17 @@ impl State {
     /// Forgets a container that exited (its pid namespace's init left),
     /// when metadata is looked up live.
     pub(crate) fn container_exited(&mut self, id: &Str) {
-        if self.lookup.is_some() {
+        if self.lookup.is_none() {
+            return;
+        }
+        // A thread of a multi-threaded init that execs takes the init's
+        // place and the entry of the thread it was leaves: the container
+        // lives on while an init of it (vpid 1) is alive in the table. Rare
+        // (an init leaving), so a pass over the table is fine.
+        if self.threads.values().any(|o| o.vpid == 1 && o.info.container_id == *id && !o.is_closed()) {
+            return;
+        }
+        {
             self.containers.remove(id);
             self.requested.remove(id);
         }

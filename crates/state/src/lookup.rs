@@ -75,7 +75,7 @@ pub fn lookup_channel(capacity: usize) -> (LookupHandle, LookupWorker) {
 
 impl LookupHandle {
     /// Queues a request; false when the queue is full (or the worker gone).
-    pub(crate) fn request(&self, r: LookupRequest) -> bool {
+    pub fn request(&self, r: LookupRequest) -> bool {
         match self.requests.try_send(r) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,

@@ -1164,6 +1164,8 @@ fn parse_open_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     let mut full = std::mem::take(&mut s.scratch);
     concat_paths(&mut full, &base, name);
     let mut f = Fd::new(if flags & PPM_O_DIRECTORY != 0 { FdType::Directory } else { FdType::File }, new_str(&full));
+    // The raw path costs nothing more when it is the absolute name.
+    f.name_raw = if *full == *name { f.name.clone() } else { new_str(name) };
     s.scratch = full;
     f.open_flags = flags;
     f.dev = dev;

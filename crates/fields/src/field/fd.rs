@@ -559,7 +559,7 @@ pub(crate) fn extract<'s>(
         }
         F::Ino => Raw::Int(fd?.ino as i64),
         F::Nameraw => match fd {
-            // The state keeps only the absolute name.
+            Some(fd) if !fd.name_raw.is_empty() => Raw::Str(&fd.name_raw),
             Some(_) => return None,
             None => name_from_creator(ctx, buf, true)?,
         },

@@ -297,6 +297,12 @@ fn open_resolves_relative_paths() {
     assert_eq!(name(&s, BASH, 3).as_deref(), Some("/home/v/f.txt"));
     open_x(&mut s, BASH, 4, "/etc//hosts", 1);
     assert_eq!(name(&s, BASH, 4).as_deref(), Some("/etc/hosts"));
+    // The path as given stays beside the absolute name (fd.nameraw).
+    assert_eq!(&*s.fd(BASH, 3).unwrap().name_raw, b"../v/./f.txt");
+    assert_eq!(&*s.fd(BASH, 4).unwrap().name_raw, b"/etc//hosts");
+    open_x(&mut s, BASH, 7, "/etc/hosts", 1);
+    let f = s.fd(BASH, 7).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&f.name, &f.name_raw), "a clean absolute path is not stored twice");
     // O_DIRECTORY makes a directory.
     open_x(&mut s, BASH, 6, "/tmp", 1 | super::PPM_O_DIRECTORY as u64);
     assert_eq!(s.fd(BASH, 6).unwrap().ty, FdType::Directory);
@@ -311,7 +317,7 @@ fn open_resolves_relative_paths() {
     assert_eq!(name(&s, BASH, 9).as_deref(), Some("/home/u/z"));
     // A failed open adds nothing.
     open_x(&mut s, BASH, -2, "nope", 1);
-    assert_eq!(s.fds(BASH).unwrap().len(), 9);
+    assert_eq!(s.fds(BASH).unwrap().len(), 10);
 }
 
 #[test]
