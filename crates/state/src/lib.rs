@@ -759,6 +759,8 @@ impl State {
         t.tty = p.tty;
         t.loginuid = p.loginuid;
         t.pidns_init_start_ts = p.pidns_init_start_ts;
+        // Start times of processes found by a /proc scan (proc.duration).
+        t.clone_ts = p.clone_ts;
         t.cap_inheritable = p.cap_inheritable;
         t.cap_permitted = p.cap_permitted;
         t.cap_effective = p.cap_effective;

@@ -2241,6 +2241,16 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         concat_paths(&mut out, s.cwd(tid).unwrap_or(b""), p);
         exepath = Some(out);
     }
+    // A memfd executable: the probe's path stops at its mount's root ("/");
+    // libsinsp names it `memfd:<name>`.
+    let from_memfd = matches!(ty, t::EXECVE_19_X | t::EXECVEAT_X)
+        && np > 19
+        && pu64(ev, 19).is_some_and(|f| f as u32 & exe_flags::FROM_MEMFD != 0);
+    if (from_memfd || exepath.as_deref() == Some(b"/"))
+        && let Some(name) = memfd_exe_name(s, cx, tid)
+    {
+        exepath = Some(name);
+    }
     let mut t = s.threads.get_mut(&tid).unwrap();
     let old = &t.info;
     let mut info = ExecInfo {
@@ -2328,6 +2338,60 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         t.fds.map.retain(|_, f| !f.is_cloexec());
         s.counters.fds_removed += (before - t.fds.map.len()) as u64;
     }
+}
+
+/// The `memfd:<name>` of the executable `tid` just ran from a memfd: the
+/// fd an `execveat(fd, "", AT_EMPTY_PATH)` named, else (live) what /proc
+/// shows (`/memfd:<name> (deleted)`).
+fn memfd_exe_name(s: &State, cx: &Ctx<'_, '_>, tid: i64) -> Option<Vec<u8>> {
+    if let Some(e) = &cx.enter
+        && e.event_type().0 == t::EXECVEAT_E
+        && pstr(e, 1).is_some_and(<[u8]>::is_empty)
+        && pu64(e, 2).is_some_and(|f| f & 1 != 0)
+        && let Some(f) = pi64(e, 0).and_then(|fd| s.fd(tid, fd))
+        && f.ty == FdType::Memfd
+    {
+        return Some(f.name.to_vec());
+    }
+    // execve("/proc/self/fd/N") (fexecve without execveat): fd N of the
+    // image that called it.
+    if let Some(e) = &cx.enter
+        && let Some(path) = pstr(e, if e.event_type().0 == t::EXECVEAT_E { 1 } else { 0 })
+        && let Some(fd) = proc_fd_path(path, s.threads.get(&tid).map_or(-1, |t| t.pid))
+        && let Some(f) = s.fd(tid, fd)
+        && f.ty == FdType::Memfd
+    {
+        return Some(f.name.to_vec());
+    }
+    if let crate::Source::Live(root) = &s.source
+        && let Some(n) = crate::proc::memfd_exe(root, tid)
+    {
+        return Some(n);
+    }
+    // The modern probe gives neither the path asked for nor the memfd's
+    // name, and a short-lived program is gone from /proc already: the fd
+    // it ran from was open when it exec'd, so a sole memfd of the image
+    // that called execve is it.
+    let fds = s.fds(tid)?;
+    let mut memfds = fds.map.values().filter(|f| f.ty == FdType::Memfd);
+    let only = memfds.next()?;
+    memfds.next().is_none().then(|| only.name.to_vec())
+}
+
+/// N of `/proc/self/fd/N`, `/proc/<pid>/fd/N` or `/dev/fd/N`.
+fn proc_fd_path(path: &[u8], pid: i64) -> Option<i64> {
+    let n = if let Some(n) = path.strip_prefix(b"/dev/fd/") {
+        n
+    } else {
+        let rest = path.strip_prefix(b"/proc/")?;
+        let slash = rest.iter().position(|&c| c == b'/')?;
+        let who = &rest[..slash];
+        if who != b"self" && who != pid.to_string().as_bytes() {
+            return None;
+        }
+        rest[slash..].strip_prefix(b"/fd/")?
+    };
+    std::str::from_utf8(n).ok()?.parse().ok()
 }
 
 #[cfg(test)]

@@ -871,3 +871,76 @@ fn orphans_in_a_pid_namespace_go_to_its_init() {
     tick(&mut s);
     assert_eq!(ppid_of(&s, 400), 200);
 }
+
+/// An execveat exit of a memfd executable as the modern probe reports it
+/// (exepath "/", the memfd flag).
+fn memfd_exec_exit(s: &mut State) {
+    apply(s, BASH, t::EXECVEAT_X, None, |b| {
+        b.param_i64(0)
+            .param_str(b"payload")
+            .param_raw(b"")
+            .param_i64(BASH)
+            .param_i64(BASH)
+            .param_i64(1)
+            .param_str(b"")
+            .param_u64(1024)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_str(b"7")
+            .param_raw(b"")
+            .param_raw(b"")
+            .param_u64(0)
+            .param_i64(BASH)
+            .param_u64(1000)
+            .param_u64(crate::exe_flags::FROM_MEMFD as u64)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_str(b"/")
+            .param_i64(BASH)
+            .param_u64(0);
+    });
+}
+
+fn memfd(s: &mut State, fd: i64, name: &str) {
+    apply(s, BASH, t::MEMFD_CREATE_X, None, |b| {
+        b.param_i64(fd).param_str(name.as_bytes()).param_u64(0);
+    });
+}
+
+#[test]
+fn memfd_executables_are_named_as_libsinsp_names_them() {
+    // fexecve: execveat(7, "", AT_EMPTY_PATH), with another memfd open.
+    let mut s = state();
+    memfd(&mut s, 7, "payload");
+    memfd(&mut s, 8, "other");
+    apply(&mut s, BASH, t::EXECVEAT_E, None, |b| {
+        b.param_i64(7).param_str(b"").param_u64(1);
+    });
+    memfd_exec_exit(&mut s);
+    let t = s.thread(BASH).unwrap();
+    assert_eq!(&*t.info.exepath, b"memfd:payload");
+    assert_ne!(t.exe_flags & crate::exe_flags::FROM_MEMFD, 0);
+    // No enter event (the modern probe's): the sole memfd of the image.
+    let mut s = state();
+    memfd(&mut s, 8, "second");
+    memfd_exec_exit(&mut s);
+    assert_eq!(&*s.thread(BASH).unwrap().info.exepath, b"memfd:second");
+    // Two memfds and nothing to tell which: the probe's path stays.
+    let mut s = state();
+    memfd(&mut s, 8, "a");
+    memfd(&mut s, 9, "b");
+    memfd_exec_exit(&mut s);
+    assert_eq!(&*s.thread(BASH).unwrap().info.exepath, b"/");
+    assert_eq!(super::proc_fd_path(b"/proc/self/fd/8", BASH), Some(8));
+    assert_eq!(super::proc_fd_path(b"/proc/100/fd/12", BASH), Some(12));
+    assert_eq!(super::proc_fd_path(b"/dev/fd/3", BASH), Some(3));
+    assert_eq!(super::proc_fd_path(b"/proc/99/fd/3", BASH), None);
+}
