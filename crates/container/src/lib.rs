@@ -11,6 +11,9 @@
 //!   `k8s.io`, then `default` and `moby`.
 //! - CRI-O: its inspect endpoint (`GET /containers/ID`) on its socket.
 //!
+//! The container's own users and groups come with its metadata, read from
+//! its `/etc/passwd` and `/etc/group` through `/proc/PID/root`.
+//!
 //! Every path (sockets, `/proc`) is read under the host root (`HOST_ROOT`,
 //! as Falco, for saker running in a container). A socket that is absent or
 //! does not answer is reported once; it is then left alone for a while, so
@@ -29,7 +32,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use error::LookupError;
-use saker_state::{Container, LookupHandle, LookupRequest, LookupWorker, Runtime, lookup_channel};
+use saker_state::{Container, Group, LookupHandle, LookupRequest, LookupWorker, Runtime, User, lookup_channel};
 
 /// The host root saker reads `/proc`, `/etc` and runtime sockets under:
 /// `HOST_ROOT` when set (and not empty), else `/`.
@@ -199,9 +202,67 @@ fn run(config: Config, worker: LookupWorker) {
                 answered.clear();
             }
             answered.insert(req.full_id.to_vec());
-            worker.answer(c);
+            // Its own users and groups, through a process of it (user.name
+            // in a container is the container's).
+            match container_users(&config, req.pid, &req.full_id, Duration::ZERO) {
+                Some((users, groups)) => worker.answer(c, users, groups),
+                None => {
+                    // The metadata now; the users once the process has
+                    // entered the container's root.
+                    worker.answer(c.clone(), Vec::new(), Vec::new());
+                    if let Some((users, groups)) =
+                        container_users(&config, req.pid, &req.full_id, Duration::from_secs(2))
+                    {
+                        worker.answer(c, users, groups);
+                    }
+                }
+            }
         }
     }
+}
+
+/// The users and groups of the container process `pid` runs in, from its
+/// own root. The first process seen in a new container may still be the
+/// runtime's, before it changed root: until `pid`'s root differs from the
+/// host's (a short while), nothing is read rather than the host's files.
+/// `None` when neither `pid` nor another process of the container (whose
+/// cgroups name `full_id`; the runtime's first processes come and go) has
+/// a root other than the host's within `wait`.
+fn container_users(config: &Config, pid: i64, full_id: &[u8], wait: Duration) -> Option<(Vec<User>, Vec<Group>)> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let host = id(&config.host_root);
+    let root_of = |pid: i64| config.under_root(Path::new(&format!("/proc/{pid}/root")));
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut pids = vec![pid];
+        if pid <= 0 || id(&root_of(pid)).is_none_or(|r| Some(r) == host) {
+            pids.extend(pids_in_container(config, full_id));
+        }
+        for p in pids.into_iter().filter(|&p| p > 0) {
+            let root = root_of(p);
+            if id(&root).is_some_and(|r| Some(r) != host) {
+                return Some(saker_state::read_users_at(&root));
+            }
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Processes whose cgroups name the container (a /proc scan, off the
+/// event path; only when the process the state named will not do).
+fn pids_in_container(config: &Config, full_id: &[u8]) -> Vec<i64> {
+    let Ok(dir) = std::fs::read_dir(config.under_root(Path::new("/proc"))) else { return Vec::new() };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: i64 = e.file_name().to_str()?.parse().ok()?;
+        let cg = std::fs::read(e.path().join("cgroup")).ok()?;
+        cg.windows(full_id.len()).any(|w| w == full_id).then_some(pid)
+    })
+    .collect()
 }
 
 /// Asks through one endpoint: `None` when it is unusable, `Some(None)` when

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use live_common::*;
 
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "evt.rawtime",
     "container.id",
     "container.type",
@@ -31,6 +31,7 @@ const FIELDS: [&str; 13] = [
     "k8s.pod.name",
     "k8s.ns.name",
     "proc.name",
+    "user.name",
 ];
 
 /// What the containers run: an event every 50 ms for two seconds, so that
@@ -95,8 +96,10 @@ fn make_image(dir: &Path) {
     for applet in ["sh", "cat", "ls", "sleep", "id", "true", "["] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    // A user the host does not have: user.name in the container is the
+    // container's.
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nsaker-u:x:4242:4242::/:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nsaker-g:x:4242:\n").unwrap();
     let tar = dir.join("rootfs.tar");
     run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
     run(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
@@ -179,7 +182,7 @@ fn podman_and_containerd_containers_show_their_metadata() {
     let name = format!("saker-pm-{n}");
     let podman_id = run(Command::new("podman")
         .args(["--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "-d", "--privileged"])
-        .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--name", &name])
+        .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--name", &name, "--user", "4242"])
         .args(["--label", &format!("io.kubernetes.pod.name=pod-{n}"), "--label", "io.kubernetes.pod.namespace=ns-pm"])
         .arg("-v")
         .arg(format!("{}:/data:ro", data.display()))
@@ -201,6 +204,13 @@ fn podman_and_containerd_containers_show_their_metadata() {
     std::fs::write(dir.join("printed.txt"), done.stdout.join("\n")).unwrap();
     let live = events(&done.stdout);
 
+    // The container's own user, live.
+    assert!(
+        live.iter().any(|e| e.get("container.id") == &podman_id[..12]
+            && e.get("proc.name") == "cat"
+            && e.get("user.name") == "saker-u"),
+        "no event of the podman container with its own user name"
+    );
     let data_s = data.display().to_string();
     let podman_expect = [
         ("container.type", "podman"),

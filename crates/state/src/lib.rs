@@ -74,6 +74,7 @@ pub use container::{Container, Mount, Runtime, container_of_cgroup, container_of
 pub use error::StateError;
 pub use fd::{Fd, FdType, SockInfo, fd_flags, l4};
 pub use lookup::{LookupHandle, LookupRequest, LookupWorker, lookup_channel};
+pub use proc::read_users_at;
 pub use snapshot::machine_info;
 pub use thread::{ExecInfo, FdTable, Thread, exe_flags, thread_flags};
 pub use util::{Str, append_path, concat_paths};
@@ -398,8 +399,15 @@ impl State {
 
     fn take_lookups(&mut self) {
         let Some(mut l) = self.lookup.take() else { return };
-        l.drain(|c| {
+        l.drain(|c, users, groups| {
             self.requested.remove(&c.id);
+            // The container's own users and groups (user.name in it).
+            for u in users {
+                self.add_user(&c.id, u.clone());
+            }
+            for g in groups {
+                self.add_group(&c.id, g.clone());
+            }
             if self.new_containers.len() < 4096 {
                 self.new_containers.push(c.clone());
             }
@@ -436,6 +444,9 @@ impl State {
         {
             self.containers.remove(id);
             self.requested.remove(id);
+            if let Some(db) = self.users.remove(id) {
+                self.user_count -= db.users.len() + db.groups.len();
+            }
         }
     }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::container::{Container, Runtime};
 use crate::util::Str;
+use crate::{Group, User};
 
 /// Answers kept for states that have not taken them yet (each rule
 /// evaluation worker has its own state, and each takes every answer).
@@ -35,7 +36,14 @@ pub struct LookupRequest {
 #[derive(Default)]
 struct Answers {
     base: u64,
-    list: VecDeque<Container>,
+    list: VecDeque<Answer>,
+}
+
+/// A container's metadata, and its own users and groups.
+struct Answer {
+    container: Container,
+    users: Arc<[User]>,
+    groups: Arc<[Group]>,
 }
 
 /// A state's end: see [`crate::State::set_container_lookup`]. Clones (the
@@ -89,11 +97,12 @@ impl LookupHandle {
     }
 
     /// Takes the answers this handle has not seen.
-    pub(crate) fn drain(&mut self, mut f: impl FnMut(Container)) {
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(Container, &[User], &[Group])) {
         let Ok(a) = self.answers.lock() else { return };
         let end = a.base + a.list.len() as u64;
         for i in self.seen.max(a.base)..end {
-            f(a.list[(i - a.base) as usize].clone());
+            let x = &a.list[(i - a.base) as usize];
+            f(x.container.clone(), &x.users, &x.groups);
         }
         self.seen = end;
     }
@@ -105,10 +114,11 @@ impl LookupWorker {
         self.requests.recv().ok()
     }
 
-    /// Hands an answer to the states (taken at their next event).
-    pub fn answer(&self, c: Container) {
+    /// Hands an answer to the states (taken at their next event): the
+    /// container, and the users and groups of its own files.
+    pub fn answer(&self, c: Container, users: Vec<User>, groups: Vec<Group>) {
         let Ok(mut a) = self.answers.lock() else { return };
-        a.list.push_back(c);
+        a.list.push_back(Answer { container: c, users: users.into(), groups: groups.into() });
         if a.list.len() > KEPT_ANSWERS {
             a.list.pop_front();
             a.base += 1;

@@ -384,6 +384,13 @@ fn open_flags_to_ppm(f: u32) -> u32 {
 }
 
 /// Users and groups of `root/etc/passwd` and `root/etc/group`.
+/// The users and groups of `root/etc/passwd` and `root/etc/group` (a
+/// host's, or a container's through `/proc/PID/root`); missing files give
+/// none.
+pub fn read_users_at(root: &Path) -> (Vec<User>, Vec<Group>) {
+    read_users(root)
+}
+
 fn read_users(root: &Path) -> (Vec<User>, Vec<Group>) {
     let mut users = Vec::new();
     if let Ok(text) = fs::read(root.join("etc/passwd")) {
