@@ -162,6 +162,7 @@ impl Default for Fd {
             sock: SockInfo::default(),
             name: empty_str(),
             name_raw: empty_str(),
+            renamed_at: 0,
         }
     }
 }
@@ -326,6 +327,9 @@ pub struct Fd {
     /// `m_name_raw`), for files; empty otherwise. Shares `name` when the
     /// two are the same (an absolute, clean path).
     pub name_raw: Str,
+    /// The number (`Counters::events`) of the event that last gave it a
+    /// new name, 0 if none did (`fd.name_changed` of that event).
+    pub renamed_at: u64,
 }
 
 impl Fd {

@@ -521,6 +521,12 @@ impl State {
     /// it is not known).
     #[inline]
     pub fn cwd(&self, tid: i64) -> Option<&[u8]> {
+        // A container event's pseudo-thread has an empty cwd (libsinsp's).
+        if let Some(o) = &self.overlay
+            && o.tid == tid
+        {
+            return Some(&o.cwd);
+        }
         self.main_thread(tid).map(|t| &*t.cwd)
     }
 

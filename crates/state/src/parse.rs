@@ -269,6 +269,9 @@ struct Ctx<'e, 'a> {
     fd: Option<i64>,
     /// The matching enter event, when it was stored and is valid.
     enter: Option<Event<'e>>,
+    /// The event's number (`Counters::events`): an fd renamed by it keeps
+    /// it (`fd.name_changed`).
+    num: u64,
 }
 
 /// What applying an event can change.
@@ -330,11 +333,13 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
                 let mut name = b"container:".to_vec();
                 name.extend_from_slice(&c.id);
                 let name = new_str(&name);
-                let info =
-                    ExecInfo { comm: name.clone(), exe: name, container_id: c.id.clone(), ..ExecInfo::default() };
+                // ... with an empty exe and cwd, no parent (0) and loginuid 0.
+                let info = ExecInfo { comm: name, exe: empty_str(), container_id: c.id.clone(), ..ExecInfo::default() };
                 let mut t = Thread::new(ev.tid() as i64, -1, Arc::new(info));
                 t.vtid = -2;
                 t.vpid = -2;
+                t.ptid = 0;
+                t.loginuid = 0;
                 s.overlay = Some(Box::new(t));
                 s.add_container(c);
             }
@@ -382,7 +387,8 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
     } else {
         None
     };
-    let mut cx = Ctx { ev, ty, tid, known, fd, enter };
+    let num = s.counters.events;
+    let mut cx = Ctx { ev, ty, tid, known, fd, enter, num };
     if !enter_dir && known && fd.is_some() && s.any_close_canceled {
         s.check_close_canceled(&cx);
     }
@@ -923,6 +929,11 @@ impl State {
     /// replaces an existing one; a new fd over one whose close is in
     /// progress cancels that close.
     fn add_fd(&mut self, tid: i64, fd: i64, mut new: Fd) -> bool {
+        // A new fd with a name was named by this event (not a bare socket
+        // or pipe).
+        if !new.name.is_empty() {
+            new.renamed_at = self.counters.events;
+        }
         let Some(m) = self.main_tid(tid) else { return false };
         let max = self.limits.max_fds_per_process;
         let t = self.threads.get_mut(&m).unwrap();
@@ -1374,7 +1385,11 @@ fn parse_bind_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
             }
             _ => {}
         }
-        f.name = new_str(&name);
+        let renamed = new_str(&name);
+        if *f.name != *renamed {
+            f.renamed_at = cx.num;
+        }
+        f.name = renamed;
     }
     s.scratch = name;
 }
@@ -1406,7 +1421,11 @@ fn parse_connect_enter(s: &mut State, cx: &mut Ctx<'_, '_>) {
             PPM_AF_INET | PPM_AF_INET6 => {}
             _ => {
                 sockaddr_text(addr, &mut name);
-                f.name = new_str(&name);
+                let renamed = new_str(&name);
+                if *f.name != *renamed {
+                    f.renamed_at = cx.num;
+                }
+                f.name = renamed;
                 set_unix_info(f, addr);
             }
         }
@@ -1537,11 +1556,19 @@ fn parse_connect_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
                 swap_addresses(f);
             }
             f.sockinfo_name(&mut name);
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
         }
         _ => {
             socktuple_text(tuple, &mut name);
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
             set_unix_info(f, tuple);
         }
     }
@@ -1591,7 +1618,11 @@ fn parse_accept_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     }
     let mut name = std::mem::take(&mut s.scratch);
     socktuple_text(tuple, &mut name);
-    f.name = new_str(&name);
+    let renamed = new_str(&name);
+    if *f.name != *renamed {
+        f.renamed_at = cx.num;
+    }
+    f.name = renamed;
     s.scratch = name;
     f.flags = fd_flags::ROLE_SERVER | fd_flags::CONNECTED;
     let flags = match cx.ty {
@@ -1830,11 +1861,19 @@ fn parse_datagram_exit(s: &mut State, cx: &mut Ctx<'_, '_>, incoming: bool) {
                 swap_addresses(f);
             }
             f.sockinfo_name(&mut name);
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
         } else {
             socktuple_text(tuple, &mut name);
             let f = s.threads.get_mut(&m).unwrap().fds.map.get_mut(&fdn).unwrap();
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
         }
     }
     s.scratch = name;

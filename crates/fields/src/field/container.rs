@@ -77,8 +77,9 @@ pub(crate) fn extract<'s>(f: &Field, c: C, ctx: &'s EventContext<'_>, buf: &mut 
         // No health probes are known: sysdig's value for a container without one.
         C::Healthcheck | C::LivenessProbe | C::ReadinessProbe => Some(Raw::Str(b"NONE")),
         C::Mounts => {
+            // A known container without mounts: empty, as sysdig prints it.
             if ct.mounts.is_empty() {
-                return None;
+                return Some(Raw::Str(b""));
             }
             for (i, m) in ct.mounts.iter().enumerate() {
                 if i > 0 {
