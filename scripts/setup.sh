@@ -13,8 +13,9 @@ set -euo pipefail
 # qemu-system-x86, busybox-static and cpio: the guests that test the
 # kernel-side drivers on other kernels (tests/guest/run); man-db and
 # libcap2-bin: the Debian package's and OCI image's tests (man, setcap) and
-# saker detect as a non-root user; podman and runc: the OCI image and the
-# container tests.
+# saker detect as a non-root user; podman, runc and containerd (with ctr):
+# the OCI image's test and the real runtimes whose containers the container
+# metadata tests start (images made offline from busybox-static).
 packages=(
 	build-essential pkg-config
 	clang-19 llvm-19
@@ -25,7 +26,7 @@ packages=(
 	nats-server rsyslog prometheus
 	python3
 	qemu-system-x86 busybox-static cpio
-	man-db libcap2-bin podman runc
+	man-db libcap2-bin podman runc containerd
 )
 
 missing=()

@@ -4,7 +4,8 @@
 # privileged, with the host's /proc, /etc, /run and /sys/kernel/btf mounted
 # and HOST_ROOT=/host. It must run as uid 1000 with only its file
 # capabilities, alert on `cat /etc/shadow` on the host, and alert on the same
-# action in a second container, naming that container.
+# action in a second container, naming that container (its metadata from
+# podman's Docker API on the host's socket).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 say() { echo "oci-test: $*"; }
@@ -30,12 +31,20 @@ rm -rf "$victim_fs"
 
 name="saker-oci-test-$$"
 victim="saker-oci-victim-$$"
-cleanup() { podman rm -f "$name" "$victim" >/dev/null 2>&1 || true; }
+# podman's Docker API, where saker finds containers' metadata (under
+# HOST_ROOT: /host/run/podman/podman.sock).
+mkdir -p /run/podman
+podman --runtime runc --cgroup-manager=cgroupfs system service --time=0 unix:///run/podman/podman.sock &
+service=$!
+cleanup() {
+	podman rm -f "$name" "$victim" >/dev/null 2>&1 || true
+	kill "$service" 2>/dev/null || true
+}
 trap cleanup EXIT
 podman_run -d --name "$name" --privileged \
 	-v /proc:/host/proc:ro -v /etc:/host/etc:ro -v /run:/host/run:ro -v /sys/kernel/btf:/sys/kernel/btf:ro \
 	"$image" detect -c /etc/saker/saker.yaml -o json_output=true -o webserver.enabled=false \
-	-o syslog_output.enabled=false >/dev/null
+	-o syslog_output.enabled=false -p "container=%container.name image=%container.image.repository" >/dev/null
 
 rule='"rule":"Credential file read by untrusted program"'
 host_alert=""
@@ -64,10 +73,11 @@ podman_run -d --name "$victim" localhost/saker-oci-victim:1 /bin/sh -c \
 victim_id=$(podman inspect -f '{{.Id}}' "$victim" | cut -c1-12)
 container_alert=""
 for _ in $(seq 1 60); do
-	container_alert=$(podman logs "$name" 2>/dev/null | grep "$rule" | grep "\"container.id\":\"$victim_id\"" | head -1 || true)
+	container_alert=$(podman logs "$name" 2>/dev/null | grep "$rule" | grep "\"container.id\":\"$victim_id\"" |
+		grep "\"container.name\":\"$victim\"" | head -1 || true)
 	[ -n "$container_alert" ] && break
 	sleep 0.5
 done
-[ -n "$container_alert" ] || { podman logs "$name" | tail -5 >&2; fail "no alert naming container $victim_id"; }
+[ -n "$container_alert" ] || { podman logs "$name" | tail -5 >&2; fail "no alert naming container $victim ($victim_id)"; }
 say "container alert: $(cut -c1-200 <<<"$container_alert")"
 say "ok"

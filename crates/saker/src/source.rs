@@ -162,8 +162,17 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         saker_modern_bpf::ErrorKind::Config(_) => anyhow::Error::new(UsageError(e.to_string())),
         _ => anyhow::Error::new(e).context(format!("cannot open the {driver} driver")),
     })?;
-    let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
+    // HOST_ROOT (as Falco): /proc, /etc and the runtimes' sockets of the
+    // host when saker runs in a container.
+    let root = saker_container::host_root();
+    let mut state = State::from_proc_at(&root, &req.limits).context("cannot read the initial state from /proc")?;
     let header = Some(state.to_capture_header());
+    // Container metadata from the runtimes, looked up off the event path.
+    let config = saker_container::Config { host_root: root, ..saker_container::Config::default() };
+    match saker_container::start(config) {
+        Ok((handle, _worker)) => state.set_container_lookup(handle),
+        Err(e) => eprintln!("saker: container metadata lookups disabled: {e}"),
+    }
     Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false })
 }
 

@@ -186,6 +186,14 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         }
         counts.read += 1;
         state.apply(&rec.event, rec.cpu);
+        // Metadata the runtimes gave goes into the capture as container
+        // events, so that replays know it too.
+        if state.has_new_containers()
+            && let Some(w) = writer.as_mut()
+            && let Err(e) = write_containers(w, &mut state, rec.cpu, rec.event.ts())
+        {
+            break Err(e);
+        }
         counts.threads_peak = counts.threads_peak.max(state.thread_count());
         if live && counts.read % 256 == 0 && last_flush.elapsed() >= LIVE_FLUSH {
             if let Err(e) = flush(&mut stdout, &mut out, writer.as_mut()) {
@@ -272,6 +280,25 @@ fn print_summary(counts: &[u64]) {
 }
 
 /// Writes the pending output and flushes the capture file's buffer.
+/// Writes a container event (libs' `PPME_CONTAINER_JSON_2_E`, no thread)
+/// for each container whose metadata arrived. They are not counted by -n:
+/// they describe, they are not events of the workload.
+fn write_containers(w: &mut TraceWriter, state: &mut State, cpu: u16, ts: u64) -> Result<()> {
+    let mut buf = Vec::new();
+    let containers = state.take_new_containers();
+    for c in containers {
+        buf.clear();
+        let mut b = saker_abi::EventBuilder::new(&mut buf, ts, u64::MAX, EventType(CONTAINER_JSON_2_E));
+        b.param_str(&c.to_json());
+        b.finish();
+        w.write(cpu, None, &saker_abi::Event::parse(&buf)?, ts, state, u64::MAX)?;
+    }
+    Ok(())
+}
+
+/// libs' container event with a JSON description.
+const CONTAINER_JSON_2_E: u16 = 324;
+
 fn flush(stdout: &mut impl Write, out: &mut Vec<u8>, writer: Option<&mut TraceWriter>) -> Result<()> {
     stdout.write_all(out)?;
     stdout.flush()?;

@@ -110,12 +110,7 @@ enum Reason {
     CloseOnExec,
     // Waiting for saker-state (docs/compatibility.md §6).
     PendingEnterFd,
-    PendingLatency,
-    PendingInterfaces,
     PendingNameChanged,
-    PendingContainerThread,
-    PendingContainerMetadata,
-    PendingSwitchMemory,
 }
 
 impl Reason {
@@ -179,27 +174,6 @@ fn allowed(field: &str, ty: &str, dir: &str, theirs: &str, ours: &str, cols: &BT
     }
     if exit && fd_context(field) && fd_unknown {
         return Some(Reason::PendingEnterFd);
-    }
-    // (Scheduler switches keep the thread's last latency in libsinsp.)
-    let latency = field.starts_with("evt.latency") || field == "evt.wait_latency";
-    if latency && ((exit && ours == "<NA>") || (ty == "switch" && matches!(ours, "0" | "000000000" | "0ns"))) {
-        return Some(Reason::PendingLatency);
-    }
-    if matches!(field, "fd.lip" | "fd.rip" | "fd.lport" | "fd.rport" | "fd.lproto" | "fd.rproto" | "fd.is_server")
-        && ours == "<NA>"
-    {
-        return Some(Reason::PendingInterfaces);
-    }
-    if matches!(field, "container.mounts" | "container.image.digest") && ours == "<NA>" {
-        return Some(Reason::PendingContainerMetadata);
-    }
-    if matches!(field, "proc.vmsize" | "proc.vmrss" | "proc.vmswap" | "thread.vmsize" | "thread.vmrss") {
-        return Some(Reason::PendingSwitchMemory);
-    }
-    if ty == "container"
-        && matches!(field, "proc.exe" | "proc.exeline" | "proc.cwd" | "proc.ppid" | "user.loginuid" | "user.loginname")
-    {
-        return Some(Reason::PendingContainerThread);
     }
     None
 }

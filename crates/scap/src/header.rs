@@ -242,6 +242,9 @@ pub struct ProcessInfo {
     pub exe_from_memfd: bool,
     /// Executable on an overlayfs lower layer (libs ≥0.10 layout).
     pub exe_lower_layer: bool,
+    /// Start time (ns since the epoch), when a /proc scan knows it; not
+    /// stored in capture files (0 when read from one).
+    pub clone_ts: u64,
     /// The thread's file descriptors (from the fd list blocks).
     pub fds: Vec<FdInfo>,
 }
@@ -288,6 +291,7 @@ impl Default for ProcessInfo {
             exe_ino_mtime: 0,
             exe_from_memfd: false,
             exe_lower_layer: false,
+            clone_ts: 0,
             fds: Vec::new(),
         }
     }

@@ -650,6 +650,7 @@ fn sample_header() -> CaptureHeader {
         exe_ino_mtime: 14,
         exe_from_memfd: true,
         exe_lower_layer: true,
+        clone_ts: 0,
         fds: vec![],
     };
     let (_, fds) = fd_entries(true);

@@ -38,6 +38,18 @@ impl Runtime {
         }
     }
 
+    /// libs' `sinsp_container_type` code of the runtime (container events).
+    pub fn libs_type(self) -> u64 {
+        match self {
+            Runtime::Docker => 0,
+            Runtime::Lxc => 1,
+            Runtime::Containerd => 7,
+            Runtime::CriO => 8,
+            Runtime::Podman => 11,
+            Runtime::Nspawn | Runtime::Other => 12,
+        }
+    }
+
     /// The runtime of libs' `sinsp_container_type` code (container events).
     pub fn from_libs_type(t: u64) -> Runtime {
         match t {
@@ -73,6 +85,105 @@ pub struct Container {
     pub image_tag: Str,
     /// Whether it runs privileged, when known.
     pub privileged: Option<bool>,
+    /// Image digest (`sha256:...`), when known.
+    pub image_digest: Str,
+    /// Its mounts, in the runtime's order.
+    pub mounts: Vec<Mount>,
+    /// Its labels (Kubernetes pod labels included), in the runtime's order.
+    pub labels: Vec<(Str, Str)>,
+    /// When it was created, in ns since the epoch; 0 when unknown.
+    pub start_ts: u64,
+}
+
+/// One mount of a container (`container.mount.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    /// Path on the host (or volume source).
+    pub source: Str,
+    /// Path in the container.
+    pub dest: Str,
+    /// Mode string the runtime gives (`z`, `ro`, ...), often empty.
+    pub mode: Str,
+    /// Writable.
+    pub rw: bool,
+    /// Propagation (`rprivate`, `shared`...), often empty.
+    pub propagation: Str,
+}
+
+impl Container {
+    /// A container known by its id only.
+    pub fn new(id: Str, full_id: Str, runtime: Runtime) -> Container {
+        let e = crate::util::empty_str;
+        Container {
+            id,
+            full_id,
+            runtime,
+            name: e(),
+            image: e(),
+            image_id: e(),
+            image_repo: e(),
+            image_tag: e(),
+            privileged: None,
+            image_digest: e(),
+            mounts: Vec::new(),
+            labels: Vec::new(),
+            start_ts: 0,
+        }
+    }
+
+    /// The value of label `key`.
+    pub fn label(&self, key: &[u8]) -> Option<&[u8]> {
+        self.labels.iter().find(|(k, _)| **k == *key).map(|(_, v)| &**v)
+    }
+
+    /// The container event (libs' `PPME_CONTAINER_JSON_2_E` payload) that
+    /// describes it, so a capture replayed later knows what was known live.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut o = Vec::with_capacity(512);
+        o.extend_from_slice(b"{\"container\":{");
+        let kv = |o: &mut Vec<u8>, k: &str, v: &[u8]| {
+            json::put_str(o, k.as_bytes());
+            o.push(b':');
+            json::put_str(o, v);
+            o.push(b',');
+        };
+        kv(&mut o, "id", &self.id);
+        kv(&mut o, "full_id", &self.full_id);
+        kv(&mut o, "name", &self.name);
+        kv(&mut o, "image", &self.image);
+        kv(&mut o, "imageid", &self.image_id);
+        kv(&mut o, "imagerepo", &self.image_repo);
+        kv(&mut o, "imagetag", &self.image_tag);
+        kv(&mut o, "imagedigest", &self.image_digest);
+        o.extend_from_slice(format!("\"type\":{},", self.runtime.libs_type()).as_bytes());
+        if let Some(p) = self.privileged {
+            o.extend_from_slice(format!("\"privileged\":{p},").as_bytes());
+        }
+        o.extend_from_slice(format!("\"created_time\":{},", self.start_ts / 1_000_000_000).as_bytes());
+        o.extend_from_slice(b"\"Mounts\":[");
+        for (i, m) in self.mounts.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            o.push(b'{');
+            kv(&mut o, "Source", &m.source);
+            kv(&mut o, "Destination", &m.dest);
+            kv(&mut o, "Mode", &m.mode);
+            kv(&mut o, "Propagation", &m.propagation);
+            o.extend_from_slice(format!("\"RW\":{}}}", m.rw).as_bytes());
+        }
+        o.extend_from_slice(b"],\"labels\":{");
+        for (i, (k, v)) in self.labels.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            json::put_str(&mut o, k);
+            o.push(b':');
+            json::put_str(&mut o, v);
+        }
+        o.extend_from_slice(b"}}}");
+        o
+    }
 }
 
 fn is_hex(b: &[u8]) -> bool {
@@ -126,7 +237,11 @@ pub fn container_of_cgroup(path: &[u8]) -> Option<(Runtime, &[u8])> {
         if find(parent, b"libpod").is_some() {
             return Some((Runtime::Podman, last));
         }
-        if find(parent, b"/containerd/").is_some() || find(parent, b"/ecs/").is_some() {
+        if find(parent, b"/containerd/").is_some()
+            || find(parent, b"/ecs/").is_some()
+            || parent.ends_with(b"/k8s.io/")
+            || parent == b"k8s.io/"
+        {
             return Some((Runtime::Containerd, last));
         }
     }
@@ -175,6 +290,17 @@ pub fn container_of_cgroups(cgroups: &[u8]) -> Option<(Runtime, &[u8])> {
     None
 }
 
+/// [`container_of_cgroups`] with the full id (what runtimes are asked).
+pub(crate) fn full_container_of_cgroups(cgroups: &[u8]) -> Option<(Runtime, &[u8])> {
+    crate::thread::split_nul(cgroups).find_map(|c| {
+        let path = match c.iter().rposition(|&b| b == b'=') {
+            Some(eq) => &c[eq + 1..],
+            None => c,
+        };
+        container_of_cgroup(path)
+    })
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -190,6 +316,27 @@ pub(crate) fn parse_container_json(json: &[u8]) -> Option<Container> {
         return None;
     }
     let full = s("full_id");
+    let new_str = crate::util::new_str;
+    let mounts = match c.get("Mounts") {
+        Some(json::Value::Arr(a)) => a
+            .iter()
+            .map(|m| {
+                let f = |k: &str| new_str(m.get(k).and_then(|v| v.as_str()).unwrap_or(b""));
+                Mount {
+                    source: f("Source"),
+                    dest: f("Destination"),
+                    mode: f("Mode"),
+                    rw: m.get("RW").and_then(|v| v.as_bool()).unwrap_or(false),
+                    propagation: f("Propagation"),
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let labels = match c.get("labels") {
+        Some(json::Value::Obj(m)) => m.iter().filter_map(|(k, v)| Some((new_str(k), new_str(v.as_str()?)))).collect(),
+        _ => Vec::new(),
+    };
     Some(Container {
         full_id: if full.is_empty() { id.clone() } else { full },
         id,
@@ -200,6 +347,10 @@ pub(crate) fn parse_container_json(json: &[u8]) -> Option<Container> {
         image_repo: s("imagerepo"),
         image_tag: s("imagetag"),
         privileged: c.get("privileged").and_then(|v| v.as_bool()),
+        image_digest: s("imagedigest"),
+        mounts,
+        labels,
+        start_ts: c.get("created_time").and_then(|v| v.as_u64()).unwrap_or(0).saturating_mul(1_000_000_000),
     })
 }
 
@@ -241,6 +392,24 @@ mod json {
                 _ => None,
             }
         }
+    }
+
+    /// Appends `s` as a JSON string (bytes outside UTF-8 pass as they are:
+    /// the reader above takes them back unchanged).
+    pub fn put_str(o: &mut Vec<u8>, s: &[u8]) {
+        o.push(b'"');
+        for &c in s {
+            match c {
+                b'"' => o.extend_from_slice(b"\\\""),
+                b'\\' => o.extend_from_slice(b"\\\\"),
+                b'\n' => o.extend_from_slice(b"\\n"),
+                b'\r' => o.extend_from_slice(b"\\r"),
+                b'\t' => o.extend_from_slice(b"\\t"),
+                c if c < 0x20 => o.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                c => o.push(c),
+            }
+        }
+        o.push(b'"');
     }
 
     pub fn parse(b: &[u8]) -> Option<Value> {

@@ -161,6 +161,8 @@ impl Default for Fd {
             dev: 0,
             sock: SockInfo::default(),
             name: empty_str(),
+            name_raw: empty_str(),
+            renamed_at: 0,
         }
     }
 }
@@ -321,6 +323,13 @@ pub struct Fd {
     /// The name: absolute path, socket tuple (`1.2.3.4:5->6.7.8.9:80`),
     /// server address, unix path, or empty.
     pub name: Str,
+    /// The path as the opening call gave it (`fd.nameraw`: libsinsp's
+    /// `m_name_raw`), for files; empty otherwise. Shares `name` when the
+    /// two are the same (an absolute, clean path).
+    pub name_raw: Str,
+    /// The number (`Counters::events`) of the event that last gave it a
+    /// new name, 0 if none did (`fd.name_changed` of that event).
+    pub renamed_at: u64,
 }
 
 impl Fd {

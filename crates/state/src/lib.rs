@@ -56,6 +56,7 @@ names and images only from the capture's container events.
 mod container;
 mod error;
 mod fd;
+mod lookup;
 mod parse;
 mod proc;
 mod snapshot;
@@ -69,9 +70,11 @@ use std::sync::Arc;
 use saker_abi::Event;
 use saker_scap::{CaptureHeader, FdInfo, FdKind, InterfaceAddr, ProcessInfo};
 
-pub use container::{Container, Runtime, container_of_cgroup, container_of_cgroups};
+pub use container::{Container, Mount, Runtime, container_of_cgroup, container_of_cgroups};
 pub use error::StateError;
 pub use fd::{Fd, FdType, SockInfo, fd_flags, l4};
+pub use lookup::{LookupHandle, LookupRequest, LookupWorker, lookup_channel};
+pub use proc::read_users_at;
 pub use snapshot::machine_info;
 pub use thread::{ExecInfo, FdTable, Thread, exe_flags, thread_flags};
 pub use util::{Str, append_path, concat_paths};
@@ -116,6 +119,10 @@ pub struct Counters {
     pub threads_added: u64,
     /// Threads purged (exit, tid reuse).
     pub threads_removed: u64,
+    /// Containers whose metadata was asked of the runtimes.
+    pub container_lookups: u64,
+    /// Exited threads whose children were given to a reaper.
+    pub threads_reparented: u64,
     /// Threads first seen in an event that nothing was known about
     /// (libsinsp's placeholder entries, or /proc lookups on a live host).
     pub threads_repaired: u64,
@@ -241,6 +248,12 @@ pub struct State {
     /// Fds to close before the next event, and the thread they belong to.
     pending_fds: (i64, Vec<i64>),
     scratch: Vec<u8>,
+    /// Where new containers are looked up (live), if anywhere.
+    lookup: Option<lookup::LookupHandle>,
+    /// Containers asked for and not answered (or answered with nothing).
+    requested: util::FxHashSet<Str>,
+    /// Containers whose metadata arrived, for a capture writer to record.
+    new_containers: Vec<Container>,
 }
 
 /// libsinsp's placeholder fd number for a close that a new fd canceled.
@@ -255,15 +268,8 @@ impl State {
             user_count: 0,
             containers: FxHashMap::default(),
             host: Container {
-                id: new_str(b"host"),
-                full_id: new_str(b"host"),
-                runtime: Runtime::Other,
                 name: new_str(b"host"),
-                image: util::empty_str(),
-                image_id: util::empty_str(),
-                image_repo: util::empty_str(),
-                image_tag: util::empty_str(),
-                privileged: None,
+                ..Container::new(new_str(b"host"), new_str(b"host"), Runtime::Other)
             },
             ipv4_ifs: Vec::new(),
             ipv6_ifs: Vec::new(),
@@ -276,6 +282,9 @@ impl State {
             any_close_canceled: false,
             pending_fds: (-1, Vec::new()),
             scratch: Vec::with_capacity(256),
+            lookup: None,
+            requested: util::FxHashSet::default(),
+            new_containers: Vec::new(),
         }
     }
 
@@ -345,7 +354,100 @@ impl State {
     pub fn apply(&mut self, event: &Event<'_>, cpu: u16) {
         let _ = cpu;
         self.counters.events += 1;
+        if let Some(l) = &self.lookup
+            && l.has_results()
+        {
+            self.take_lookups();
+        }
         parse::apply(self, event);
+    }
+
+    /// Looks the metadata of containers up through `handle` from now on
+    /// (see [`lookup_channel`]): those of the threads already known at
+    /// once, new ones when first seen. Live only: captures carry their own
+    /// container events.
+    pub fn set_container_lookup(&mut self, handle: LookupHandle) {
+        self.lookup = Some(handle);
+        let seen: Vec<(Arc<ExecInfo>, i64)> = self
+            .threads
+            .values()
+            .filter(|t| !t.info.container_id.is_empty() && t.is_main_thread())
+            .map(|t| (t.info.clone(), t.pid))
+            .collect();
+        for (info, pid) in seen {
+            self.container_seen(&info, pid);
+        }
+    }
+
+    /// Asks for the metadata of the container of `info` unless it is
+    /// known or asked for already.
+    pub(crate) fn container_seen(&mut self, info: &ExecInfo, pid: i64) {
+        let Some(l) = &self.lookup else { return };
+        let id = &info.container_id;
+        if id.is_empty() || self.containers.contains_key(id) || self.requested.contains(id) {
+            return;
+        }
+        // The full id is in the cgroups (the table keys the short one).
+        let full = container::full_container_of_cgroups(&info.cgroups);
+        let Some((runtime, full_id)) = full else { return };
+        let r = LookupRequest { id: id.clone(), full_id: new_str(full_id), runtime, pid };
+        if l.request(r) {
+            self.counters.container_lookups += 1;
+            self.requested.insert(id.clone());
+        }
+    }
+
+    fn take_lookups(&mut self) {
+        let Some(mut l) = self.lookup.take() else { return };
+        l.drain(|c, users, groups| {
+            self.requested.remove(&c.id);
+            // The container's own users and groups (user.name in it).
+            for u in users {
+                self.add_user(&c.id, u.clone());
+            }
+            for g in groups {
+                self.add_group(&c.id, g.clone());
+            }
+            if self.new_containers.len() < 4096 {
+                self.new_containers.push(c.clone());
+            }
+            self.add_container(c);
+        });
+        self.lookup = Some(l);
+    }
+
+    /// Containers whose metadata arrived since the last call, for a
+    /// capture writer to record as container events.
+    pub fn take_new_containers(&mut self) -> Vec<Container> {
+        std::mem::take(&mut self.new_containers)
+    }
+
+    /// Whether [`State::take_new_containers`] has anything.
+    #[inline]
+    pub fn has_new_containers(&self) -> bool {
+        !self.new_containers.is_empty()
+    }
+
+    /// Forgets a container that exited (its pid namespace's init left),
+    /// when metadata is looked up live.
+    pub(crate) fn container_exited(&mut self, id: &Str) {
+        if self.lookup.is_none() {
+            return;
+        }
+        // A thread of a multi-threaded init that execs takes the init's
+        // place and the entry of the thread it was leaves: the container
+        // lives on while an init of it (vpid 1) is alive in the table. Rare
+        // (an init leaving), so a pass over the table is fine.
+        if self.threads.values().any(|o| o.vpid == 1 && o.info.container_id == *id && !o.is_closed()) {
+            return;
+        }
+        {
+            self.containers.remove(id);
+            self.requested.remove(id);
+            if let Some(db) = self.users.remove(id) {
+                self.user_count -= db.users.len() + db.groups.len();
+            }
+        }
     }
 
     /// The event types whose events change nothing a reader of `reads`
@@ -419,6 +521,12 @@ impl State {
     /// it is not known).
     #[inline]
     pub fn cwd(&self, tid: i64) -> Option<&[u8]> {
+        // A container event's pseudo-thread has an empty cwd (libsinsp's).
+        if let Some(o) = &self.overlay
+            && o.tid == tid
+        {
+            return Some(&o.cwd);
+        }
         self.main_thread(tid).map(|t| &*t.cwd)
     }
 
@@ -447,17 +555,7 @@ impl State {
             return Some(Cow::Borrowed(c));
         }
         let runtime = container_of_cgroups(&t.info.cgroups).map_or(Runtime::Other, |(r, _)| r);
-        Some(Cow::Owned(Container {
-            id: id.clone(),
-            full_id: id.clone(),
-            runtime,
-            name: util::empty_str(),
-            image: util::empty_str(),
-            image_id: util::empty_str(),
-            image_repo: util::empty_str(),
-            image_tag: util::empty_str(),
-            privileged: None,
-        }))
+        Some(Cow::Owned(Container::new(id.clone(), id.clone(), runtime)))
     }
 
     /// The container with this id, if a container event described it.
@@ -678,6 +776,8 @@ impl State {
         t.tty = p.tty;
         t.loginuid = p.loginuid;
         t.pidns_init_start_ts = p.pidns_init_start_ts;
+        // Start times of processes found by a /proc scan (proc.duration).
+        t.clone_ts = p.clone_ts;
         t.cap_inheritable = p.cap_inheritable;
         t.cap_permitted = p.cap_permitted;
         t.cap_effective = p.cap_effective;

@@ -16,6 +16,8 @@ pub(crate) const PPM_O_DIRECTORY: u32 = 1 << 10;
 pub(crate) const PPM_O_CLOEXEC: u32 = 1 << 12;
 /// Linux `SOCK_CLOEXEC` (socket type and accept4 flags are raw).
 const SOCK_CLOEXEC: u64 = 0o2000000;
+/// prctl's option (Linux's value: the drivers pass options unchanged).
+const PR_SET_CHILD_SUBREAPER: u64 = 36;
 const PPM_AF_UNIX: u8 = 1;
 const PPM_AF_INET: u8 = 2;
 const PPM_AF_INET6: u8 = 10;
@@ -267,6 +269,9 @@ struct Ctx<'e, 'a> {
     fd: Option<i64>,
     /// The matching enter event, when it was stored and is valid.
     enter: Option<Event<'e>>,
+    /// The event's number (`Counters::events`): an fd renamed by it keeps
+    /// it (`fd.name_changed`).
+    num: u64,
 }
 
 /// What applying an event can change.
@@ -328,11 +333,13 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
                 let mut name = b"container:".to_vec();
                 name.extend_from_slice(&c.id);
                 let name = new_str(&name);
-                let info =
-                    ExecInfo { comm: name.clone(), exe: name, container_id: c.id.clone(), ..ExecInfo::default() };
+                // ... with an empty exe and cwd, no parent (0) and loginuid 0.
+                let info = ExecInfo { comm: name, exe: empty_str(), container_id: c.id.clone(), ..ExecInfo::default() };
                 let mut t = Thread::new(ev.tid() as i64, -1, Arc::new(info));
                 t.vtid = -2;
                 t.vpid = -2;
+                t.ptid = 0;
+                t.loginuid = 0;
                 s.overlay = Some(Box::new(t));
                 s.add_container(c);
             }
@@ -340,17 +347,10 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
         }
         t::CONTAINER_E => {
             if let Some(id) = pstr(ev, 0) {
-                let e = empty_str();
                 s.add_container(Container {
-                    id: new_str(id),
-                    full_id: new_str(id),
-                    runtime: Runtime::from_libs_type(pu64(ev, 1).unwrap_or(u64::MAX)),
                     name: new_str(pstr(ev, 2).unwrap_or(b"")),
                     image: new_str(pstr(ev, 3).unwrap_or(b"")),
-                    image_id: e.clone(),
-                    image_repo: e.clone(),
-                    image_tag: e,
-                    privileged: None,
+                    ..Container::new(new_str(id), new_str(id), Runtime::from_libs_type(pu64(ev, 1).unwrap_or(u64::MAX)))
                 });
             }
             return;
@@ -387,7 +387,8 @@ pub(crate) fn apply(s: &mut State, ev: &Event<'_>) {
     } else {
         None
     };
-    let mut cx = Ctx { ev, ty, tid, known, fd, enter };
+    let num = s.counters.events;
+    let mut cx = Ctx { ev, ty, tid, known, fd, enter, num };
     if !enter_dir && known && fd.is_some() && s.any_close_canceled {
         s.check_close_canceled(&cx);
     }
@@ -655,6 +656,15 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
             {
                 Arc::make_mut(&mut t.info).comm = new_str(name);
             }
+            // PR_SET_CHILD_SUBREAPER: orphans of its descendants come to
+            // this process rather than to init (see `reparent_children`).
+            if pi64(cx.ev, 0).is_some_and(|r| r >= 0)
+                && pu64(cx.ev, 1) == Some(PR_SET_CHILD_SUBREAPER)
+                && let Some(m) = s.main_tid(cx.tid)
+                && let Some(t) = s.threads.get_mut(&m)
+            {
+                t.child_subreaper = pi64(cx.ev, 3).is_some_and(|v| v != 0);
+            }
         }
         t::GETRLIMIT_X | t::SETRLIMIT_X | t::PRLIMIT_X => parse_rlimit_exit(s, cx),
         t::BRK_4_X | t::MMAP_X | t::MMAP2_X | t::MUNMAP_X => {
@@ -677,6 +687,10 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
         t::PROCEXIT_E | t::PROCEXIT_1_E => {
             if let Some(t) = s.threads.get_mut(&cx.tid) {
                 t.flags |= tf::CLOSED;
+                // Older events have no reaper; the modern probe writes 0
+                // (it does not compute one): both leave the choice to
+                // `reparent_children`.
+                t.reaper_tid = if cx.ty == t::PROCEXIT_1_E { pi64(cx.ev, 4).unwrap_or(0) } else { 0 };
                 s.pending_thread = Some(cx.tid);
                 if t.awaiting_parent_clone {
                     // Bounded: a parent event that never comes (dropped)
@@ -778,6 +792,10 @@ impl State {
             }
         }
         self.counters.threads_added += 1;
+        if self.lookup.is_some() && !t.info.container_id.is_empty() {
+            let info = t.info.clone();
+            self.container_seen(&info, t.pid);
+        }
         self.threads.insert(t.tid, t);
         true
     }
@@ -786,6 +804,12 @@ impl State {
     /// other threads are still alive stays (closed) until the last one
     /// goes, unless `force`.
     pub(crate) fn remove_thread(&mut self, tid: i64, force: bool) {
+        let Some(t) = self.threads.get(&tid) else { return };
+        if t.flags & tf::CLOSED != 0 {
+            // An exited thread's children belong to a reaper from now on,
+            // even when the thread itself stays for its process's others.
+            self.reparent_children(tid);
+        }
         let Some(t) = self.threads.get(&tid) else { return };
         let nchilds = t.nchilds;
         if nchilds != 0 && !force {
@@ -805,11 +829,83 @@ impl State {
         if let Some(t) = self.threads.remove(&tid) {
             self.counters.threads_removed += 1;
             self.counters.fds_removed += t.fds.len() as u64;
+            if t.vpid == 1 && t.tid == t.pid && !t.info.container_id.is_empty() {
+                self.container_exited(&t.info.container_id);
+            }
         }
         if nchilds != 0 {
             // A main thread removed before its threads: recount every
             // process's threads (libsinsp's recreate_child_dependencies).
             self.recount_children();
+        }
+    }
+
+    /// Gives the children of exited thread `tid` to their new parent, as
+    /// the kernel does (and libsinsp after it), so that `proc.pname`,
+    /// `proc.ppid` and `proc.aname` of orphans name their reaper: another
+    /// live thread of the same process; else the reaper the procexit event
+    /// named; else the nearest ancestor that made itself a child subreaper
+    /// (below the pid namespace's init); else, live, the parent /proc shows
+    /// (subreapers set before saker started); else the init of the pid
+    /// namespace, or 0 when it cannot be known.
+    ///
+    /// One pass over the table per exit (no allocation); a second only
+    /// when there are children to move.
+    fn reparent_children(&mut self, tid: i64) {
+        let Some(dead) = self.threads.get(&tid) else { return };
+        let (pid, event_reaper, vpid) = (dead.pid, dead.reaper_tid, dead.vpid);
+        let mut first_child = None;
+        let mut sibling = None;
+        for t in self.threads.values() {
+            if t.ptid == tid && t.tid != tid && first_child.is_none() {
+                first_child = Some(t.tid);
+            }
+            if t.pid == pid && t.tid != tid && t.flags & tf::CLOSED == 0 && sibling.is_none() {
+                sibling = Some(t.tid);
+            }
+        }
+        let Some(first_child) = first_child else { return };
+        let reaper = sibling
+            .or_else(|| (event_reaper > 0 && event_reaper != tid).then_some(event_reaper))
+            .unwrap_or_else(|| self.find_reaper(tid, pid, vpid, first_child));
+        for t in self.threads.values_mut() {
+            if t.ptid == tid && t.tid != tid {
+                t.ptid = reaper;
+            }
+        }
+        self.counters.threads_reparented += 1;
+    }
+
+    /// The reaper of the orphans of `tid` (of process `pid`) when neither
+    /// its process nor its exit event names one; see `reparent_children`.
+    fn find_reaper(&self, tid: i64, pid: i64, vpid: i64, child: i64) -> i64 {
+        // The kernel starts at the process's parent and stays in its pid
+        // namespace: the walk ends at the namespace's init (vpid 1).
+        let mut ns_init = None;
+        let start = self.threads.get(&pid).map_or(tid, |m| m.tid);
+        for a in self.ancestors(start) {
+            let main = self.threads.get(&a.pid).unwrap_or(a);
+            if a.vpid == 1 || a.tid == 1 {
+                ns_init = Some(a.tid);
+                break;
+            }
+            if main.child_subreaper && main.flags & tf::CLOSED == 0 {
+                return main.tid;
+            }
+        }
+        if let Source::Live(root) = &self.source
+            && let Some(p) = crate::proc::read_ppid(root, child)
+            && p > 0
+            && p != tid
+            && p != pid
+        {
+            return p;
+        }
+        match ns_init {
+            Some(i) => i,
+            // Outside any pid namespace (vpid = pid, or unknown), init is 1.
+            None if vpid <= 0 || vpid == pid => 1,
+            None => 0,
         }
     }
 
@@ -833,6 +929,11 @@ impl State {
     /// replaces an existing one; a new fd over one whose close is in
     /// progress cancels that close.
     fn add_fd(&mut self, tid: i64, fd: i64, mut new: Fd) -> bool {
+        // A new fd with a name was named by this event (not a bare socket
+        // or pipe).
+        if !new.name.is_empty() {
+            new.renamed_at = self.counters.events;
+        }
         let Some(m) = self.main_tid(tid) else { return false };
         let max = self.limits.max_fds_per_process;
         let t = self.threads.get_mut(&m).unwrap();
@@ -1074,6 +1175,8 @@ fn parse_open_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     let mut full = std::mem::take(&mut s.scratch);
     concat_paths(&mut full, &base, name);
     let mut f = Fd::new(if flags & PPM_O_DIRECTORY != 0 { FdType::Directory } else { FdType::File }, new_str(&full));
+    // The raw path costs nothing more when it is the absolute name.
+    f.name_raw = if *full == *name { f.name.clone() } else { new_str(name) };
     s.scratch = full;
     f.open_flags = flags;
     f.dev = dev;
@@ -1282,7 +1385,11 @@ fn parse_bind_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
             }
             _ => {}
         }
-        f.name = new_str(&name);
+        let renamed = new_str(&name);
+        if *f.name != *renamed {
+            f.renamed_at = cx.num;
+        }
+        f.name = renamed;
     }
     s.scratch = name;
 }
@@ -1314,7 +1421,11 @@ fn parse_connect_enter(s: &mut State, cx: &mut Ctx<'_, '_>) {
             PPM_AF_INET | PPM_AF_INET6 => {}
             _ => {
                 sockaddr_text(addr, &mut name);
-                f.name = new_str(&name);
+                let renamed = new_str(&name);
+                if *f.name != *renamed {
+                    f.renamed_at = cx.num;
+                }
+                f.name = renamed;
                 set_unix_info(f, addr);
             }
         }
@@ -1445,11 +1556,19 @@ fn parse_connect_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
                 swap_addresses(f);
             }
             f.sockinfo_name(&mut name);
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
         }
         _ => {
             socktuple_text(tuple, &mut name);
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
             set_unix_info(f, tuple);
         }
     }
@@ -1499,7 +1618,11 @@ fn parse_accept_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     }
     let mut name = std::mem::take(&mut s.scratch);
     socktuple_text(tuple, &mut name);
-    f.name = new_str(&name);
+    let renamed = new_str(&name);
+    if *f.name != *renamed {
+        f.renamed_at = cx.num;
+    }
+    f.name = renamed;
     s.scratch = name;
     f.flags = fd_flags::ROLE_SERVER | fd_flags::CONNECTED;
     let flags = match cx.ty {
@@ -1738,11 +1861,19 @@ fn parse_datagram_exit(s: &mut State, cx: &mut Ctx<'_, '_>, incoming: bool) {
                 swap_addresses(f);
             }
             f.sockinfo_name(&mut name);
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
         } else {
             socktuple_text(tuple, &mut name);
             let f = s.threads.get_mut(&m).unwrap().fds.map.get_mut(&fdn).unwrap();
-            f.name = new_str(&name);
+            let renamed = new_str(&name);
+            if *f.name != *renamed {
+                f.renamed_at = cx.num;
+            }
+            f.name = renamed;
         }
     }
     s.scratch = name;
@@ -2149,7 +2280,17 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         concat_paths(&mut out, s.cwd(tid).unwrap_or(b""), p);
         exepath = Some(out);
     }
-    let t = s.threads.get_mut(&tid).unwrap();
+    // A memfd executable: the probe's path stops at its mount's root ("/");
+    // libsinsp names it `memfd:<name>`.
+    let from_memfd = matches!(ty, t::EXECVE_19_X | t::EXECVEAT_X)
+        && np > 19
+        && pu64(ev, 19).is_some_and(|f| f as u32 & exe_flags::FROM_MEMFD != 0);
+    if (from_memfd || exepath.as_deref() == Some(b"/"))
+        && let Some(name) = memfd_exe_name(s, cx, tid)
+    {
+        exepath = Some(name);
+    }
+    let mut t = s.threads.get_mut(&tid).unwrap();
     let old = &t.info;
     let mut info = ExecInfo {
         comm: new_str(comm),
@@ -2172,6 +2313,11 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         info.container_id = container_of_cgroups(c).map_or_else(empty_str, |(_, id)| new_str(id));
     }
     t.info = Arc::new(info);
+    if s.lookup.is_some() && !t.info.container_id.is_empty() {
+        let (info, pid) = (t.info.clone(), t.pid);
+        s.container_seen(&info, pid);
+        t = s.threads.get_mut(&tid).unwrap();
+    }
     if let Some(pid) = pi64(ev, 4) {
         t.pid = pid;
     }
@@ -2231,6 +2377,60 @@ fn parse_execve_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
         t.fds.map.retain(|_, f| !f.is_cloexec());
         s.counters.fds_removed += (before - t.fds.map.len()) as u64;
     }
+}
+
+/// The `memfd:<name>` of the executable `tid` just ran from a memfd: the
+/// fd an `execveat(fd, "", AT_EMPTY_PATH)` named, else (live) what /proc
+/// shows (`/memfd:<name> (deleted)`).
+fn memfd_exe_name(s: &State, cx: &Ctx<'_, '_>, tid: i64) -> Option<Vec<u8>> {
+    if let Some(e) = &cx.enter
+        && e.event_type().0 == t::EXECVEAT_E
+        && pstr(e, 1).is_some_and(<[u8]>::is_empty)
+        && pu64(e, 2).is_some_and(|f| f & 1 != 0)
+        && let Some(f) = pi64(e, 0).and_then(|fd| s.fd(tid, fd))
+        && f.ty == FdType::Memfd
+    {
+        return Some(f.name.to_vec());
+    }
+    // execve("/proc/self/fd/N") (fexecve without execveat): fd N of the
+    // image that called it.
+    if let Some(e) = &cx.enter
+        && let Some(path) = pstr(e, if e.event_type().0 == t::EXECVEAT_E { 1 } else { 0 })
+        && let Some(fd) = proc_fd_path(path, s.threads.get(&tid).map_or(-1, |t| t.pid))
+        && let Some(f) = s.fd(tid, fd)
+        && f.ty == FdType::Memfd
+    {
+        return Some(f.name.to_vec());
+    }
+    if let crate::Source::Live(root) = &s.source
+        && let Some(n) = crate::proc::memfd_exe(root, tid)
+    {
+        return Some(n);
+    }
+    // The modern probe gives neither the path asked for nor the memfd's
+    // name, and a short-lived program is gone from /proc already: the fd
+    // it ran from was open when it exec'd, so a sole memfd of the image
+    // that called execve is it.
+    let fds = s.fds(tid)?;
+    let mut memfds = fds.map.values().filter(|f| f.ty == FdType::Memfd);
+    let only = memfds.next()?;
+    memfds.next().is_none().then(|| only.name.to_vec())
+}
+
+/// N of `/proc/self/fd/N`, `/proc/<pid>/fd/N` or `/dev/fd/N`.
+fn proc_fd_path(path: &[u8], pid: i64) -> Option<i64> {
+    let n = if let Some(n) = path.strip_prefix(b"/dev/fd/") {
+        n
+    } else {
+        let rest = path.strip_prefix(b"/proc/")?;
+        let slash = rest.iter().position(|&c| c == b'/')?;
+        let who = &rest[..slash];
+        if who != b"self" && who != pid.to_string().as_bytes() {
+            return None;
+        }
+        rest[slash..].strip_prefix(b"/fd/")?
+    };
+    std::str::from_utf8(n).ok()?.parse().ok()
 }
 
 #[cfg(test)]

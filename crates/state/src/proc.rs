@@ -50,6 +50,36 @@ pub(crate) fn read_thread(root: &Path, tid: i64) -> Option<ProcessInfo> {
     read_task(root, pid, tid, &mut SocketTables::default())
 }
 
+/// The parent /proc shows for `tid` now (`PPid`, a process id).
+pub(crate) fn read_ppid(root: &Path, tid: i64) -> Option<i64> {
+    let status = fs::read(root.join("proc").join(tid.to_string()).join("status")).ok()?;
+    field(&status, b"PPid:").and_then(num)
+}
+
+/// When the host booted, in ns since the epoch (now minus /proc/uptime;
+/// read once).
+fn boot_time_ns() -> Option<u64> {
+    static BOOT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let up = fs::read_to_string("/proc/uptime").ok()?;
+        let up: f64 = up.split_whitespace().next()?.parse().ok()?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos() as u64;
+        now.checked_sub((up * 1e9) as u64)
+    })
+}
+
+/// libsinsp's name of a memfd executable (`memfd:<name>`) from the
+/// kernel's path of it (`/memfd:<name> (deleted)`).
+fn memfd_name(link: &[u8]) -> Option<Vec<u8>> {
+    let name = link.strip_prefix(b"/")?;
+    name.starts_with(b"memfd:").then(|| name.strip_suffix(b" (deleted)").unwrap_or(name).to_vec())
+}
+
+/// The `memfd:<name>` of `tid`'s executable, if it runs from a memfd.
+pub(crate) fn memfd_exe(root: &Path, tid: i64) -> Option<Vec<u8>> {
+    memfd_name(&readlink(&root.join("proc").join(tid.to_string()).join("exe"))?)
+}
+
 fn num(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.trim().parse().ok()
 }
@@ -85,6 +115,12 @@ fn read_task(root: &Path, pid: i64, tid: i64, sockets: &mut SocketTables) -> Opt
     p.tty = at(4).unwrap_or(0) as u32;
     p.pfminor = at(7).unwrap_or(0) as u64;
     p.pfmajor = at(9).unwrap_or(0) as u64;
+    // starttime (field 22): clock ticks since boot, in USER_HZ (100 on
+    // every Linux ABI).
+    p.clone_ts = match (at(19), boot_time_ns()) {
+        (Some(ticks), Some(boot)) if ticks >= 0 => boot + ticks as u64 * 10_000_000,
+        _ => 0,
+    };
     p.comm = fs::read(tdir.join("comm"))
         .map(|mut c| {
             if c.last() == Some(&b'\n') {
@@ -102,6 +138,10 @@ fn read_task(root: &Path, pid: i64, tid: i64, sockets: &mut SocketTables) -> Opt
         p.args.push(0);
     }
     p.exepath = readlink(&pdir.join("exe")).unwrap_or_default();
+    if let Some(name) = memfd_name(&p.exepath) {
+        p.exepath = name;
+        p.exe_from_memfd = true;
+    }
     p.cwd = readlink(&pdir.join("cwd")).unwrap_or_default();
     p.root = readlink(&pdir.join("root")).unwrap_or_default();
     if tid == pid {
@@ -344,6 +384,13 @@ fn open_flags_to_ppm(f: u32) -> u32 {
 }
 
 /// Users and groups of `root/etc/passwd` and `root/etc/group`.
+/// The users and groups of `root/etc/passwd` and `root/etc/group` (a
+/// host's, or a container's through `/proc/PID/root`); missing files give
+/// none.
+pub fn read_users_at(root: &Path) -> (Vec<User>, Vec<Group>) {
+    read_users(root)
+}
+
 fn read_users(root: &Path) -> (Vec<User>, Vec<Group>) {
     let mut users = Vec::new();
     if let Ok(text) = fs::read(root.join("etc/passwd")) {

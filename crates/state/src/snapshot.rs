@@ -187,6 +187,7 @@ impl State {
             exe_ino_mtime: t.exe_ino_mtime,
             exe_from_memfd: t.exe_flags & exe_flags::FROM_MEMFD != 0,
             exe_lower_layer: t.exe_flags & exe_flags::LOWER_LAYER != 0,
+            clone_ts: t.clone_ts,
             fds,
         }
     }

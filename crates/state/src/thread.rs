@@ -226,6 +226,13 @@ pub struct Thread {
     pub(crate) fds: FdTable,
     /// Threads of this process (other than itself) in the table.
     pub(crate) nchilds: u32,
+    /// The reaper its procexit event named (libs' `reaper_tid`), 0 when
+    /// the event gave none: where its children go when it leaves.
+    pub(crate) reaper_tid: i64,
+    /// It called `prctl(PR_SET_CHILD_SUBREAPER, 1)` (meaningful on the main
+    /// thread: the kernel keeps the flag per process). /proc does not show
+    /// it, so only calls seen as events set it.
+    pub child_subreaper: bool,
     pub(crate) last: LastEvent,
 }
 
@@ -277,6 +284,8 @@ impl Thread {
             cwd: empty_str(),
             fds: FdTable::default(),
             nchilds: 0,
+            reaper_tid: 0,
+            child_subreaper: false,
             last: LastEvent {
                 ty: u16::MAX,
                 fd: -1,

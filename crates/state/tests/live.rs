@@ -23,6 +23,10 @@ fn from_proc_finds_this_process() {
     assert_eq!(me.pid, pid);
     let exe = std::env::current_exe().unwrap();
     assert_eq!(&*me.info.exepath, exe.as_os_str().as_encoded_bytes());
+    // Its start time, from /proc/PID/stat: before now, within the last hour
+    // (the test harness started it), at 10 ms precision.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    assert!(me.clone_ts > now - 3_600_000_000_000 && me.clone_ts <= now + 20_000_000, "{} vs {now}", me.clone_ts);
 
     let cwd = std::env::current_dir().unwrap();
     let mut want = cwd.as_os_str().as_encoded_bytes().to_vec();

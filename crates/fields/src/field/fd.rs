@@ -546,8 +546,11 @@ pub(crate) fn extract<'s>(
         }
         F::Connected => Raw::Bool(fd?.flags & fd_flags::CONNECTED != 0),
         F::NameChanged => {
-            fd?;
-            Raw::Bool(ctx.state.fd_name_changed(ev.tid() as i64)?)
+            let f = fd?;
+            match ctx.state.state() {
+                Some(s) => Raw::Bool(f.renamed_at != 0 && f.renamed_at == s.counters().events),
+                None => Raw::Bool(ctx.state.fd_name_changed(ev.tid() as i64)?),
+            }
         }
         // Name resolution is not done (sysdig resolves only when asked to).
         F::CipName | F::SipName | F::LipName | F::RipName => return None,
@@ -559,7 +562,7 @@ pub(crate) fn extract<'s>(
         }
         F::Ino => Raw::Int(fd?.ino as i64),
         F::Nameraw => match fd {
-            // The state keeps only the absolute name.
+            Some(fd) if !fd.name_raw.is_empty() => Raw::Str(&fd.name_raw),
             Some(_) => return None,
             None => name_from_creator(ctx, buf, true)?,
         },

@@ -683,6 +683,7 @@ mod fd_fields {
         assert_eq!(show(&mut s, &ok, "fd.num").unwrap(), "9");
         assert_eq!(show(&mut s, &ok, "fd.name").unwrap(), "/var/log/syslog");
         assert_eq!(show(&mut s, &ok, "fd.filename").unwrap(), "syslog");
+        assert_eq!(show(&mut s, &ok, "fd.nameraw").unwrap(), "/var/log/syslog");
     }
 
     #[test]

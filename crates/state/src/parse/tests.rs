@@ -297,6 +297,12 @@ fn open_resolves_relative_paths() {
     assert_eq!(name(&s, BASH, 3).as_deref(), Some("/home/v/f.txt"));
     open_x(&mut s, BASH, 4, "/etc//hosts", 1);
     assert_eq!(name(&s, BASH, 4).as_deref(), Some("/etc/hosts"));
+    // The path as given stays beside the absolute name (fd.nameraw).
+    assert_eq!(&*s.fd(BASH, 3).unwrap().name_raw, b"../v/./f.txt");
+    assert_eq!(&*s.fd(BASH, 4).unwrap().name_raw, b"/etc//hosts");
+    open_x(&mut s, BASH, 7, "/etc/hosts", 1);
+    let f = s.fd(BASH, 7).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&f.name, &f.name_raw), "a clean absolute path is not stored twice");
     // O_DIRECTORY makes a directory.
     open_x(&mut s, BASH, 6, "/tmp", 1 | super::PPM_O_DIRECTORY as u64);
     assert_eq!(s.fd(BASH, 6).unwrap().ty, FdType::Directory);
@@ -311,7 +317,7 @@ fn open_resolves_relative_paths() {
     assert_eq!(name(&s, BASH, 9).as_deref(), Some("/home/u/z"));
     // A failed open adds nothing.
     open_x(&mut s, BASH, -2, "nope", 1);
-    assert_eq!(s.fds(BASH).unwrap().len(), 9);
+    assert_eq!(s.fds(BASH).unwrap().len(), 10);
 }
 
 #[test]
@@ -760,4 +766,181 @@ fn switch_updates_the_threads_faults_and_its_processs_memory() {
         b.param_i64(0).param_u64(1).param_u64(1).param_u64(1).param_u64(1).param_u64(1);
     });
     assert!(s.thread(4242).is_none());
+}
+
+/// procexit of `tid` naming `reaper` (0: none, as the modern probe writes).
+fn procexit(s: &mut State, tid: i64, reaper: i64) {
+    apply(s, tid, t::PROCEXIT_1_E, None, |b| {
+        b.param_i64(0).param_i64(0).param_u64(0).param_u64(0).param_i64(reaper);
+    });
+}
+
+fn ppid_of(s: &State, tid: i64) -> i64 {
+    s.thread(tid).unwrap().ptid
+}
+
+/// bash (100) forks 200, which forks 300: the double fork of a daemon.
+fn double_fork(s: &mut State) {
+    clone20(s, BASH, 200, BASH, 1, 0, b"");
+    clone20(s, 200, 300, 200, BASH, 0, b"");
+    assert_eq!(ppid_of(s, 300), 200);
+}
+
+#[test]
+fn orphans_go_to_init() {
+    let mut s = state();
+    double_fork(&mut s);
+    procexit(&mut s, 200, 0);
+    // Not before the thread leaves the table (the exit event still sees it).
+    assert_eq!(ppid_of(&s, 300), 200);
+    tick(&mut s);
+    assert_eq!(ppid_of(&s, 300), 1);
+    assert_eq!(s.parent(300).map(|p| p.tid), Some(1));
+    assert_eq!(s.ancestors(300).map(|t| t.tid).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(s.counters().threads_reparented, 1);
+}
+
+#[test]
+fn orphans_go_to_the_reaper_the_event_names() {
+    let mut s = state();
+    double_fork(&mut s);
+    procexit(&mut s, 200, BASH);
+    tick(&mut s);
+    assert_eq!(ppid_of(&s, 300), BASH);
+    assert_eq!(comm(&s, s.parent(300).unwrap().tid).as_deref(), Some("bash"));
+}
+
+#[test]
+fn orphans_go_to_the_nearest_child_subreaper() {
+    let mut s = state();
+    // bash makes itself a subreaper (prctl(PR_SET_CHILD_SUBREAPER, 1)).
+    apply(&mut s, BASH, t::PRCTL_X, None, |b| {
+        b.param_i64(0).param_u64(36).param_empty().param_i64(1);
+    });
+    assert!(s.thread(BASH).unwrap().child_subreaper);
+    double_fork(&mut s);
+    // 300 forks 400 and exits too: 400 goes to bash, not to init.
+    clone20(&mut s, 300, 400, 300, 200, 0, b"");
+    procexit(&mut s, 200, 0);
+    tick(&mut s);
+    assert_eq!(ppid_of(&s, 300), BASH);
+    procexit(&mut s, 300, 0);
+    tick(&mut s);
+    assert_eq!(ppid_of(&s, 400), BASH);
+    // A subreaper that gives the role up no longer collects orphans.
+    apply(&mut s, BASH, t::PRCTL_X, None, |b| {
+        b.param_i64(0).param_u64(36).param_empty().param_i64(0);
+    });
+    clone20(&mut s, 400, 500, 400, BASH, 0, b"");
+    clone20(&mut s, 500, 600, 500, 400, 0, b"");
+    procexit(&mut s, 500, 0);
+    tick(&mut s);
+    assert_eq!(ppid_of(&s, 600), 1);
+    // A failed prctl changes nothing.
+    apply(&mut s, 400, t::PRCTL_X, None, |b| {
+        b.param_i64(-1).param_u64(36).param_empty().param_i64(1);
+    });
+    assert!(!s.thread(400).unwrap().child_subreaper);
+}
+
+#[test]
+fn orphans_of_a_thread_go_to_a_live_thread_of_its_process() {
+    let mut s = state();
+    // bash has a second thread, 101, which forks 300 and exits.
+    clone20(&mut s, BASH, 101, BASH, 1, thread_flags::CLONE_THREAD as u64, b"");
+    clone20(&mut s, 101, 300, BASH, 1, 0, b"");
+    assert_eq!(ppid_of(&s, 300), 101);
+    procexit(&mut s, 101, 0);
+    tick(&mut s);
+    assert!(s.thread(101).is_none());
+    assert_eq!(ppid_of(&s, 300), BASH);
+}
+
+#[test]
+fn orphans_in_a_pid_namespace_go_to_its_init() {
+    let mut s = state();
+    // 200 is the init of a pid namespace (vpid 1); its child 300 forks 400
+    // and exits.
+    clone20(&mut s, BASH, 200, BASH, 1, 0, b"");
+    clone20(&mut s, 200, 300, 200, BASH, 0, b"");
+    clone20(&mut s, 300, 400, 300, 200, 0, b"");
+    s.threads.get_mut(&200).unwrap().vpid = 1;
+    s.threads.get_mut(&300).unwrap().vpid = 2;
+    s.threads.get_mut(&400).unwrap().vpid = 3;
+    procexit(&mut s, 300, 0);
+    tick(&mut s);
+    assert_eq!(ppid_of(&s, 400), 200);
+}
+
+/// An execveat exit of a memfd executable as the modern probe reports it
+/// (exepath "/", the memfd flag).
+fn memfd_exec_exit(s: &mut State) {
+    apply(s, BASH, t::EXECVEAT_X, None, |b| {
+        b.param_i64(0)
+            .param_str(b"payload")
+            .param_raw(b"")
+            .param_i64(BASH)
+            .param_i64(BASH)
+            .param_i64(1)
+            .param_str(b"")
+            .param_u64(1024)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_str(b"7")
+            .param_raw(b"")
+            .param_raw(b"")
+            .param_u64(0)
+            .param_i64(BASH)
+            .param_u64(1000)
+            .param_u64(crate::exe_flags::FROM_MEMFD as u64)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_u64(0)
+            .param_str(b"/")
+            .param_i64(BASH)
+            .param_u64(0);
+    });
+}
+
+fn memfd(s: &mut State, fd: i64, name: &str) {
+    apply(s, BASH, t::MEMFD_CREATE_X, None, |b| {
+        b.param_i64(fd).param_str(name.as_bytes()).param_u64(0);
+    });
+}
+
+#[test]
+fn memfd_executables_are_named_as_libsinsp_names_them() {
+    // fexecve: execveat(7, "", AT_EMPTY_PATH), with another memfd open.
+    let mut s = state();
+    memfd(&mut s, 7, "payload");
+    memfd(&mut s, 8, "other");
+    apply(&mut s, BASH, t::EXECVEAT_E, None, |b| {
+        b.param_i64(7).param_str(b"").param_u64(1);
+    });
+    memfd_exec_exit(&mut s);
+    let t = s.thread(BASH).unwrap();
+    assert_eq!(&*t.info.exepath, b"memfd:payload");
+    assert_ne!(t.exe_flags & crate::exe_flags::FROM_MEMFD, 0);
+    // No enter event (the modern probe's): the sole memfd of the image.
+    let mut s = state();
+    memfd(&mut s, 8, "second");
+    memfd_exec_exit(&mut s);
+    assert_eq!(&*s.thread(BASH).unwrap().info.exepath, b"memfd:second");
+    // Two memfds and nothing to tell which: the probe's path stays.
+    let mut s = state();
+    memfd(&mut s, 8, "a");
+    memfd(&mut s, 9, "b");
+    memfd_exec_exit(&mut s);
+    assert_eq!(&*s.thread(BASH).unwrap().info.exepath, b"/");
+    assert_eq!(super::proc_fd_path(b"/proc/self/fd/8", BASH), Some(8));
+    assert_eq!(super::proc_fd_path(b"/proc/100/fd/12", BASH), Some(12));
+    assert_eq!(super::proc_fd_path(b"/dev/fd/3", BASH), Some(3));
+    assert_eq!(super::proc_fd_path(b"/proc/99/fd/3", BASH), None);
 }
