@@ -65,6 +65,9 @@ pub struct Config {
     pub retry_for: Duration,
     /// Where problems are reported (once per runtime).
     pub report: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Run first on the worker thread: capabilities are per thread, so a
+    /// caller that drops its own after start drops the worker's here too.
+    pub on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             timeout: Duration::from_secs(2),
             retry_for: Duration::from_secs(2),
             report: Arc::new(|m| eprintln!("saker: {m}")),
+            on_thread_start: None,
         }
     }
 }
@@ -136,6 +140,9 @@ impl Endpoint {
 }
 
 fn run(config: Config, worker: LookupWorker) {
+    if let Some(f) = &config.on_thread_start {
+        f();
+    }
     let sock = |p: &PathBuf| config.under_root(p);
     let mut docker: Vec<(PathBuf, Endpoint)> = config
         .docker_sockets

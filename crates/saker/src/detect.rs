@@ -161,6 +161,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         (None, Some(other)) => other,
     }
     .to_string();
+    // What the run keeps once the driver is attached (privileges.rs).
+    let keep = crate::privileges::needed_after_start(driver.as_deref(), capture.is_some());
     let request = crate::source::SourceRequest {
         capture: capture.as_deref(),
         driver: driver.as_deref(),
@@ -172,6 +174,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         limits: settings.limits.clone(),
         command: &args.command,
         attach: args.pid,
+        keep_capabilities: Some(keep),
     };
     let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
     // The driver is attached: keep only what the rest of the run needs (see
@@ -180,7 +183,6 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     // workers): they and the programs outputs run inherit the reduced sets.
     // Outputs open their files and sockets after this, as uid 0 without DAC
     // override.
-    let keep = crate::privileges::needed_after_start(driver.as_deref(), capture.is_some());
     crate::privileges::drop_all_but(keep).context("cannot drop capabilities")?;
 
     let outputs_cfg: OutputsConfig = config.section().map_err(|e| UsageError(e.to_string()))?;

@@ -74,6 +74,9 @@ pub struct SourceRequest<'a> {
     /// For the userspace driver: the process to attach to, with its threads
     /// and descendants.
     pub attach: Option<i32>,
+    /// The capabilities the caller keeps once the source is open (see
+    /// privileges.rs); helper threads the source starts keep no more.
+    pub keep_capabilities: Option<u64>,
 }
 
 /// An opened source with what the commands need around it.
@@ -168,7 +171,14 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
     let mut state = State::from_proc_at(&root, &req.limits).context("cannot read the initial state from /proc")?;
     let header = Some(state.to_capture_header());
     // Container metadata from the runtimes, looked up off the event path.
-    let config = saker_container::Config { host_root: root, ..saker_container::Config::default() };
+    let on_thread_start = req.keep_capabilities.map(|keep| -> std::sync::Arc<dyn Fn() + Send + Sync> {
+        std::sync::Arc::new(move || {
+            if let Err(e) = crate::privileges::drop_all_but(keep) {
+                eprintln!("saker: the container lookup thread cannot drop its capabilities: {e}");
+            }
+        })
+    });
+    let config = saker_container::Config { host_root: root, on_thread_start, ..saker_container::Config::default() };
     match saker_container::start(config) {
         Ok((handle, _worker)) => state.set_container_lookup(handle),
         Err(e) => eprintln!("saker: container metadata lookups disabled: {e}"),

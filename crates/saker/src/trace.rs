@@ -108,6 +108,8 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         limits: Limits::default(),
         command: &args.command,
         attach: args.pid,
+        // saker trace keeps its capabilities (it may rotate and reopen files).
+        keep_capabilities: None,
     };
     let source::Opened { mut source, mut state, header, tracer, launched } = source::open(&request)?;
     // Events that neither the filter can match nor the state needs for the
