@@ -41,7 +41,16 @@ cleanup() {
 	kill "$service" 2>/dev/null || true
 }
 trap cleanup EXIT
-podman_run -d --name "$name" --privileged \
+for _ in $(seq 1 100); do
+	[ -S /run/podman/podman.sock ] && break
+	sleep 0.1
+done
+# saker runs as uid 1000 in the image: it reaches the runtime's socket
+# through the socket's group, as a Docker user through the docker group
+# (docker.sock is 0660 root:docker; podman makes its socket 0600).
+chmod g+rw /run/podman/podman.sock
+socket_gid=$(stat -c %g /run/podman/podman.sock)
+podman_run -d --name "$name" --privileged --group-add "$socket_gid" \
 	-v /proc:/host/proc:ro -v /etc:/host/etc:ro -v /run:/host/run:ro -v /sys/kernel/btf:/sys/kernel/btf:ro \
 	"$image" detect -c /etc/saker/saker.yaml -o json_output=true -o webserver.enabled=false \
 	-o syslog_output.enabled=false -p "container=%container.name image=%container.image.repository" >/dev/null
