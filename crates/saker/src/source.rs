@@ -16,13 +16,8 @@ use crate::cli::UsageError;
 pub const DEFAULT_DRIVER: &str = "modern-ebpf";
 
 /// The drivers saker knows, and what it says about those this build lacks.
-const DRIVERS: &[(&str, Option<&str>)] = &[
-    ("modern-ebpf", None),
-    ("userspace", None),
-    ("nodriver", None),
-    ("ebpf", Some("saker does not build the legacy eBPF probe (use modern-ebpf)")),
-    ("kmod", None),
-];
+const DRIVERS: &[(&str, Option<&str>)] =
+    &[("modern-ebpf", None), ("userspace", None), ("nodriver", None), ("ebpf", None), ("kmod", None)];
 
 /// Falco's spelling of a driver (`modern_ebpf`, as in `engine.kind`) in
 /// saker's (`modern-ebpf`); other names unchanged.
@@ -151,6 +146,9 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
     if driver == "kmod" {
         return open_kmod(req);
     }
+    if driver == "ebpf" {
+        return open_ebpf(req);
+    }
     let config = saker_modern_bpf::Config {
         cpus_for_each_buffer: req.live.cpus_for_each_buffer,
         buffer_size: req.live.buffer_size,
@@ -180,6 +178,23 @@ fn open_kmod(req: &SourceRequest<'_>) -> Result<Opened> {
     let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
     let header = Some(state.to_capture_header());
     Ok(Opened { source: Box::new(kmod), state, header, tracer: None, launched: false })
+}
+
+/// The legacy eBPF driver: the probe object `SAKER_BPF_PROBE` names (an
+/// empty value: /root/.saker/saker-bpf.o), built for this kernel by `saker
+/// driver build --kind ebpf`; its per-CPU perf buffers have the modern
+/// probe's buffer size.
+fn open_ebpf(req: &SourceRequest<'_>) -> Result<Opened> {
+    let config = saker_legacy_bpf::Config {
+        buffer_size: req.live.buffer_size,
+        snaplen: req.live.snaplen,
+        syscalls: req.live.syscalls.clone(),
+        ..saker_legacy_bpf::Config::default()
+    };
+    let probe = saker_legacy_bpf::LegacyBpf::open(config).context("cannot open the ebpf driver")?;
+    let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
+    let header = Some(state.to_capture_header());
+    Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false })
 }
 
 /// The userspace (ptrace) driver: a launched command or an attached
@@ -456,9 +471,8 @@ mod tests {
 
     #[test]
     fn drivers_not_available_are_named() {
-        let e = err_of(&SourceRequest { driver: Some("ebpf"), ..SourceRequest::default() });
-        assert!(e.contains("'ebpf' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
-        assert!(e.contains("kmod"), "{e}");
+        let e = err_of(&SourceRequest { driver: Some("bpf-legacy"), ..SourceRequest::default() });
+        assert!(e.contains("available: modern-ebpf, userspace, nodriver, ebpf, kmod"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("userspace"), ..SourceRequest::default() });
         assert!(e.contains("traces a command") && e.contains("--pid"), "{e}");
         let cmd = ["true".to_string()];
