@@ -1,5 +1,5 @@
 //! `saker driver`: builds, loads, unloads and shows saker's kernel module,
-//! and builds the legacy eBPF probe.
+//! builds the legacy eBPF probe, and shows what `--driver auto` chooses.
 //!
 //! The module's sources are embedded in the binary (`saker_kmod::sources`),
 //! so `saker driver build` needs only the kernel's headers and a compiler.
@@ -305,7 +305,27 @@ pub fn vmalloc_used() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// For `--driver auto`: the module built for the running kernel (default
+/// headers and build directory).
+pub(crate) fn build_kmod_for_running() -> Result<()> {
+    build(None, None, None).map(|_| ())
+}
+
+/// For `--driver auto`: the module of the running kernel's build directory loaded.
+pub(crate) fn load_default() -> Result<()> {
+    load(None, None).map(|_| ())
+}
+
+/// The module's state, then what `--driver auto` would choose and why.
 fn status() -> Result<ExitCode> {
+    let rc = kmod_status()?;
+    for line in crate::auto::explain(&crate::auto::Facts::probe()) {
+        println!("{line}");
+    }
+    Ok(rc)
+}
+
+fn kmod_status() -> Result<ExitCode> {
     if !loaded() {
         println!("loaded: no");
         println!("build and load it: saker driver build --kind kmod && saker driver load");
