@@ -34,6 +34,9 @@ struct Args {
     /// The saker binary to measure.
     #[arg(long, default_value = "target/release/saker")]
     saker: PathBuf,
+    /// storms: the drivers to measure, comma-separated: modern-ebpf (default), ebpf.
+    #[arg(long, default_value = "modern-ebpf", value_delimiter = ',')]
+    driver: Vec<String>,
     /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace, ptrace-floor, parse.
     entries: Vec<String>,
 }
@@ -60,7 +63,10 @@ fn main() -> Result<()> {
     if (all && root) || args.entries.iter().any(|e| e == "storms") {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
         let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
-        storms::storms(args.runs.min(3), secs, &kinds)?;
+        if let Some(d) = args.driver.iter().find(|d| !storms::DRIVERS.contains(&d.as_str())) {
+            anyhow::bail!("--driver {d}: the storms know {}", storms::DRIVERS.join(", "));
+        }
+        storms::storms(args.runs.min(3), secs, &kinds, &args.driver)?;
     }
     if (all && root) || args.entries.iter().any(|e| e == "detect-live") {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);

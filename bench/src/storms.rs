@@ -1,5 +1,6 @@
-//! Syscall storms under the modern probe: how much a workload slows down and
-//! how many events reach user space.
+//! Syscall storms under the modern probe (and, with `--driver ebpf`, the
+//! legacy eBPF probe): how much a workload slows down and how many events
+//! reach user space.
 //!
 //! Each storm runs in a worker process pinned to the last CPU (this binary
 //! re-executed as `saker-bench storm-worker KIND SECONDS [CPU]`); the consumer
@@ -13,6 +14,10 @@
 //! - `bare`: programs that return at once, attached where the probe would be;
 //! - `nothing`: the probe attached, no syscall interesting;
 //! - `all`: the probe capturing every syscall.
+//!
+//! The legacy probe (`--driver ebpf`: the object `SAKER_BPF_PROBE` names, or
+//! one built for this kernel into target/) has no bare programs: its rows
+//! are `nothing` and `all`.
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
@@ -20,7 +25,59 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use saker_driver::{EventSource, Next};
+use saker_legacy_bpf::LegacyBpf;
 use saker_modern_bpf::{Config, ModernBpf};
+
+/// The drivers a storm can run under.
+pub const DRIVERS: &[&str] = &["modern-ebpf", "ebpf"];
+
+/// An open probe of either driver.
+enum Probe {
+    Modern(Box<ModernBpf>),
+    Legacy(LegacyBpf),
+}
+
+impl Probe {
+    fn next_event(&mut self) -> Result<Next<'_>> {
+        Ok(match self {
+            Probe::Modern(p) => p.next_event()?,
+            Probe::Legacy(p) => p.next_event()?,
+        })
+    }
+
+    fn detach(&mut self) {
+        match self {
+            Probe::Modern(p) => p.detach(),
+            Probe::Legacy(p) => p.detach(),
+        }
+    }
+
+    fn drops(&self) -> u64 {
+        match self {
+            Probe::Modern(p) => p.stats().drops(),
+            Probe::Legacy(p) => EventSource::stats(p).drops(),
+        }
+    }
+}
+
+/// The legacy probe to load: `SAKER_BPF_PROBE`, else one built for this
+/// kernel into target/bench-saker-bpf.o.
+fn legacy_probe() -> Result<std::path::PathBuf> {
+    if std::env::var_os(saker_legacy_bpf::PROBE_ENV).is_some_and(|p| !p.is_empty()) {
+        return Ok(saker_legacy_bpf::probe_path());
+    }
+    let out = std::path::PathBuf::from("target/bench-saker-bpf.o");
+    let release = saker_legacy_bpf::probe::running_release();
+    if saker_legacy_bpf::check_probe(&out, &release).is_err() {
+        eprintln!("bench: building the legacy eBPF probe for {release} into {}", out.display());
+        saker_legacy_bpf::probe::build(&saker_legacy_bpf::BuildOptions {
+            output: Some(out.clone()),
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(out)
+}
 
 /// The storms.
 pub const KINDS: &[&str] = &["getppid", "getppid-every-cpu", "open-read-close", "fork-exec"];
@@ -140,10 +197,22 @@ fn thread_cpu() -> Duration {
 }
 
 /// Runs the worker once with the probe in `mode`, reading the rings meanwhile.
-fn run_once(kind: &str, mode: Mode, secs: f64) -> Result<Run> {
-    let mut probe = match mode.config() {
-        Some(c) => Some(ModernBpf::open(c).context("opening the modern probe (needs root)")?),
-        None => None,
+fn run_once(kind: &str, driver: &str, mode: Mode, secs: f64) -> Result<Run> {
+    let mut probe = match (mode.config(), driver) {
+        (None, _) => None,
+        (Some(c), "ebpf") => {
+            let config = saker_legacy_bpf::Config {
+                probe: legacy_probe()?,
+                buffer_size: c.buffer_size,
+                syscalls: c.syscalls,
+                procexit: c.procexit,
+                ..saker_legacy_bpf::Config::default()
+            };
+            Some(Probe::Legacy(LegacyBpf::open(config).map_err(|e| anyhow::anyhow!("opening the legacy probe: {e}"))?))
+        }
+        (Some(c), _) => {
+            Some(Probe::Modern(Box::new(ModernBpf::open(c).context("opening the modern probe (needs root)")?)))
+        }
     };
     let exe = std::env::current_exe()?;
     let (work, cpus) = workers(kind);
@@ -188,7 +257,7 @@ fn run_once(kind: &str, mode: Mode, secs: f64) -> Result<Run> {
     }
     let wall = t0.elapsed();
     let consumer_cpu = (thread_cpu() - cpu0).as_secs_f64() / wall.as_secs_f64();
-    let drops = probe.as_ref().map_or(0, |p| p.stats().drops());
+    let drops = probe.as_ref().map_or(0, Probe::drops);
     Ok(Run { rate: n as f64 / secs, events, drops, consumer_cpu })
 }
 
@@ -198,7 +267,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The storm table: for each storm and mode, median over `runs`.
-pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
+pub fn storms(runs: usize, secs: f64, kinds: &[String], drivers: &[String]) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("storms need root (the modern probe loads BPF programs)");
@@ -207,7 +276,38 @@ pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
     let mut rows = Vec::new();
     let mut verdicts = Vec::new();
     for kind in KINDS.iter().filter(|k| kinds.is_empty() || kinds.iter().any(|x| x == *k)) {
-        let modes = [Mode::Bare, Mode::Nothing, Mode::All];
+        for driver in drivers {
+            storm_rows(kind, driver, runs, secs, &mut rows, &mut verdicts)?;
+        }
+    }
+    println!(
+        "\nStorms under the probes: worker on CPU {} (getppid-every-cpu: one on each CPU), consumer on CPU 0, \
+         {secs} s per run, median of {runs} runs\n",
+        ncpus() - 1
+    );
+    println!("| storm | driver | probe | workload ops/s | slowdown | events/s to user space | drops | consumer CPU |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("| {} |", r.join(" | "));
+    }
+    println!();
+    for v in verdicts {
+        println!("{v}");
+    }
+    Ok(())
+}
+
+fn storm_rows(
+    kind: &str,
+    driver: &str,
+    runs: usize,
+    secs: f64,
+    rows: &mut Vec<Vec<String>>,
+    verdicts: &mut Vec<String>,
+) -> Result<()> {
+    {
+        let modes: &[Mode] =
+            if driver == "ebpf" { &[Mode::Nothing, Mode::All] } else { &[Mode::Bare, Mode::Nothing, Mode::All] };
         let mut slow: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
         let mut rate: Vec<Vec<f64>> = vec![Vec::new(); modes.len() + 1];
         let mut evs: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
@@ -216,13 +316,13 @@ pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
         let mut nothing_vs_bare = Vec::new();
         for r in 0..runs {
             // off, then each mode right after: every ratio compares runs of the same moment
-            let off = run_once(kind, Mode::Off, secs)?;
+            let off = run_once(kind, driver, Mode::Off, secs)?;
             rate[0].push(off.rate);
             let mut on_rates = Vec::new();
             for (i, &m) in modes.iter().enumerate() {
-                let on = run_once(kind, m, secs)?;
+                let on = run_once(kind, driver, m, secs)?;
                 eprintln!(
-                    "bench: {kind} run {r} {}: off {:.0}/s, on {:.0}/s, {:.0} events/s, {} drops",
+                    "bench: {kind} {driver} run {r} {}: off {:.0}/s, on {:.0}/s, {:.0} events/s, {} drops",
                     m.name(),
                     off.rate,
                     on.rate,
@@ -236,10 +336,13 @@ pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
                 cpu[i].push(on.consumer_cpu);
                 on_rates.push(on.rate);
             }
-            nothing_vs_bare.push(on_rates[0] / on_rates[1]);
+            if modes.len() == 3 {
+                nothing_vs_bare.push(on_rates[0] / on_rates[1]);
+            }
         }
         rows.push(vec![
             kind.to_string(),
+            driver.to_string(),
             "off".into(),
             format!("{:.0}", median(rate[0].clone())),
             "1.00x".into(),
@@ -250,6 +353,7 @@ pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
         for (i, m) in modes.iter().enumerate() {
             rows.push(vec![
                 kind.to_string(),
+                driver.to_string(),
                 m.name().into(),
                 format!("{:.0}", median(rate[i + 1].clone())),
                 format!("{:.2}x", median(slow[i].clone())),
@@ -258,27 +362,18 @@ pub fn storms(runs: usize, secs: f64, kinds: &[String]) -> Result<()> {
                 format!("{:.0}%", median(cpu[i].clone()) * 100.0),
             ]);
         }
+        let all = modes.len() - 1;
+        let vs_bare = if nothing_vs_bare.is_empty() {
+            String::new()
+        } else {
+            format!("nothing-interesting vs bare programs: {:.3}x (target <= 1.15x); ", median(nothing_vs_bare))
+        };
         verdicts.push(format!(
-            "{kind}: nothing-interesting vs bare programs: {:.3}x (target <= 1.15x); capture all: {:.2}x, {:.2} M events/s, {} drops",
-            median(nothing_vs_bare),
-            median(slow[2].clone()),
-            median(evs[2].clone()) / 1e6,
-            drops[2]
+            "{kind} ({driver}): {vs_bare}capture all: {:.2}x, {:.2} M events/s, {} drops",
+            median(slow[all].clone()),
+            median(evs[all].clone()) / 1e6,
+            drops[all]
         ));
-    }
-    println!(
-        "\nStorms under the modern probe: worker on CPU {} (getppid-every-cpu: one on each CPU), consumer on CPU 0, \
-         {secs} s per run, median of {runs} runs\n",
-        ncpus() - 1
-    );
-    println!("| storm | probe | workload ops/s | slowdown | events/s to user space | drops | consumer CPU |");
-    println!("|---|---|---|---|---|---|---|");
-    for r in rows {
-        println!("| {} |", r.join(" | "));
-    }
-    println!();
-    for v in verdicts {
-        println!("{v}");
     }
     Ok(())
 }

@@ -59,6 +59,53 @@ detect_shadow() {
 }
 t detect_shadow detect_shadow
 
+# The legacy eBPF probe (--driver ebpf), built on the host for this kernel
+# from its BTF: the marker workload with every parameter asserted, and the
+# modern probe's event sequence (the host compares it with its own too).
+ebpf_markers() {
+	SAKER_BPF_PROBE=/ebpf/$(uname -r)/saker-bpf.o SAKER_MARKER_DRIVER=ebpf SAKER_MARKER_SEQUENCE=/tmp/ebpf.seq \
+		/tests/markers --test-threads=1 marker_workload
+	r=$?
+	echo "SAKER-ESEQ-BEGIN"
+	cat /tmp/ebpf.seq 2>/dev/null
+	echo "SAKER-ESEQ-END"
+	[ $r -eq 0 ] || return $r
+	cmp /tmp/markers.seq /tmp/ebpf.seq || { echo "ebpf and modern-ebpf sequences differ"; return 1; }
+}
+t ebpf_markers ebpf_markers
+
+# Every program of the probe loads on this kernel's verifier (saker trace
+# captures every syscall by default) and events come.
+ebpf_all() {
+	# the guest is idle: something must make syscalls
+	(while :; do cat /proc/version >/dev/null; sleep 0.2; done) &
+	busy=$!
+	SAKER_BPF_PROBE=/ebpf/$(uname -r)/saker-bpf.o timeout 300 /bin/saker trace --driver ebpf -n 50 \
+		>/tmp/ebpf-all.out 2>/tmp/ebpf-all.err
+	r=$?
+	kill $busy
+	wait $busy 2>/dev/null
+	cat /tmp/ebpf-all.err
+	head -3 /tmp/ebpf-all.out
+	[ $r -eq 0 ] && [ "$(wc -l </tmp/ebpf-all.out)" -ge 50 ]
+}
+t ebpf_all_programs ebpf_all
+
+# The other guest kernel's probe is refused, naming both releases and the
+# build command; no probe at the default path gives the build command.
+ebpf_refused() {
+	other=$(ls /ebpf | grep -vx "$(uname -r)" | head -1)
+	if [ -n "$other" ]; then
+		out=$(SAKER_BPF_PROBE=/ebpf/$other/saker-bpf.o /bin/saker trace --driver ebpf -n 1 2>&1)
+		echo "$out"
+		echo "$out" | grep -q "built for kernel $other but this kernel is $(uname -r): rebuild it with .saker driver build --kind ebpf" || return 1
+	fi
+	out=$(SAKER_BPF_PROBE= /bin/saker trace --driver ebpf -n 1 2>&1)
+	echo "$out"
+	echo "$out" | grep -q "no saker eBPF probe at /root/.saker/saker-bpf.o: build it for this kernel ($(uname -r)) with .saker driver build --kind ebpf"
+}
+t ebpf_refused ebpf_refused
+
 # The kernel module (--driver kmod), built on the host for this kernel.
 ko=/kmod/$(uname -r)/saker.ko
 consumers() { cat /sys/module/saker/parameters/consumers 2>/dev/null; }
@@ -92,6 +139,28 @@ kmod_markers() {
 	cmp /tmp/markers.seq /tmp/kmod.seq || { echo "kmod and modern-ebpf sequences differ"; return 1; }
 }
 t kmod_markers kmod_markers
+
+# --driver auto with the module loaded and modern-ebpf support reported
+# missing (the test-only SAKER_AUTO_NO_MODERN) picks kmod and says why;
+# `saker driver status` gives the same reasoning without a capture.
+auto_kmod() {
+	SAKER_AUTO_NO_MODERN=1 /bin/saker driver status >/tmp/auto-status.out 2>&1
+	cat /tmp/auto-status.out
+	grep -q "^auto: kmod (saker's kernel module is loaded)" /tmp/auto-status.out || return 1
+	grep -q "^auto: not modern-ebpf: support reported missing by SAKER_AUTO_NO_MODERN" /tmp/auto-status.out || return 1
+	(while :; do cat /proc/version >/dev/null; sleep 0.2; done) &
+	busy=$!
+	SAKER_AUTO_NO_MODERN=1 timeout 300 /bin/saker trace --driver auto -n 5 >/tmp/auto.out 2>/tmp/auto.err
+	r=$?
+	kill $busy
+	wait $busy 2>/dev/null
+	cat /tmp/auto.err
+	[ $r -eq 0 ] || return $r
+	grep -q "driver kmod: saker's kernel module is loaded" /tmp/auto.err || return 1
+	[ "$(wc -l </tmp/auto.out)" -ge 5 ] || { echo "fewer than 5 events"; return 1; }
+	/bin/saker driver status | grep -q "^auto: modern-ebpf"
+}
+t auto_kmod auto_kmod
 
 # Two consumers, a tiny ring under a storm, a SIGKILLed consumer, ring
 # memory against VmallocUsed, CPU 1 taken offline and back during a capture.

@@ -8,7 +8,11 @@
 //! `SAKER_MARKER_SEQUENCE=FILE` it also writes the workload's event sequence,
 //! normalized (see [`write_sequence`]), for the harness to compare across
 //! kernels. With `SAKER_MARKER_DRIVER=kmod` the events come from the kernel
-//! module instead (`saker_kmod`), for the guest suite to compare the drivers.
+//! module instead (`saker_kmod`), with `SAKER_MARKER_DRIVER=ebpf` from the
+//! legacy eBPF probe (`saker_legacy_bpf`, the object `SAKER_BPF_PROBE`
+//! names), for the guest suite to compare the drivers.
+//! `ebpf_sequence_equals_modern` compares the legacy probe with the modern
+//! one on the running kernel.
 
 mod common;
 
@@ -124,6 +128,60 @@ fn marker_workload() {
     if !can_run("marker_workload") {
         return;
     }
+    let driver = std::env::var("SAKER_MARKER_DRIVER").ok();
+    run_markers(driver.as_deref(), std::env::var("SAKER_MARKER_SEQUENCE").ok());
+}
+
+/// The legacy eBPF probe (`SAKER_BPF_PROBE`, or built for this kernel into a
+/// temporary file when that names no file) gives the modern probe's event
+/// sequence for the marker workload.
+#[test]
+fn ebpf_sequence_equals_modern() {
+    if !can_run("ebpf_sequence_equals_modern") {
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("saker-markers-ebpf-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let probe = saker_legacy_bpf::probe_path();
+    let built = !probe.exists();
+    let probe = if built {
+        let out = tmp.join("saker-bpf.o");
+        saker_legacy_bpf::probe::build(&saker_legacy_bpf::BuildOptions {
+            output: Some(out.clone()),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("building the legacy probe: {e}"));
+        out
+    } else {
+        probe
+    };
+    let modern = tmp.join("modern.seq");
+    let ebpf = tmp.join("ebpf.seq");
+    run_markers(None, Some(modern.to_string_lossy().into_owned()));
+    // SAFETY: tests of this binary read SAKER_BPF_PROBE only through this test.
+    unsafe { std::env::set_var(saker_legacy_bpf::PROBE_ENV, &probe) };
+    run_markers(Some("ebpf"), Some(ebpf.to_string_lossy().into_owned()));
+    let (a, b) = (std::fs::read_to_string(&modern).unwrap(), std::fs::read_to_string(&ebpf).unwrap());
+    assert!(!a.is_empty());
+    if a != b {
+        let diff: Vec<String> = a
+            .lines()
+            .zip(b.lines())
+            .filter(|(x, y)| x != y)
+            .take(10)
+            .map(|(x, y)| format!("modern: {x}\nebpf:   {y}"))
+            .collect();
+        panic!(
+            "the ebpf and modern-ebpf sequences differ ({} vs {} lines):\n{}",
+            a.lines().count(),
+            b.lines().count(),
+            diff.join("\n")
+        );
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+fn run_markers(driver: Option<&str>, sequence: Option<String>) {
     // Fixed width, so lengths (and the events' sizes) are the same every run.
     let nonce = format!(
         "{:07}-{:09}",
@@ -165,8 +223,15 @@ fn marker_workload() {
     let syscalls = Some(names.iter().map(|s| s.to_string()).collect());
     // The same workload through the kernel module with SAKER_MARKER_DRIVER=kmod
     // (the guest suite: the module loads only there).
-    let mut probe: Box<dyn EventSource> = match std::env::var("SAKER_MARKER_DRIVER").as_deref() {
-        Ok("kmod") => Box::new(
+    let mut probe: Box<dyn EventSource> = match driver {
+        Some("ebpf") => Box::new(
+            saker_legacy_bpf::LegacyBpf::open(saker_legacy_bpf::Config {
+                syscalls,
+                ..saker_legacy_bpf::Config::default()
+            })
+            .unwrap_or_else(|e| panic!("open the ebpf driver: {e}")),
+        ),
+        Some("kmod") => Box::new(
             saker_kmod::Kmod::open(saker_kmod::Config { syscalls, ..saker_kmod::Config::default() })
                 .expect("open the kmod driver"),
         ),
@@ -612,7 +677,7 @@ fn marker_workload() {
     let ts: Vec<u64> = evs.iter().map(|o| o.ev().ts()).collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "timestamps out of order");
 
-    if let Ok(path) = std::env::var("SAKER_MARKER_SEQUENCE") {
+    if let Some(path) = sequence {
         let numbers = [
             (child, "$CHILD"),
             (gpid, "$GRANDCHILD"),

@@ -17,8 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Print or record system-call events, like sysdig.
     ///
-    /// Captures live from the kernel with the default driver (modern-ebpf,
-    /// root needed), or reads a capture file (-r), and prints one line per
+    /// Captures live from the kernel with the default driver (auto: the
+    /// first usable of modern-ebpf, kmod and ebpf; root needed), or reads a capture file (-r), and prints one line per
     /// event in sysdig's format, or the fields named with -p. A trailing
     /// FILTER keeps only the events matching it. With -w, writes the
     /// (matching) events to a capture file that sysdig and Falco read; a live
@@ -44,7 +44,8 @@ pub enum Command {
     #[command(after_help = DETECT_EXAMPLES, disable_version_flag = true)]
     Detect(DetectArgs),
 
-    /// Build, load, unload and inspect saker's kernel module (--driver kmod).
+    /// Build, load, unload and inspect saker's kernel module (--driver kmod),
+    /// build the legacy eBPF probe (--driver ebpf), show what --driver auto picks.
     Driver(crate::driver::DriverArgs),
 
     /// Write saker's man pages, or a shell's completions to stdout,
@@ -227,8 +228,8 @@ pub struct TraceArgs {
     #[arg(long = "stats")]
     pub stats: bool,
 
-    /// Live: the driver to capture with (default modern-ebpf; userspace is
-    /// not available yet).
+    /// Live: the driver to capture with: auto (default: the first usable of
+    /// modern-ebpf, kmod, ebpf), modern-ebpf, kmod, ebpf, userspace.
     #[arg(long = "driver", value_name = "NAME", conflicts_with = "read", help_heading = "Live capture")]
     pub driver: Option<String>,
 

@@ -176,7 +176,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         attach: args.pid,
         keep_capabilities: Some(keep),
     };
-    let crate::source::Opened { mut source, state, tracer, launched, .. } = crate::source::open(&request)?;
+    let crate::source::Opened { mut source, state, tracer, launched, driver: opened_driver, .. } =
+        crate::source::open(&request)?;
     // The driver is attached: keep only what the rest of the run needs (see
     // privileges.rs). Capabilities are per thread, so this comes before any
     // thread starts (outputs, web server, signal handlers, reloads,
@@ -234,7 +235,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     match (&capture, &request.live.syscalls) {
         (Some(c), _) => log::info(format!("event source: replay of {}", c.display())),
         (None, syscalls) => {
-            let name = crate::source::driver_name(driver.as_deref().unwrap_or(crate::source::DEFAULT_DRIVER));
+            let name = opened_driver;
             match syscalls {
                 _ if name == "nodriver" => log::info("event source: none (engine.kind: nodriver)"),
                 None => log::info(format!("event source: the {name} driver, every system call enabled")),

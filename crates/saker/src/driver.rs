@@ -1,4 +1,5 @@
-//! `saker driver`: builds, loads, unloads and shows saker's kernel module.
+//! `saker driver`: builds, loads, unloads and shows saker's kernel module,
+//! builds the legacy eBPF probe, and shows what `--driver auto` chooses.
 //!
 //! The module's sources are embedded in the binary (`saker_kmod::sources`),
 //! so `saker driver build` needs only the kernel's headers and a compiler.
@@ -25,6 +26,9 @@ pub struct DriverArgs {
 pub enum Kind {
     /// The kernel module, saker.ko.
     Kmod,
+    /// The legacy eBPF probe, an object built for one kernel
+    /// (/root/.saker/saker-bpf.o; `--driver ebpf` loads it).
+    Ebpf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -47,6 +51,14 @@ pub enum DriverCommand {
         /// Where to build (default /var/lib/saker/kmod/RELEASE).
         #[arg(long, value_name = "DIR")]
         build_dir: Option<PathBuf>,
+        /// ebpf: where to write the probe (default /root/.saker/saker-bpf.o).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// ebpf: the target kernel's BTF (default /sys/kernel/btf/vmlinux of
+        /// the running kernel), dumped into the vmlinux.h the probe is
+        /// compiled against.
+        #[arg(long, value_name = "FILE")]
+        btf: Option<PathBuf>,
     },
     /// Load the kernel module (built by `saker driver build`).
     Load {
@@ -71,14 +83,48 @@ pub enum DriverCommand {
 
 pub fn run(args: DriverArgs) -> Result<ExitCode> {
     match args.command {
-        DriverCommand::Build { kind: Kind::Kmod, kernel_release, headers, build_dir } => {
+        DriverCommand::Build { kind: Kind::Kmod, kernel_release, headers, build_dir, .. } => {
             build(kernel_release, headers, build_dir)
+        }
+        DriverCommand::Build { kind: Kind::Ebpf, kernel_release, headers, output, btf, .. } => {
+            build_ebpf(kernel_release, headers, btf, output)
         }
         DriverCommand::Load { module, ring_bytes } => load(module, ring_bytes),
         DriverCommand::Unload => unload(),
         DriverCommand::Status => status(),
         DriverCommand::Dkms { prefix } => dkms(&prefix),
     }
+}
+
+/// `saker driver build --kind ebpf`: the legacy probe compiled with
+/// clang-19 against a vmlinux.h of the target kernel: `--headers DIR` holding
+/// a `vmlinux.h` (or a BTF file `vmlinux`), else `--btf FILE`, else the
+/// running kernel's /sys/kernel/btf/vmlinux.
+fn build_ebpf(
+    release: Option<String>,
+    headers: Option<PathBuf>,
+    btf: Option<PathBuf>,
+    output: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let mut opts = saker_legacy_bpf::BuildOptions { release, btf, output, ..Default::default() };
+    if let Some(dir) = &headers {
+        if dir.join("vmlinux.h").exists() {
+            opts.vmlinux_h = Some(dir.join("vmlinux.h"));
+        } else if dir.join("vmlinux").exists() && opts.btf.is_none() {
+            opts.btf = Some(dir.join("vmlinux"));
+        } else {
+            return Err(UsageError(format!(
+                "--headers {}: no vmlinux.h (`bpftool btf dump file <the kernel's BTF> format c`) or vmlinux \
+                 (BTF) there; the legacy eBPF probe is compiled against the kernel's BTF types",
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    let release = opts.release.clone().unwrap_or_else(saker_legacy_bpf::probe::running_release);
+    let path = saker_legacy_bpf::probe::build(&opts).context("cannot build the legacy eBPF probe")?;
+    println!("built the saker eBPF probe for kernel {release}: {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn running_release() -> Result<String> {
@@ -259,7 +305,27 @@ pub fn vmalloc_used() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// For `--driver auto`: the module built for the running kernel (default
+/// headers and build directory).
+pub(crate) fn build_kmod_for_running() -> Result<()> {
+    build(None, None, None).map(|_| ())
+}
+
+/// For `--driver auto`: the module of the running kernel's build directory loaded.
+pub(crate) fn load_default() -> Result<()> {
+    load(None, None).map(|_| ())
+}
+
+/// The module's state, then what `--driver auto` would choose and why.
 fn status() -> Result<ExitCode> {
+    let rc = kmod_status()?;
+    for line in crate::auto::explain(&crate::auto::Facts::probe()) {
+        println!("{line}");
+    }
+    Ok(rc)
+}
+
+fn kmod_status() -> Result<ExitCode> {
     if !loaded() {
         println!("loaded: no");
         println!("build and load it: saker driver build --kind kmod && saker driver load");

@@ -4,6 +4,7 @@
 //! work lives in `saker-abi`, `saker-scap`, `saker-fields` and the crates
 //! that follow them.
 
+mod auto;
 mod cli;
 mod config_keys;
 mod detect;

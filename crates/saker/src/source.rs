@@ -12,17 +12,13 @@ use saker_state::{Limits, Reads, State};
 
 use crate::cli::UsageError;
 
-/// The driver used when none is named.
-pub const DEFAULT_DRIVER: &str = "modern-ebpf";
+/// The driver used when none is named: the first usable of modern-ebpf,
+/// kmod and ebpf (see `crate::auto`).
+pub const DEFAULT_DRIVER: &str = "auto";
 
 /// The drivers saker knows, and what it says about those this build lacks.
-const DRIVERS: &[(&str, Option<&str>)] = &[
-    ("modern-ebpf", None),
-    ("userspace", None),
-    ("nodriver", None),
-    ("ebpf", Some("saker does not build the legacy eBPF probe (use modern-ebpf)")),
-    ("kmod", None),
-];
+const DRIVERS: &[(&str, Option<&str>)] =
+    &[("auto", None), ("modern-ebpf", None), ("userspace", None), ("nodriver", None), ("ebpf", None), ("kmod", None)];
 
 /// Falco's spelling of a driver (`modern_ebpf`, as in `engine.kind`) in
 /// saker's (`modern-ebpf`); other names unchanged.
@@ -79,6 +75,30 @@ pub struct SourceRequest<'a> {
     pub keep_capabilities: Option<u64>,
 }
 
+/// `--driver auto`: the first usable driver (logged with the reason), after
+/// building and loading what the choice needs.
+fn resolve_auto() -> Result<&'static str> {
+    let facts = crate::auto::Facts::probe();
+    let choice = crate::auto::choose(&facts)?;
+    crate::log::info(format!("auto: {choice}"));
+    match choice.action {
+        crate::auto::Action::Open => {}
+        crate::auto::Action::BuildAndLoadKmod => {
+            crate::driver::build_kmod_for_running().context("--driver auto: cannot build the kernel module")?;
+            crate::driver::load_default().context("--driver auto: cannot load the kernel module")?;
+        }
+        crate::auto::Action::BuildEbpf => {
+            let output = saker_legacy_bpf::probe_path();
+            saker_legacy_bpf::probe::build(&saker_legacy_bpf::BuildOptions {
+                output: Some(output),
+                ..Default::default()
+            })
+            .context("--driver auto: cannot build the legacy eBPF probe")?;
+        }
+    }
+    Ok(choice.driver)
+}
+
 /// An opened source with what the commands need around it.
 pub struct Opened {
     /// The events.
@@ -91,6 +111,8 @@ pub struct Opened {
     pub tracer: Option<saker_userspace::Control>,
     /// Whether the source launched a command (whose exit code saker takes).
     pub launched: bool,
+    /// The driver in use (`auto` resolved; `capture` for a replay).
+    pub driver: &'static str,
 }
 
 /// Opens the source `req` asks for and the state it starts from:
@@ -107,11 +129,12 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         let source = CaptureSource::open(path)?;
         let state = State::from_capture(source.header(), &req.limits);
         let header = Some(source.header().clone());
-        return Ok(Opened { source: Box::new(source), state, header, tracer: None, launched: false });
+        let driver = "capture";
+        return Ok(Opened { source: Box::new(source), state, header, tracer: None, launched: false, driver });
     }
     let driver = driver_name(req.driver.unwrap_or(DEFAULT_DRIVER));
-    match DRIVERS.iter().find(|(name, _)| *name == driver) {
-        Some((_, None)) => {}
+    let driver: &'static str = match DRIVERS.iter().find(|(name, _)| *name == driver) {
+        Some((name, None)) => name,
         Some((name, Some(why))) => {
             return Err(
                 UsageError(format!("driver '{name}' is not available yet: {why}; available: {}", available())).into()
@@ -126,7 +149,7 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
             ))
             .into());
         }
-    }
+    };
     if driver == "userspace" {
         return open_userspace(req);
     }
@@ -136,7 +159,14 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         let source = NoDriver { stop: saker_driver::StopHandle::new() };
         let header = CaptureHeader::default();
         let state = State::from_capture(&header, &req.limits);
-        return Ok(Opened { source: Box::new(source), state, header: Some(header), tracer: None, launched: false });
+        return Ok(Opened {
+            source: Box::new(source),
+            state,
+            header: Some(header),
+            tracer: None,
+            launched: false,
+            driver,
+        });
     }
     if !req.command.is_empty() || req.attach.is_some() {
         return Err(UsageError(format!(
@@ -151,8 +181,12 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
             return Err(UsageError(format!("unknown syscall name(s) in --syscalls: {}", unknown.join(", "))).into());
         }
     }
+    let driver = if driver == "auto" { resolve_auto()? } else { driver };
     if driver == "kmod" {
         return open_kmod(req);
+    }
+    if driver == "ebpf" {
+        return open_ebpf(req);
     }
     let config = saker_modern_bpf::Config {
         cpus_for_each_buffer: req.live.cpus_for_each_buffer,
@@ -165,12 +199,20 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         saker_modern_bpf::ErrorKind::Config(_) => anyhow::Error::new(UsageError(e.to_string())),
         _ => anyhow::Error::new(e).context(format!("cannot open the {driver} driver")),
     })?;
-    // HOST_ROOT (as Falco): /proc, /etc and the runtimes' sockets of the
-    // host when saker runs in a container.
+    let (state, header) = kernel_driver_state(req)?;
+    Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false, driver })
+}
+
+/// The state a kernel driver starts from: the host's processes read from
+/// /proc (under HOST_ROOT, as Falco, when saker runs in a container), as a
+/// capture header too, and container metadata looked up from the runtimes
+/// off the event path.
+fn kernel_driver_state(req: &SourceRequest<'_>) -> Result<(State, Option<saker_scap::CaptureHeader>)> {
     let root = saker_container::host_root();
     let mut state = State::from_proc_at(&root, &req.limits).context("cannot read the initial state from /proc")?;
     let header = Some(state.to_capture_header());
-    // Container metadata from the runtimes, looked up off the event path.
+    // Capabilities are per thread: the lookup thread keeps what the caller
+    // keeps after start.
     let on_thread_start = req.keep_capabilities.map(|keep| -> std::sync::Arc<dyn Fn() + Send + Sync> {
         std::sync::Arc::new(move || {
             if let Err(e) = crate::privileges::drop_all_but(keep) {
@@ -183,7 +225,7 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         Ok((handle, _worker)) => state.set_container_lookup(handle),
         Err(e) => eprintln!("saker: container metadata lookups disabled: {e}"),
     }
-    Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false })
+    Ok((state, header))
 }
 
 /// The kernel module driver (`/dev/saker`, built and loaded by `saker
@@ -196,9 +238,26 @@ fn open_kmod(req: &SourceRequest<'_>) -> Result<Opened> {
         ..saker_kmod::Config::default()
     };
     let kmod = saker_kmod::Kmod::open(config).context("cannot open the kmod driver")?;
-    let state = State::from_proc(&req.limits).context("cannot read the initial state from /proc")?;
-    let header = Some(state.to_capture_header());
-    Ok(Opened { source: Box::new(kmod), state, header, tracer: None, launched: false })
+    let (state, header) = kernel_driver_state(req)?;
+    let driver = "kmod";
+    Ok(Opened { source: Box::new(kmod), state, header, tracer: None, launched: false, driver })
+}
+
+/// The legacy eBPF driver: the probe object `SAKER_BPF_PROBE` names (an
+/// empty value: /root/.saker/saker-bpf.o), built for this kernel by `saker
+/// driver build --kind ebpf`; its per-CPU perf buffers have the modern
+/// probe's buffer size.
+fn open_ebpf(req: &SourceRequest<'_>) -> Result<Opened> {
+    let config = saker_legacy_bpf::Config {
+        buffer_size: req.live.buffer_size,
+        snaplen: req.live.snaplen,
+        syscalls: req.live.syscalls.clone(),
+        ..saker_legacy_bpf::Config::default()
+    };
+    let probe = saker_legacy_bpf::LegacyBpf::open(config).context("cannot open the ebpf driver")?;
+    let (state, header) = kernel_driver_state(req)?;
+    let driver = "ebpf";
+    Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false, driver })
 }
 
 /// The userspace (ptrace) driver: a launched command or an attached
@@ -232,7 +291,14 @@ fn open_userspace(req: &SourceRequest<'_>) -> Result<Opened> {
     let header = tracer.header().clone();
     let state = State::from_capture(&header, &req.limits);
     let control = tracer.control();
-    Ok(Opened { source: Box::new(tracer), state, header: Some(header), tracer: Some(control), launched })
+    Ok(Opened {
+        source: Box::new(tracer),
+        state,
+        header: Some(header),
+        tracer: Some(control),
+        launched,
+        driver: "userspace",
+    })
 }
 
 /// The syscalls a driver must deliver for events of `types`, plus those the
@@ -363,7 +429,7 @@ pub struct EngineSettings {
 }
 
 /// The engine kinds `engine.kind` accepts.
-pub const ENGINE_KINDS: &[&str] = &["modern_ebpf", "kmod", "ebpf", "replay", "nodriver", "userspace"];
+pub const ENGINE_KINDS: &[&str] = &["auto", "modern_ebpf", "kmod", "ebpf", "replay", "nodriver", "userspace"];
 
 /// Reads `engine.kind` and the engines' options, `snaplen` (or
 /// `falco_libs.snaplen`) and `falco_libs.thread_table_size`; errors name
@@ -374,7 +440,8 @@ pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, 
     };
     let kind: String = config.get("engine.kind").map_err(|e| UsageError(e.to_string()))?.unwrap_or_default();
     let (driver, capture) = match kind.as_str() {
-        "modern_ebpf" | "modern-ebpf" | "" => (Some(DEFAULT_DRIVER.to_string()), None),
+        "auto" | "" => (Some(DEFAULT_DRIVER.to_string()), None),
+        "modern_ebpf" | "modern-ebpf" => (Some("modern-ebpf".to_string()), None),
         "kmod" | "ebpf" | "nodriver" | "userspace" => (Some(kind.clone()), None),
         "replay" => {
             let file: String =
@@ -475,9 +542,8 @@ mod tests {
 
     #[test]
     fn drivers_not_available_are_named() {
-        let e = err_of(&SourceRequest { driver: Some("ebpf"), ..SourceRequest::default() });
-        assert!(e.contains("'ebpf' is not available yet") && e.contains("available: modern-ebpf, userspace"), "{e}");
-        assert!(e.contains("kmod"), "{e}");
+        let e = err_of(&SourceRequest { driver: Some("bpf-legacy"), ..SourceRequest::default() });
+        assert!(e.contains("available: auto, modern-ebpf, userspace, nodriver, ebpf, kmod"), "{e}");
         let e = err_of(&SourceRequest { driver: Some("userspace"), ..SourceRequest::default() });
         assert!(e.contains("traces a command") && e.contains("--pid"), "{e}");
         let cmd = ["true".to_string()];
@@ -504,7 +570,7 @@ mod tests {
     #[test]
     fn engine_keys_are_read() {
         let d = settings(&[]).unwrap();
-        assert_eq!(d.driver.as_deref(), Some("modern-ebpf"));
+        assert_eq!(d.driver.as_deref(), Some("auto"));
         assert_eq!((d.live.buffer_size, d.live.cpus_for_each_buffer, d.live.snaplen), (8 << 20, 2, 80));
         let s = settings(&[
             "engine.modern_ebpf.buf_size_preset=6",
@@ -529,6 +595,10 @@ mod tests {
         let e = settings(&["engine.kind=bogus"]).unwrap_err();
         assert!(e.contains("engine.kind: 'bogus'") && e.contains("modern_ebpf, kmod, ebpf, replay, nodriver"), "{e}");
         assert_eq!(settings(&["engine.kind=kmod"]).unwrap().driver.as_deref(), Some("kmod"));
+        assert_eq!(settings(&["engine.kind=ebpf"]).unwrap().driver.as_deref(), Some("ebpf"));
+        assert_eq!(settings(&["engine.kind=auto"]).unwrap().driver.as_deref(), Some("auto"));
+        assert_eq!(settings(&[]).unwrap().driver.as_deref(), Some("auto"));
+        assert_eq!(settings(&["engine.kind=modern_ebpf"]).unwrap().driver.as_deref(), Some("modern-ebpf"));
         assert_eq!(driver_name("modern_ebpf"), "modern-ebpf");
     }
 

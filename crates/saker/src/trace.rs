@@ -111,7 +111,8 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         // saker trace keeps its capabilities (it may rotate and reopen files).
         keep_capabilities: None,
     };
-    let source::Opened { mut source, mut state, header, tracer, launched } = source::open(&request)?;
+    let source::Opened { mut source, mut state, header, tracer, launched, driver: opened_driver } =
+        source::open(&request)?;
     // Events that neither the filter can match nor the state needs for the
     // fields in use are read and counted, but not delivered (a capture
     // passes them over on its reading thread). Without a filter, or when
@@ -250,7 +251,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
         print_summary(&summary);
     }
     if args.stats {
-        let name = if live { args.driver.as_deref().unwrap_or(source::DEFAULT_DRIVER) } else { "capture" };
+        let name = if live { opened_driver } else { "capture" };
         print_stats(name, &stats, &counts, &state);
     }
     result?;

@@ -61,7 +61,6 @@ fn engine_kind_replay_replays_the_capture_file_and_exits() {
 fn bogus_and_unbuilt_engines_and_unsupported_keys_are_refused_at_start() {
     let cases: &[(&[&str], &[&str])] = &[
         (&["-o", "engine.kind=bogus"], &["engine.kind: 'bogus'", "modern_ebpf, kmod, ebpf, replay, nodriver"]),
-        (&["-o", "engine.kind=ebpf"], &["'ebpf' is not available yet"]),
         (&["-o", "engine.kind=replay"], &["engine.replay.capture_file"]),
         (&["-o", "load_plugins=[k8saudit]"], &["saker does not support load_plugins"]),
         (
@@ -84,6 +83,27 @@ fn bogus_and_unbuilt_engines_and_unsupported_keys_are_refused_at_start() {
         // Refused before anything ran: no summary of a run.
         assert!(!stderr.contains("Events processed"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn engine_kind_ebpf_without_a_probe_gives_the_build_command() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args([
+            "detect",
+            "-o",
+            "engine.kind=ebpf",
+            "-o",
+            "syslog_output.enabled=false",
+            "-o",
+            "webserver.enabled=false",
+        ])
+        .env("SAKER_BPF_PROBE", "/nonexistent/saker-bpf.o")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no saker eBPF probe at /nonexistent/saker-bpf.o"), "{stderr}");
+    assert!(stderr.contains("saker driver build --kind ebpf --output /nonexistent/saker-bpf.o"), "{stderr}");
 }
 
 #[test]
