@@ -14,6 +14,7 @@ fail() { echo "k8s-test: FAILED: $*" >&2; exit 1; }
 declare -A expect=(
 	[modern-ebpf]="Namespace ServiceAccount ConfigMap ConfigMap Service DaemonSet"
 	[kmod]="Namespace ServiceAccount ConfigMap ConfigMap Service DaemonSet"
+	[ebpf]="Namespace ServiceAccount ConfigMap ConfigMap Service DaemonSet"
 	[modern-ebpf-prometheus-operator]="Namespace ServiceAccount ConfigMap ConfigMap Service DaemonSet ServiceMonitor"
 	[userspace-sidecar]="ConfigMap ConfigMap Deployment"
 )
