@@ -34,6 +34,8 @@ victim="saker-oci-victim-$$"
 # podman's Docker API, where saker finds containers' metadata (under
 # HOST_ROOT: /host/run/podman/podman.sock).
 mkdir -p /run/podman
+# a socket left by an earlier service would be found before the new one
+rm -f /run/podman/podman.sock
 podman --runtime runc --cgroup-manager=cgroupfs system service --time=0 unix:///run/podman/podman.sock &
 service=$!
 cleanup() {
@@ -41,10 +43,11 @@ cleanup() {
 	kill "$service" 2>/dev/null || true
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	[ -S /run/podman/podman.sock ] && break
 	sleep 0.1
 done
+[ -S /run/podman/podman.sock ] || fail "podman's API service made no socket"
 # saker runs as uid 1000 in the image: it reaches the runtime's socket
 # through the socket's group, as a Docker user through the docker group
 # (docker.sock is 0660 root:docker; podman makes its socket 0600).
