@@ -1,12 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
 /* Process syscalls: exec, clone/fork, credentials, namespaces, signals, ptrace. */
 
+#define K_OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/*
+ * EXE_UPPER_LAYER or EXE_LOWER_LAYER for an executable on overlayfs (a
+ * container's root), 0 elsewhere. overlayfs's inode (struct ovl_inode,
+ * private to fs/overlayfs, so in no header and no vmlinux BTF) is the VFS
+ * inode followed by the upper layer's dentry, which only files written or
+ * copied up in the container have. The pointer read there is trusted only
+ * if its inode has the executable's inode number, so a layout that ever
+ * differed would give "lower", never garbage.
+ */
+static __always_inline __u32 exe_layer(struct file *exe)
+{
+	struct inode *inode = BPF_CORE_READ(exe, f_inode);
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != K_OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	unsigned long size = inode_struct_size();
+	struct dentry *upper = NULL;
+	if (!size || bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + size) || !upper)
+		return PPM_EXECVE_FLAGS_EXE_LOWER_LAYER;
+	if (BPF_CORE_READ(upper, d_inode, i_ino) != BPF_CORE_READ(inode, i_ino))
+		return PPM_EXECVE_FLAGS_EXE_LOWER_LAYER;
+	return PPM_EXECVE_FLAGS_EXE_UPPER_LAYER;
+}
+
 /* EXE_* flags of the executable. */
 static __always_inline __u32 exe_flags(struct file *exe)
 {
 	__u32 res = 0;
 	if (!exe)
 		return 0;
+	res |= exe_layer(exe);
 	const unsigned char *name = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
 	char prefix[6] = {};
 	bpf_probe_read_kernel(prefix, sizeof(prefix), name);

@@ -230,6 +230,13 @@ static __always_inline __u64 cap_value(kernel_cap_t *cap)
 #endif
 }
 
+/* overlayfs's private struct ovl_inode follows the VFS inode with the
+ * upper layer's dentry */
+static __always_inline unsigned long inode_struct_size(void)
+{
+	return sizeof(struct inode);
+}
+
 static __always_inline __u64 inode_ctime(struct inode *inode)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)

@@ -500,6 +500,14 @@ static __always_inline __u64 inode_ctime(struct inode *inode)
 #endif
 }
 
+/* vmlinux.h comes from this very kernel's BTF: its sizeof is exact.
+ * overlayfs's private struct ovl_inode follows the VFS inode with the
+ * upper layer's dentry. */
+static __always_inline unsigned long inode_struct_size(void)
+{
+	return sizeof(struct inode);
+}
+
 static __always_inline __u64 inode_mtime(struct inode *inode)
 {
 #if SAKER_KERNEL_VERSION >= KV(6, 11, 0)

@@ -144,6 +144,13 @@ static __always_inline __u64 inode_mtime(struct inode *inode)
 	return BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
 }
 
+/* The size of struct inode on the running kernel (overlayfs's private
+ * struct ovl_inode follows it with the upper layer's dentry). */
+static __always_inline unsigned long inode_struct_size(void)
+{
+	return bpf_core_type_size(struct inode);
+}
+
 /* kernfs_node.parent became __parent in 6.15. */
 struct kernfs_node___old {
 	struct kernfs_node *parent;

@@ -68,6 +68,7 @@ pub struct Engine {
     /// For each event type, the rules that can match it, in load order.
     by_type: Arc<[Box<[u32]>]>,
     event_types: EventTypeSet,
+    domain_names: Arc<[String]>,
     options: EngineOptions,
     scratch: Vec<u8>,
 }
@@ -97,16 +98,22 @@ impl Engine {
     pub fn compile(load: &LoadResult, options: EngineOptions) -> Result<Engine, Vec<Diagnostic>> {
         let mut rules = Vec::new();
         let mut errors = Vec::new();
+        let mut domain_names = Vec::new();
         for rule in load.rules.iter().filter(|r| r.enabled) {
             let priority = rule.priority;
             if !priority.at_least(options.min_priority) {
                 continue;
             }
             match compile_rule(rule, priority, load) {
-                Ok(r) => rules.push(r),
+                Ok(r) => {
+                    domain_names.extend(rule.condition.domain_names());
+                    rules.push(r)
+                }
                 Err(d) => errors.push(d),
             }
         }
+        domain_names.sort();
+        domain_names.dedup();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -124,9 +131,17 @@ impl Engine {
             rules,
             by_type: by_type.into_iter().map(Vec::into_boxed_slice).collect(),
             event_types,
+            domain_names: domain_names.into(),
             options,
             scratch: Vec::new(),
         })
+    }
+
+    /// The domain names the rules compare `fd.*ip.name` fields with: hand
+    /// them to `saker_dns::watch` before events flow, or those comparisons
+    /// never hold.
+    pub fn domain_names(&self) -> &[String] {
+        &self.domain_names
     }
 
     /// Number of rules compiled.

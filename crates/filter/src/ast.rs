@@ -227,6 +227,28 @@ impl Expr {
         }
     }
 
+    /// The names compared with the domain-name fields (`fd.sip.name = N`,
+    /// `fd.cip.name in (A, B)`, and `fd.lip.name`, `fd.rip.name`): what the
+    /// name resolver (saker-dns) must look up for the condition to match.
+    pub fn domain_names(&self) -> Vec<String> {
+        const FIELDS: [&str; 4] = ["fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name"];
+        let mut names = Vec::new();
+        self.visit(&mut |e| {
+            if let Expr::Check { field: FieldRef::Field { name, .. }, rhs: Some(rhs), .. } = e
+                && FIELDS.contains(&name.as_str())
+            {
+                match rhs {
+                    Rhs::Value(l) => names.push(l.text.clone()),
+                    Rhs::List(items, _) => names.extend(items.iter().map(|l| l.text.clone())),
+                    Rhs::Field(_) => {}
+                }
+            }
+        });
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Calls `f` on every node, children before parents, allowing changes.
     pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
         match self {

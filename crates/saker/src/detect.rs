@@ -145,6 +145,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         print_summary(&load, &engine);
         return Ok(ExitCode::SUCCESS);
     }
+    watch_domain_names(&engine);
 
     let hostname = saker_engine::hostname();
     // -e, then --driver, then engine.kind (whose replay is Falco 0.38+'s -e).
@@ -620,7 +621,22 @@ fn build(args: &DetectArgs, options: &[String]) -> Result<Built, String> {
     if watched_rules.is_empty() {
         watched_rules = rules_files;
     }
+    watch_domain_names(&engine);
     Ok(Built { config, load, engine, static_fields, syscalls, rules_files: watched_rules })
+}
+
+/// Starts resolving the domain names the rules compare `fd.*ip.name` with,
+/// and waits a little for them (names in `/etc/hosts` take microseconds) so
+/// the rules match from the first events; a slow resolver is reported and
+/// not waited for.
+fn watch_domain_names(engine: &Engine) {
+    let names = engine.domain_names();
+    if !names.is_empty() && !saker_dns::watch(names, Duration::from_secs(1)) {
+        log::warn(format_args!(
+            "resolving the {} domain names the rules compare fd.*ip.name with takes more than 1 s; those comparisons hold once each name is resolved",
+            names.len()
+        ));
+    }
 }
 
 /// The rules files' texts, each named by its path: bounded, UTF-8 checked

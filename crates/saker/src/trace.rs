@@ -363,5 +363,13 @@ fn compile_filter(words: &[String]) -> Result<Option<Filter>> {
         return Ok(None);
     }
     let text = words.join(" ");
-    saker_filter::compile_str(&text).map(Some).map_err(|e| UsageError(format!("invalid filter: {e}")).into())
+    let invalid = |e: saker_filter::CompileError| UsageError(format!("invalid filter: {e}"));
+    let expr = saker_filter::parse(&text).map_err(|e| invalid(e.into()))?;
+    let filter = saker_filter::compile(&expr, &text).map_err(invalid)?;
+    // fd.sip.name = N: N's addresses, looked up off the event path.
+    let names = expr.domain_names();
+    if !names.is_empty() && !saker_dns::watch(&names, Duration::from_secs(1)) {
+        eprintln!("saker: resolving {} takes more than 1 s; the filter matches them once resolved", names.join(", "));
+    }
+    Ok(Some(filter))
 }

@@ -94,6 +94,9 @@ enum Outcome {
 /// A host action and what each ruleset raises for it.
 struct Action {
     name: &'static str,
+    /// How long the action waits on purpose before what the rule sees (the
+    /// latency is counted from its start plus this).
+    lead: Duration,
     run: Box<dyn Fn()>,
     saker: Outcome,
     falco: Outcome,
@@ -138,6 +141,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let (dir, name) = (wd.clone(), format!("snoop{n}"));
     v.push(Action {
         name: "read /etc/shadow",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             perl(&dir, &name, r#"open(my $f, "<", "/etc/shadow") or die "shadow: $!"; my $l = <$f>;"#, &[])
         }),
@@ -153,6 +157,45 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
         )]),
     });
 
+    // A web server, up for more than 5 s, reads /etc/shadow: Falco's
+    // "trusted after startup" (proc.duration), before its "untrusted" rule.
+    let (dir, name) = (wd.clone(), "nginx".to_string());
+    let fields = vec![("fd.name", is("/etc/shadow")), ("proc.name", is("nginx")), ("user.name", is("root"))];
+    v.push(Action {
+        name: "nginx reads /etc/shadow after 5 s",
+        lead: Duration::from_millis(5300),
+        run: Box::new(move || {
+            perl(
+                &dir,
+                &name,
+                r#"select(undef, undef, undef, 5.3); open(my $f, "<", "/etc/shadow") or die "shadow: $!";"#,
+                &[],
+            )
+        }),
+        saker: Outcome::Fires(vec![expect("Credential file read by untrusted program", "Warning", fields.clone())]),
+        falco: Outcome::Fires(vec![expect("Read sensitive file trusted after startup", "Warning", fields)]),
+    });
+
+    // /etc/hostname read through ../../ from the test's directory (where
+    // the workloads run).
+    let (dir, name) = (wd.clone(), format!("trav{n}"));
+    let depth = std::env::current_dir().unwrap().components().count() - 1;
+    assert!(depth >= 2, "the traversal needs two ../ at least");
+    let raw = format!("{}etc/hostname", "../".repeat(depth));
+    let fields = vec![
+        ("fd.name", is("/etc/hostname")),
+        ("fd.nameraw", is(raw.clone())),
+        ("proc.name", is(format!("trav{n}"))),
+        ("user.name", is("root")),
+    ];
+    v.push(Action {
+        name: "read /etc/hostname through ../../",
+        lead: Duration::ZERO,
+        run: Box::new(move || perl(&dir, &name, r#"open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";"#, &[&raw])),
+        saker: Outcome::Silent("saker's rules watch credential files, not traversal"),
+        falco: Outcome::Fires(vec![expect("Directory traversal monitored file read", "Warning", fields)]),
+    });
+
     // A shell started by a web server.
     let (dir, cmd) = (wd.clone(), format!(": svc{n}"));
     let shell_fields = vec![
@@ -163,6 +206,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     ];
     v.push(Action {
         name: "nginx starts a shell",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             perl(&dir, "nginx", r#"system("/bin/sh", "-c", $ARGV[0]) == 0 or die "sh: $?";"#, &[&cmd])
         }),
@@ -182,6 +226,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     ];
     v.push(Action {
         name: "ln -s /etc/shadow",
+        lead: Duration::ZERO,
         run: Box::new(move || run("ln", &["-s", "/etc/shadow", &l2])),
         saker: Outcome::Fires(vec![expect("Symlink over sensitive file", "Warning", fields.clone())]),
         falco: Outcome::Fires(vec![expect("Create Symlink Over Sensitive Files", "Warning", fields)]),
@@ -196,6 +241,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     ];
     v.push(Action {
         name: "ln /etc/shadow",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             run("ln", &["/etc/shadow", &h2]);
             // A copy of the shadow file's inode must not outlive the test.
@@ -211,6 +257,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let fields = vec![("fd.name", is(s(&log))), ("proc.name", is("sh")), ("user.name", is("root"))];
     v.push(Action {
         name: ": > /var/log/FILE",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             // Created without O_TRUNC, so that only the clearing alerts.
             {
@@ -231,6 +278,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let fields = vec![("proc.name", is("shred")), ("proc.cmdline", is(format!("shred -u {}", s(&victim))))];
     v.push(Action {
         name: "shred -u FILE",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             std::fs::write(&v2, vec![0x5a; 64 << 10]).unwrap();
             run("shred", &["-u", &v2]);
@@ -245,6 +293,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let h = home.clone();
     v.push(Action {
         name: "find -name id_rsa",
+        lead: Duration::ZERO,
         run: Box::new(move || run("find", &[&h, "-name", "id_rsa"])),
         saker: Outcome::Fires(vec![expect("Search for keys or credentials", "Warning", fields.clone())]),
         falco: Outcome::Fires(vec![expect("Search Private Keys or Passwords", "Warning", fields)]),
@@ -254,6 +303,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let h = home.clone();
     v.push(Action {
         name: "grep -r aws_secret_access_key",
+        lead: Duration::ZERO,
         run: Box::new(move || run("grep", &["-rl", "aws_secret_access_key", &h])),
         saker: Outcome::Fires(vec![expect("Search for keys or credentials", "Warning", fields.clone())]),
         falco: Outcome::Fires(vec![expect("Find AWS Credentials", "Warning", fields)]),
@@ -262,6 +312,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let h = home.clone();
     v.push(Action {
         name: "find -path */.aws/credentials",
+        lead: Duration::ZERO,
         run: Box::new(move || run("find", &[&h, "-path", "*/.aws/credentials"])),
         saker: Outcome::Fires(vec![expect("Search for keys or credentials", "Warning", fields.clone())]),
         falco: Outcome::Fires(vec![expect("Find AWS Credentials", "Warning", fields)]),
@@ -278,6 +329,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
         );
         v.push(Action {
             name: if code == 16 { "ptrace(PTRACE_ATTACH)" } else { "ptrace(PTRACE_SEIZE)" },
+            lead: Duration::ZERO,
             run: Box::new(move || perl(&dir, &name, &script, &[])),
             saker: Outcome::Fires(vec![expect(
                 "Process attached with ptrace",
@@ -295,6 +347,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let fields = vec![("proc.name", is(format!("adbg{n}"))), ("user.name", is("root"))];
     v.push(Action {
         name: "ptrace(PTRACE_TRACEME)",
+        lead: Duration::ZERO,
         run: Box::new(move || perl(&dir, &name, r#"syscall(101, 0, 0, 0, 0) == 0 or die "traceme: $!";"#, &[])),
         saker: Outcome::Fires(vec![expect("Anti-debugging with ptrace", "Notice", fields.clone())]),
         falco: Outcome::Fires(vec![expect("PTRACE anti-debug attempt", "Notice", fields)]),
@@ -306,6 +359,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let fields = vec![("proc.exepath", is(s(&shm))), ("proc.cmdline", is(format!("saker-{n}")))];
     v.push(Action {
         name: "run /dev/shm/PROGRAM",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             std::fs::copy("/usr/bin/true", &shm2).unwrap();
             run(&shm2, &[]);
@@ -327,6 +381,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let fields = vec![("proc.cmdline", has(format!(" fileless{n}"))), ("user.name", is("root"))];
     v.push(Action {
         name: "execve a memfd",
+        lead: Duration::ZERO,
         run: Box::new(move || perl(&dir, &name, &script, &[])),
         saker: Outcome::Fires(vec![expect("Fileless execution via memfd", "Critical", fields.clone())]),
         falco: Outcome::Fires(vec![expect("Fileless execution via memfd_create", "Critical", fields)]),
@@ -349,6 +404,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     };
     v.push(Action {
         name: "finit_module + init_module",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             std::fs::write(&ko2, b"\x7fELF not really a module").unwrap();
             perl(&dir, &name, script, &[&ko2]);
@@ -366,6 +422,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let arg = format!("scan{n}");
     v.push(Action {
         name: "run nmap",
+        lead: Duration::ZERO,
         run: Box::new(move || run(&nmap, &["-sn", &arg])),
         saker: Outcome::Fires(vec![expect(
             "Network tool started",
@@ -384,6 +441,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     let dir = wd.clone();
     v.push(Action {
         name: "ssh to 127.0.0.1:PORT",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             let _keep = &listener;
             perl(
@@ -419,6 +477,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
     saker_fields.push(("fd.sport", is("4444")));
     v.push(Action {
         name: "ssh to 198.51.100.7:4444",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             let script = format!(
                 r#"my $tag = "{tag}"; my $l = IO::Socket::INET->new(LocalAddr => "198.51.100.7", LocalPort => 4444, Listen => 1, ReuseAddr => 1) or die "listen: $!"; IO::Socket::INET->new(PeerAddr => "198.51.100.7", PeerPort => 4444) or die "connect: $!";"#
@@ -448,6 +507,7 @@ fn actions(w: &Path, n: &str) -> Vec<Action> {
         vec![("user.name", is("daemon")), ("proc.name", is("sh")), ("proc.cmdline", is(format!("sh -c : tty{n}")))];
     v.push(Action {
         name: "shell as daemon on a tty",
+        lead: Duration::ZERO,
         run: Box::new(move || {
             let out = Command::new(perl_as(&dir, "sshd"))
                 .args(["-e", r#"system("script", "-qc", $ARGV[0], "/dev/null") == 0 or die "script: $?";"#, &cmd])
@@ -562,7 +622,7 @@ fn run_ruleset(ruleset: Ruleset) {
                     expected_all.push(e.clone());
                     match d.wait_alert(from, Duration::from_secs(5), |al| e.matches(al)) {
                         Some(al) => {
-                            let latency = al.at.saturating_duration_since(t0);
+                            let latency = al.at.saturating_duration_since(t0 + a.lead);
                             report.push(format!(
                                 "| {} | {} | {} | {} ms | {} ms | {} |",
                                 a.name,

@@ -552,8 +552,19 @@ pub(crate) fn extract<'s>(
                 None => Raw::Bool(ctx.state.fd_name_changed(ev.tid() as i64)?),
             }
         }
-        // Name resolution is not done (sysdig resolves only when asked to).
-        F::CipName | F::SipName | F::LipName | F::RipName => return None,
+        // The first watched name of the address (saker-dns): only names
+        // rules or filters mention are known, as in libsinsp.
+        F::CipName | F::SipName | F::LipName | F::RipName => {
+            let ip = name_field_ip(f, d, ctx, buf, mode)?;
+            let found = saker_dns::for_each_name(ip, |n| {
+                buf.extend_from_slice(n);
+                true
+            });
+            if !found {
+                return None;
+            }
+            Raw::Built
+        }
         F::Dev => Raw::Int(fd?.dev as i32 as i64),
         F::DevMajor => Raw::Int(((fd?.dev & 0xfff00) >> 8) as i64),
         F::DevMinor => {
@@ -594,6 +605,20 @@ pub(crate) fn extract<'s>(
 /// The values of the multi-valued fd fields: both ends of a socket for
 /// `fd.ip`, `fd.net`, `fd.port` and `fd.proto`; each distinct fd type of the
 /// process for `fd.types`.
+/// The address whose names `fd.cip.name` (`fd.sip.name`...) are.
+fn name_field_ip(f: &Field, d: F, ctx: &EventContext<'_>, buf: &mut Vec<u8>, mode: Mode) -> Option<IpAddr> {
+    let ip_field = match d {
+        F::CipName => F::Cip,
+        F::SipName => F::Sip,
+        F::LipName => F::Lip,
+        _ => F::Rip,
+    };
+    match extract(f, ip_field, ctx, buf, mode)? {
+        Raw::Ip(ip) => Some(ip),
+        _ => None,
+    }
+}
+
 pub(crate) fn each_value(
     _f: &Field,
     d: F,
@@ -601,6 +626,12 @@ pub(crate) fn each_value(
     _scratch: &mut Vec<u8>,
     cb: &mut dyn FnMut(FieldValue<'_>) -> bool,
 ) -> bool {
+    if matches!(d, F::CipName | F::SipName | F::LipName | F::RipName) {
+        // Every watched name of the address: `fd.sip.name = N` holds when
+        // N resolved to the server's address, whatever other names it has.
+        let Some(ip) = name_field_ip(_f, d, ctx, _scratch, Mode::Compare) else { return false };
+        return saker_dns::for_each_name(ip, |n| cb(FieldValue::Str(n)));
+    }
     let Some(e) = event_fd(ctx) else { return false };
     if d == F::Types {
         return fd_types(e.state, ctx.event.tid() as i64).any(|name| cb(FieldValue::Str(name.as_bytes())));

@@ -486,13 +486,26 @@ impl Field {
     /// any-ancestor fields without an index (`proc.aname`, `proc.apid`,
     /// `proc.aexe`, `proc.aexepath`, `proc.acmdline`, `proc.aenv`), the
     /// filter-only socket fields that match either end (`fd.ip`, `fd.port`,
-    /// `fd.net`, `fd.proto`) and `fd.types`. Filters compare these with
+    /// `fd.net`, `fd.proto`), the names of an address (`fd.sip.name`...)
+    /// and `fd.types`. Filters compare these with
     /// [`Field::for_each_value`]; [`Field::extract`] gives only the first
     /// value (the process itself for the ancestor fields, as sysdig's output
     /// does).
     pub fn is_multi(&self) -> bool {
         matches!(self.arg, Arg::Any)
-            || matches!(self.id, Id::Fd(fd::F::Ip | fd::F::Port | fd::F::Net | fd::F::Proto))
+            || matches!(
+                self.id,
+                Id::Fd(
+                    fd::F::Ip
+                        | fd::F::Port
+                        | fd::F::Net
+                        | fd::F::Proto
+                        | fd::F::CipName
+                        | fd::F::SipName
+                        | fd::F::LipName
+                        | fd::F::RipName
+                )
+            )
             || (self.id == Id::Fd(fd::F::Types) && matches!(self.arg, Arg::None))
     }
 
@@ -507,6 +520,8 @@ impl Field {
     ///   process itself), as libsinsp's `compare_full_aname`;
     /// - `fd.ip`, `fd.port`, `fd.proto`, `fd.net`: the client and the server
     ///   end of an IP socket (one value for a listening socket);
+    /// - `fd.cip.name`, `fd.sip.name`, `fd.lip.name`, `fd.rip.name`: each
+    ///   watched name that resolved to the address (`saker-dns`);
     /// - `fd.types`: each distinct type of the process's fds.
     ///
     /// libsinsp matches these as "some value satisfies the comparison", with

@@ -725,6 +725,40 @@ mod fd_fields {
     }
 
     #[test]
+    fn domain_names_of_addresses() {
+        let mut s = state();
+        let time = TimeFormatter::new(TimeZone::UTC);
+        let e = read_enter(200, 4);
+        let ev = Event::parse(&e).unwrap();
+        s.apply(&ev, 0);
+        let ctx = EventContext { event: ev, num: 1, cpu: 0, time: &time, state: &s };
+        let mut scratch = Vec::new();
+        let sip = Field::parse("fd.sip.name").unwrap();
+        let cip = Field::parse("fd.cip.name").unwrap();
+        assert!(sip.is_multi());
+        // Only names somebody asked about are known. A literal address
+        // resolves to itself without DNS; localhost comes from /etc/hosts.
+        let names = |f: &Field, scratch: &mut Vec<u8>| {
+            let mut v = Vec::new();
+            f.for_each_value(&ctx, scratch, |n| {
+                if let FieldValue::Str(n) = n {
+                    v.push(String::from_utf8_lossy(n).into_owned());
+                }
+                false
+            });
+            v
+        };
+        assert!(saker_dns::watch(["93.184.216.34", "localhost"], std::time::Duration::from_secs(10)));
+        assert_eq!(names(&sip, &mut scratch), ["93.184.216.34"]);
+        assert!(names(&cip, &mut scratch).is_empty());
+        assert_eq!(show(&mut s, &e, "fd.sip.name").unwrap(), "93.184.216.34");
+        assert_eq!(show(&mut s, &e, "fd.cip.name"), None);
+        // the remote end is the server here (10.0.0.1 is not local)
+        assert_eq!(show(&mut s, &e, "fd.lip.name").unwrap(), "93.184.216.34");
+        assert_eq!(show(&mut s, &e, "fd.rip.name"), None);
+    }
+
+    #[test]
     fn both_ends_of_a_socket() {
         let mut s = state();
         let time = TimeFormatter::new(TimeZone::UTC);

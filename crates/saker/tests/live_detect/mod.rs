@@ -131,8 +131,23 @@ impl LiveDetect {
     /// metrics count processed events only once the driver is attached and
     /// the state read from /proc.
     pub fn start(args: &[&str]) -> LiveDetect {
+        Self::start_wrapped(&[], args)
+    }
+
+    /// As [`LiveDetect::start`], saker run by `wrapper` (a command that
+    /// ends by exec-ing its arguments, so saker keeps its process id).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> LiveDetect {
         let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+        let saker = env!("CARGO_BIN_EXE_saker");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(saker);
+                c
+            }
+            None => Command::new(saker),
+        };
+        let mut child = cmd
             .arg("detect")
             .args(args)
             .args(["-o", "json_output=true", "-o", "syslog_output.enabled=false"])
