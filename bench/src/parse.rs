@@ -9,7 +9,9 @@
 //! detect --dry-run` on hostile inputs that used to exhaust saker (a 40-level
 //! chain of macros each using the previous one twice, the same with lists, a
 //! "billion laughs" YAML, a 1 MiB token in an output, `-r /dev/zero`) and
-//! prints the time, the peak memory and the located error each ends with.
+//! prints the time, the peak memory and the located error each ends with;
+//! and on 30 rules using a macro chain just under the bounds, which loads
+//! (each macro one shared body, however often used).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -200,6 +202,19 @@ fn hostile(dir: &Path) -> Result<Vec<(&'static str, Vec<String>)>> {
     }
     macros.push_str("- rule: r\n  desc: d\n  condition: m40\n  output: \"%proc.name\"\n  priority: WARNING\n");
     v.push(("40-level doubling macro chain", dry(write(dir, "macros.yaml", &macros)?)));
+
+    // Just under both bounds: 65,535 nodes a rule, 1,966,050 in all once
+    // expanded; loaded and compiled as 16 shared macro bodies.
+    let mut shared = String::from("- macro: m0\n  condition: evt.type = open\n");
+    for i in 1..=15 {
+        shared.push_str(&format!("- macro: m{i}\n  condition: m{} or m{}\n", i - 1, i - 1));
+    }
+    for r in 0..30 {
+        shared.push_str(&format!(
+            "- rule: r{r}\n  desc: d\n  condition: m15\n  output: \"%proc.name\"\n  priority: WARNING\n"
+        ));
+    }
+    v.push(("30 rules using a 15-level doubling macro chain", dry(write(dir, "shared.yaml", &shared)?)));
 
     let mut lists = String::from("- list: l0\n  items: [a, b]\n");
     for i in 1..=40 {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use saker_abi::{EVENT_TABLE, EventType};
 use saker_fields::{EventContext, Field, FieldValue, Format};
-use saker_filter::{EventTypeSet, Filter};
+use saker_filter::{EventTypeSet, Filter, FilterCompiler};
 use saker_outputs::{Alert, FieldValue as AlertValue, Priority};
 use saker_rules::{Code, Diagnostic, LoadResult, Rule};
 
@@ -95,16 +95,18 @@ pub fn evaluated(t: EventType) -> bool {
 impl Engine {
     /// Compiles the enabled rules of `load` with at least `min_priority`.
     /// Errors come back as Falco-style diagnostics located in the rules files.
+    /// Each macro is compiled once, into a node its uses in every rule share.
     pub fn compile(load: &LoadResult, options: EngineOptions) -> Result<Engine, Vec<Diagnostic>> {
         let mut rules = Vec::new();
         let mut errors = Vec::new();
         let mut domain_names = Vec::new();
+        let mut compiler = FilterCompiler::new();
         for rule in load.rules.iter().filter(|r| r.enabled) {
             let priority = rule.priority;
             if !priority.at_least(options.min_priority) {
                 continue;
             }
-            match compile_rule(rule, priority, load) {
+            match compile_rule(&mut compiler, rule, priority, load) {
                 Ok(r) => {
                     domain_names.extend(rule.condition.domain_names());
                     rules.push(r)
@@ -224,8 +226,14 @@ impl Engine {
     }
 }
 
-fn compile_rule(rule: &Rule, priority: Priority, load: &LoadResult) -> Result<CompiledRule, Diagnostic> {
-    let filter = saker_filter::compile(&rule.condition, "")
+fn compile_rule(
+    compiler: &mut FilterCompiler,
+    rule: &Rule,
+    priority: Priority,
+    load: &LoadResult,
+) -> Result<CompiledRule, Diagnostic> {
+    let filter = compiler
+        .compile(&rule.condition, "")
         .map_err(|e| load.diagnostic_at(e.pos, Code::ErrCompileCondition, e.message))?;
     // Falco prints missing values as <NA> in outputs: the '*' form.
     let output = Format::parse(&format!("*{}", rule.output)).map_err(|e| {

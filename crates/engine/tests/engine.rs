@@ -236,3 +236,39 @@ fn an_engine_swapped_mid_stream_takes_over_without_losing_an_event() {
         }
     }
 }
+
+#[test]
+fn the_macros_of_falcos_rules_compile_once_each() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/rules/falco_rules.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let load = Ruleset::load(&[RulesSource { name: "falco_rules.yaml", text: &text }], &Fields).unwrap();
+    // The distinct macro bodies the rules use, and how many uses they have once expanded.
+    let mut bodies = std::collections::HashSet::new();
+    for r in &load.rules {
+        r.condition.visit(&mut |e| {
+            if let saker_filter::Expr::Macro { body, .. } = e {
+                bodies.insert(Arc::as_ptr(body));
+            }
+        });
+    }
+    fn uses(e: &saker_filter::Expr) -> usize {
+        use saker_filter::Expr;
+        match e {
+            Expr::And(v, _) | Expr::Or(v, _) => v.iter().map(uses).sum(),
+            Expr::Not(e, _) => uses(e),
+            Expr::Macro { body, .. } => 1 + uses(body),
+            Expr::Check { .. } | Expr::Identifier(..) => 0,
+        }
+    }
+    let expanded: usize = load.rules.iter().map(|r| uses(&r.condition)).sum();
+    let mut compiler = saker_filter::FilterCompiler::new();
+    for r in &load.rules {
+        compiler.compile(&r.condition, "").unwrap();
+    }
+    assert!(bodies.len() > 40 && bodies.len() <= load.macros.len(), "{}", bodies.len());
+    assert_eq!(compiler.macros_compiled(), bodies.len());
+    // Copies would have been compiled once per use.
+    assert!(expanded > bodies.len() + 40, "{expanded} uses of {} macros", bodies.len());
+    // And the engine compiles them the same way.
+    assert_eq!(Engine::compile(&load, EngineOptions::default()).unwrap().len(), load.rules.len());
+}

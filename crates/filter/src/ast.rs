@@ -1,6 +1,8 @@
 //! The syntax tree of a filter condition.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 /// Where something is in the condition text: byte offset, 1-based line and column.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -206,23 +208,53 @@ pub enum Expr {
     },
     /// A bare identifier: a macro name, replaced when rules are loaded.
     Identifier(String, Pos),
+    /// A macro's use, once rules are loaded: it holds as its body does.
+    ///
+    /// The body is the macro's resolved condition, one value shared by
+    /// every use of the macro (in every rule of a load, and in the bodies of
+    /// other macros): a macro used a thousand times is one tree, and
+    /// [`FilterCompiler`](crate::FilterCompiler) compiles it once. Its nodes
+    /// keep the positions of the macro's own text.
+    Macro {
+        /// The macro's name.
+        name: String,
+        /// Its resolved condition, shared.
+        body: Arc<Expr>,
+        /// Where the name is used.
+        pos: Pos,
+    },
 }
 
 impl Expr {
-    /// Where the expression starts.
+    /// Where the expression starts. For a macro's use, where its body starts
+    /// (as if the body were written in its place); the use itself is at the
+    /// variant's `pos`.
     pub fn pos(&self) -> Pos {
         match self {
             Expr::And(_, p) | Expr::Or(_, p) | Expr::Not(_, p) | Expr::Identifier(_, p) => *p,
             Expr::Check { pos, .. } => *pos,
+            Expr::Macro { body, .. } => body.pos(),
         }
     }
 
-    /// Calls `f` on every node, depth first, parents before children.
+    /// Calls `f` on every node, depth first, parents before children. The
+    /// body of a macro is visited once, at its first use: a walk costs what
+    /// the definitions do, not what the expansion would (which doubles with
+    /// every level of macros using the previous one twice).
     pub fn visit<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        self.visit_once(f, &mut HashSet::new());
+    }
+
+    fn visit_once<'a>(&'a self, f: &mut impl FnMut(&'a Expr), seen: &mut HashSet<*const Expr>) {
         f(self);
         match self {
-            Expr::And(v, _) | Expr::Or(v, _) => v.iter().for_each(|e| e.visit(f)),
-            Expr::Not(e, _) => e.visit(f),
+            Expr::And(v, _) | Expr::Or(v, _) => v.iter().for_each(|e| e.visit_once(f, seen)),
+            Expr::Not(e, _) => e.visit_once(f, seen),
+            Expr::Macro { body, .. } => {
+                if seen.insert(Arc::as_ptr(body)) {
+                    body.visit_once(f, seen);
+                }
+            }
             Expr::Check { .. } | Expr::Identifier(..) => {}
         }
     }
@@ -250,11 +282,12 @@ impl Expr {
     }
 
     /// Calls `f` on every node, children before parents, allowing changes.
+    /// Macro bodies are shared, so not visited: `f` sees a macro's use only.
     pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
         match self {
             Expr::And(v, _) | Expr::Or(v, _) => v.iter_mut().for_each(|e| e.visit_mut(f)),
             Expr::Not(e, _) => e.visit_mut(f),
-            Expr::Check { .. } | Expr::Identifier(..) => {}
+            Expr::Check { .. } | Expr::Identifier(..) | Expr::Macro { .. } => {}
         }
         f(self);
     }

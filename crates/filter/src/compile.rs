@@ -4,11 +4,14 @@
 //! the field's type, turns lists into hash sets (or a path trie for
 //! `pmatch`), compiles globs and regexes, and computes the event types the
 //! condition can match, so that per event only extraction and comparison
-//! remain.
+//! remain. The body of a macro ([`Expr::Macro`]) is compiled once per
+//! [`FilterCompiler`], into a node shared by all its uses.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobMatcher};
 use regex::bytes::Regex;
@@ -87,6 +90,20 @@ enum Node {
     Or(Box<[Node]>),
     Not(Box<Node>),
     Check(Box<Check>),
+    /// A macro's body, compiled once and shared by its uses.
+    Shared(Arc<Shared>),
+}
+
+/// A compiled macro body, with what the walks over a condition want of it
+/// computed once: a condition's walks then cost its own nodes, not its
+/// expansion.
+#[derive(Debug)]
+struct Shared {
+    node: Node,
+    /// [`possible_types`] of `node`.
+    possible_types: EventTypeSet,
+    /// [`state_reads`] of `node`.
+    state_reads: saker_state::Reads,
 }
 
 #[derive(Clone, Debug)]
@@ -200,13 +217,57 @@ pub fn compile_str(text: &str) -> Result<Filter, CompileError> {
 }
 
 /// Compiles a parsed condition; `text` is the condition's source, for error
-/// positions.
+/// positions. To compile many conditions using the same macros, use one
+/// [`FilterCompiler`] for all of them.
 pub fn compile(expr: &Expr, text: &str) -> Result<Filter, CompileError> {
-    let c = Compiler { text };
-    let root = c.node(expr)?;
-    let event_types = crate::evttype::event_types(expr).map_err(|(pos, msg)| c.err(pos, msg))?;
-    let event_types = event_types.intersect(&possible_types(&root));
-    Ok(Filter { root, event_types, scratch: RefCell::default() })
+    FilterCompiler::new().compile(expr, text)
+}
+
+/// Compiled macro bodies (or their errors) by the body's address; each
+/// entry keeps its body alive, so that its address is not reused.
+type SharedNodes = HashMap<usize, (Arc<Expr>, Result<Arc<Shared>, CompileError>)>;
+
+/// Compiles the conditions of one load of rules, each macro body once.
+///
+/// The body of a macro ([`Expr::Macro`]) is the same value in every
+/// condition that uses it (rules loading shares it); the compiler compiles it
+/// the first time it meets it, into one node that every use, in every
+/// condition it compiles, then shares, so memory and compile time follow the
+/// definitions rather than the expansion. Evaluation still walks a shared
+/// node at each use: it costs what the expanded condition would (which
+/// rules loading bounds).
+///
+/// The conditions compiled by one compiler must share one space of
+/// positions (as a load's conditions do): an error in a macro body is
+/// reported, with its position, wherever the body is used.
+#[derive(Debug, Default)]
+pub struct FilterCompiler {
+    shared: SharedNodes,
+    types: crate::evttype::Memo,
+}
+
+impl FilterCompiler {
+    /// A compiler that has compiled nothing yet.
+    pub fn new() -> Self {
+        FilterCompiler::default()
+    }
+
+    /// Compiles a parsed condition; `text` is its source, for error
+    /// positions (pass an empty text for conditions built from several).
+    pub fn compile(&mut self, expr: &Expr, text: &str) -> Result<Filter, CompileError> {
+        let mut c = Compiler { text, shared: &mut self.shared };
+        let root = c.node(expr)?;
+        let event_types =
+            crate::evttype::event_types_memo(expr, &mut self.types).map_err(|(pos, msg)| c.err(pos, msg))?;
+        let event_types = event_types.intersect(&possible_types(&root));
+        Ok(Filter { root, event_types, scratch: RefCell::default() })
+    }
+
+    /// How many distinct macro bodies this compiler has compiled: each once,
+    /// however many times the conditions use it.
+    pub fn macros_compiled(&self) -> usize {
+        self.shared.len()
+    }
 }
 
 /// The event types on which `node` can hold, judged from the fields it
@@ -219,6 +280,23 @@ fn possible_types(node: &Node) -> EventTypeSet {
         Node::Not(_) => EventTypeSet::all(),
         Node::Check(c) if c.lhs.field.needs_event_fd() => EventTypeSet::with_fd(),
         Node::Check(_) => EventTypeSet::all(),
+        Node::Shared(s) => s.possible_types,
+    }
+}
+
+/// Which optional parts of the state the fields of `node` read.
+fn state_reads(n: &Node) -> saker_state::Reads {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().fold(saker_state::Reads::NONE, |r, n| r.union(state_reads(n))),
+        Node::Not(n) => state_reads(n),
+        Node::Check(c) => {
+            let rhs = match &c.cmp {
+                Cmp::Field(_, op) => op.field.state_reads(),
+                _ => saker_state::Reads::NONE,
+            };
+            c.lhs.field.state_reads().union(rhs)
+        }
+        Node::Shared(s) => s.state_reads,
     }
 }
 
@@ -238,20 +316,7 @@ impl Filter {
     /// Which optional parts of the state its fields read
     /// ([`Field::state_reads`]).
     pub fn state_reads(&self) -> saker_state::Reads {
-        fn walk(n: &Node) -> saker_state::Reads {
-            match n {
-                Node::And(v) | Node::Or(v) => v.iter().fold(saker_state::Reads::NONE, |r, n| r.union(walk(n))),
-                Node::Not(n) => walk(n),
-                Node::Check(c) => {
-                    let rhs = match &c.cmp {
-                        Cmp::Field(_, op) => op.field.state_reads(),
-                        _ => saker_state::Reads::NONE,
-                    };
-                    c.lhs.field.state_reads().union(rhs)
-                }
-            }
-        }
-        walk(&self.root)
+        state_reads(&self.root)
     }
 }
 
@@ -261,6 +326,7 @@ fn eval(node: &Node, ctx: &EventContext<'_>, s: &mut Scratch) -> bool {
         Node::Or(v) => v.iter().any(|n| eval(n, ctx, s)),
         Node::Not(n) => !eval(n, ctx, s),
         Node::Check(c) => check(c, ctx, s),
+        Node::Shared(n) => eval(&n.node, ctx, s),
     }
 }
 
@@ -423,6 +489,7 @@ fn compare_values(op: Op, a: FieldValue<'_>, b: FieldValue<'_>) -> bool {
 
 struct Compiler<'t> {
     text: &'t str,
+    shared: &'t mut SharedNodes,
 }
 
 impl Compiler<'_> {
@@ -430,7 +497,7 @@ impl Compiler<'_> {
         CompileError::at(self.text, pos, message)
     }
 
-    fn node(&self, e: &Expr) -> Result<Node, CompileError> {
+    fn node(&mut self, e: &Expr) -> Result<Node, CompileError> {
         Ok(match e {
             Expr::And(v, _) => Node::And(v.iter().map(|c| self.node(c)).collect::<Result<_, _>>()?),
             Expr::Or(v, _) => Node::Or(v.iter().map(|c| self.node(c)).collect::<Result<_, _>>()?),
@@ -439,7 +506,21 @@ impl Compiler<'_> {
                 return Err(self.err(*pos, format!("undefined macro '{name}'")));
             }
             Expr::Check { field, op, rhs, pos } => Node::Check(Box::new(self.check(field, *op, rhs.as_ref(), *pos)?)),
+            Expr::Macro { body, .. } => Node::Shared(self.shared(body)?),
         })
+    }
+
+    /// A macro body's node: compiled the first time, shared after.
+    fn shared(&mut self, body: &Arc<Expr>) -> Result<Arc<Shared>, CompileError> {
+        let key = Arc::as_ptr(body) as usize;
+        if let Some((_, r)) = self.shared.get(&key) {
+            return r.clone();
+        }
+        let r = self.node(body).map(|node| {
+            Arc::new(Shared { possible_types: possible_types(&node), state_reads: state_reads(&node), node })
+        });
+        self.shared.insert(key, (Arc::clone(body), r.clone()));
+        r
     }
 
     fn operand(&self, r: &FieldRef) -> Result<Operand, CompileError> {
@@ -716,6 +797,106 @@ mod tests {
         assert!(types("fdlist.names contains passwd").is_all());
         // And evt.type still narrows on top.
         assert_eq!(types("evt.type = openat and fd.typechar = f").names(), ["openat"]);
+    }
+
+    /// A use of macro `name`, whose body is `body`.
+    fn use_of(name: &str, body: &Arc<Expr>) -> Expr {
+        Expr::Macro { name: name.into(), body: Arc::clone(body), pos: Pos::default() }
+    }
+
+    /// The shared nodes directly under the root's `and`.
+    fn shared_nodes(f: &Filter) -> Vec<&Arc<Shared>> {
+        let Node::And(v) = &f.root else { panic!("{:?}", f.root) };
+        v.iter().filter_map(|n| if let Node::Shared(s) = n { Some(s) } else { None }).collect()
+    }
+
+    /// An openat of /etc/passwd, on which `f` is evaluated.
+    fn matches_openat(f: &Filter) -> bool {
+        let mut buf = Vec::new();
+        let mut b = saker_abi::EventBuilder::new(&mut buf, 1, 42, saker_abi::EventType::SYSCALL_OPENAT_2_X);
+        b.param_i64(3).param_i64(-100).param_str(b"/etc/passwd").param_u64(1).param_u64(0o644);
+        b.param_u64(0xfe00).param_u64(77);
+        b.finish();
+        let event = saker_abi::Event::parse(&buf).unwrap();
+        let time = saker_fields::TimeFormatter::default();
+        let ctx = EventContext { event, num: 1, cpu: 0, time: &time, state: &saker_fields::NoState };
+        f.matches(&ctx)
+    }
+
+    #[test]
+    fn a_macro_compiles_once_into_one_node_shared_by_every_use() {
+        let inner = Arc::new(parse("evt.arg.name startswith /etc").unwrap());
+        let body = Arc::new(Expr::And(
+            vec![parse("evt.type in (open, openat)").unwrap(), use_of("inner", &inner)],
+            Pos::default(),
+        ));
+        // Ten rules, each using the macro three times.
+        let rule = |extra: String| {
+            Expr::And(
+                vec![use_of("m", &body), parse(&extra).unwrap(), use_of("m", &body), use_of("m", &body)],
+                Pos::default(),
+            )
+        };
+        let mut c = FilterCompiler::new();
+        let filters: Vec<Filter> = (0..10).map(|i| c.compile(&rule(format!("evt.num != {i}")), "").unwrap()).collect();
+        // Two bodies, each compiled once, however often used.
+        assert_eq!(c.macros_compiled(), 2);
+        let first = shared_nodes(&filters[0])[0];
+        for f in &filters {
+            let uses = shared_nodes(f);
+            assert_eq!(uses.len(), 3);
+            assert!(uses.iter().all(|s| Arc::ptr_eq(s, first)));
+        }
+        // The 30 uses and the compiler's own reference.
+        assert_eq!(Arc::strong_count(first), 31);
+        // The nested macro: one node, under the shared body only.
+        let Node::And(v) = &first.node else { panic!() };
+        let Node::Shared(nested) = &v[1] else { panic!("{:?}", v[1]) };
+        assert_eq!(Arc::strong_count(nested), 2);
+        // Evaluation, event types and state reads go through the shared nodes.
+        assert!(matches_openat(&filters[0]));
+        assert_eq!(filters[0].event_types().names(), ["open", "openat"]);
+        let other = Arc::new(parse("evt.arg.name startswith /usr").unwrap());
+        let f = c.compile(&Expr::And(vec![use_of("m", &body), use_of("o", &other)], Pos::default()), "").unwrap();
+        assert!(!matches_openat(&f));
+        assert_eq!(c.macros_compiled(), 3);
+        let reads = compile_str("user.name = root").unwrap().state_reads();
+        let users = Arc::new(parse("user.name = root").unwrap());
+        let f = c.compile(&Expr::And(vec![use_of("m", &body), use_of("u", &users)], Pos::default()), "").unwrap();
+        assert_eq!(f.state_reads(), reads);
+        assert!(f.state_reads().users);
+        let fd = Arc::new(parse("fd.name exists").unwrap());
+        let f = c.compile(&use_of("fd", &fd), "").unwrap();
+        assert_eq!(*f.event_types(), EventTypeSet::with_fd());
+    }
+
+    #[test]
+    fn a_doubling_macro_chain_compiles_in_linear_time() {
+        // m_i = m_(i-1) or m_(i-1): 2^60 checks once expanded, 61 bodies shared.
+        let mut m = Arc::new(parse("evt.type = openat and evt.arg.name = /etc/passwd").unwrap());
+        for _ in 0..60 {
+            m = Arc::new(Expr::Or(vec![use_of("m", &m), use_of("m", &m)], Pos::default()));
+        }
+        let top = Expr::And(vec![use_of("m", &m), parse("proc.name exists or evt.num > 0").unwrap()], Pos::default());
+        let t = std::time::Instant::now();
+        let mut c = FilterCompiler::new();
+        let f = c.compile(&top, "").unwrap();
+        assert_eq!(c.macros_compiled(), 61);
+        assert_eq!(f.event_types().names(), ["openat"]);
+        assert_eq!(crate::event_types(&top).unwrap().names(), ["openat"]);
+        let mut nodes = 0;
+        top.visit(&mut |_| nodes += 1);
+        assert_eq!(nodes, 2 + 60 * 3 + 3 + 3);
+        // The first branch of each `or` holds: evaluation stops there.
+        assert!(matches_openat(&f));
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
+        // An error in the innermost body stops the compile.
+        let mut m = Arc::new(parse("evt.num > abc").unwrap());
+        for _ in 0..60 {
+            m = Arc::new(Expr::Or(vec![use_of("m", &m), use_of("m", &m)], Pos::default()));
+        }
+        let e = FilterCompiler::new().compile(&use_of("m", &m), "").unwrap_err();
+        assert!(e.message.contains("not a positive number"), "{e}");
     }
 
     #[test]

@@ -1,16 +1,32 @@
 //! Which event types a condition can match.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use saker_abi::EventTypeSet;
 
 use crate::ast::{Expr, FieldRef, Op, Pos, Rhs};
+
+type Types = Result<EventTypeSet, (Pos, &'static str)>;
+
+/// The event types of macro bodies already walked, by body and polarity.
+/// Each entry keeps its body alive, so that its address is not reused.
+#[derive(Debug, Default)]
+pub(crate) struct Memo(HashMap<(usize, bool), (Arc<Expr>, Types)>);
 
 /// The event types `e` can match. Conservative: checks on other fields allow
 /// every type; `evt.type` checks narrow it, through `and`, `or` and `not`
 /// (negations pushed down to the checks), as libsinsp's event code search.
 /// `evt.type` under a transformer or compared with another field cannot be
-/// indexed and is an error, as in Falco.
-pub fn event_types(e: &Expr) -> Result<EventTypeSet, (Pos, &'static str)> {
-    types(e, false)
+/// indexed and is an error, as in Falco. The body of a macro is walked once
+/// (for each polarity) however often it is used.
+pub fn event_types(e: &Expr) -> Types {
+    event_types_memo(e, &mut Memo::default())
+}
+
+/// [`event_types`], with the macro bodies' types kept in `memo` across calls.
+pub(crate) fn event_types_memo(e: &Expr, memo: &mut Memo) -> Types {
+    types(e, false, memo)
 }
 
 fn is_evt_type(f: &FieldRef) -> bool {
@@ -24,20 +40,29 @@ fn mentions_evt_type(f: &FieldRef) -> bool {
     }
 }
 
-fn types(e: &Expr, negated: bool) -> Result<EventTypeSet, (Pos, &'static str)> {
+fn types(e: &Expr, negated: bool, memo: &mut Memo) -> Types {
     Ok(match e {
         Expr::And(v, _) | Expr::Or(v, _) => {
             // not (a and b) = not a or not b, and the reverse.
             let is_and = matches!(e, Expr::And(..)) != negated;
             let mut acc = if is_and { EventTypeSet::all() } else { EventTypeSet::none() };
             for c in v {
-                let t = types(c, negated)?;
+                let t = types(c, negated, memo)?;
                 acc = if is_and { acc.intersect(&t) } else { acc.union(&t) };
             }
             acc
         }
-        Expr::Not(c, _) => types(c, !negated)?,
+        Expr::Not(c, _) => types(c, !negated, memo)?,
         Expr::Identifier(..) => EventTypeSet::all(),
+        Expr::Macro { body, .. } => {
+            let key = (Arc::as_ptr(body) as usize, negated);
+            if let Some((_, t)) = memo.0.get(&key) {
+                return *t;
+            }
+            let t = types(body, negated, memo);
+            memo.0.insert(key, (Arc::clone(body), t));
+            t?
+        }
         Expr::Check { field, op, rhs, pos } => {
             if let FieldRef::Transformed { inner, .. } = field
                 && mentions_evt_type(inner)

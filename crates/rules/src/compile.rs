@@ -1,7 +1,8 @@
 //! From collected definitions to expanded, validated rules, the way Falco's
 //! `rule_loader_compiler.cpp` does it: lists expanded into conditions,
 //! exceptions turned into `and not (...)` clauses, macros substituted with
-//! Falco's visibility order, fields checked, event types computed.
+//! Falco's visibility order, fields checked, event types computed. A macro's
+//! resolved body is one value, shared by all its uses ([`Expr::Macro`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
@@ -117,23 +118,33 @@ struct FieldProblem {
     code: Code,
 }
 
+/// A macro with its references substituted.
+struct Resolved {
+    /// The body every use shares.
+    body: Arc<Expr>,
+    /// The macros it uses, transitively.
+    deps: BTreeSet<usize>,
+    /// Its nodes once expanded (see [`expr_size`]): what evaluating it costs.
+    size: usize,
+}
+
 #[derive(Clone)]
 enum MacroState {
     Todo,
     InProgress,
-    /// Resolved body and the macros it uses, transitively.
-    Done(Option<Rc<(Expr, BTreeSet<usize>)>>),
+    Done(Option<Rc<Resolved>>),
 }
 
 /// The most nodes (checks, `and`/`or`/`not`, list items) one condition may
-/// have once its macros and lists are substituted. Macros are copied where
-/// they are used, so macros that each use the previous one twice double at
-/// every level: without a bound 40 levels exhaust memory. Falco's own rules
-/// stay under 2,000 nodes a condition; 100,000 nodes are about 12 MB.
+/// have once its macros and lists are expanded. A macro's body is shared by
+/// its uses, in memory and compiled, but evaluated at each use, so macros
+/// that each use the previous one twice double the evaluation's cost at
+/// every level: without a bound 40 levels would take forever on each event.
+/// Falco's own rules stay under 2,000 nodes a condition.
 pub(crate) const MAX_EXPANDED_NODES: usize = 100_000;
 
 /// The most nodes of all the expanded conditions of a load together (many
-/// rules each using a large macro copy it as many times).
+/// rules each using a large macro evaluate it as many times).
 pub(crate) const MAX_TOTAL_NODES: usize = 2_000_000;
 
 /// The most items a list may have once the lists it names are expanded
@@ -145,7 +156,8 @@ pub(crate) const MAX_LIST_ITEMS: usize = 100_000;
 /// would otherwise cost 64k copies of that line (and as many screens).
 const MAX_PROBLEMS_SHOWN: usize = 20;
 
-/// Nodes of a condition, list items included: what its copies cost.
+/// Nodes of a parsed condition, list items included, before macros are
+/// substituted (a macro's expanded size is counted as it is substituted).
 fn expr_size(e: &Expr) -> usize {
     let mut n = 0;
     e.visit(&mut |x| {
@@ -461,7 +473,8 @@ impl<'a> Compiler<'a> {
         match e {
             Expr::And(v, _) | Expr::Or(v, _) => v.iter_mut().for_each(|c| self.expand_lists(c, src, problems)),
             Expr::Not(c, _) => self.expand_lists(c, src, problems),
-            Expr::Identifier(..) => {}
+            // Shared bodies had theirs expanded when parsed.
+            Expr::Identifier(..) | Expr::Macro { .. } => {}
             Expr::Check { rhs: Some(Rhs::List(items, _)), .. } => {
                 if !items.iter().any(|l| !quoted(l) && self.col.lists.position(&l.text).is_some()) {
                     return;
@@ -515,30 +528,38 @@ impl<'a> Compiler<'a> {
     }
 
     /// Macro `i` with its references substituted (memoized); `None` if it is wrong.
-    fn resolved_macro(&mut self, i: usize) -> Option<Rc<(Expr, BTreeSet<usize>)>> {
+    fn resolved_macro(&mut self, i: usize) -> Option<Rc<Resolved>> {
         match &self.macro_state[i] {
-            MacroState::Done(r) => return r.clone(),
-            MacroState::InProgress => return None,
-            MacroState::Todo => {}
+            MacroState::Done(r) => r.clone(),
+            MacroState::InProgress => None,
+            MacroState::Todo => self.resolve_macro(i, &mut Vec::new()),
         }
-        self.macro_state[i] = MacroState::InProgress;
-        let r = self.macro_parsed[i].clone().and_then(|mut body| {
-            let vis = self.col.macros.items[i].visibility;
-            let deps = self.resolve(&mut body, vis, &mut vec![i])?;
-            Some(Rc::new((body, deps)))
+    }
+
+    /// Resolves macro `j`, used at the end of `path` (to find loops).
+    fn resolve_macro(&mut self, j: usize, path: &mut Vec<usize>) -> Option<Rc<Resolved>> {
+        self.macro_state[j] = MacroState::InProgress;
+        path.push(j);
+        let r = self.macro_parsed[j].clone().and_then(|mut body| {
+            let vis = self.col.macros.items[j].visibility;
+            let (deps, size) = self.resolve(&mut body, vis, path)?;
+            Some(Rc::new(Resolved { body: Arc::new(body), deps, size }))
         });
-        self.macro_state[i] = MacroState::Done(r.clone());
+        path.pop();
+        self.macro_state[j] = MacroState::Done(r.clone());
         r
     }
 
-    /// Substitutes macro references in `e`; only macros first defined before
-    /// `visibility` can be used (Falco's order rule for macros; rules see all).
-    fn resolve(&mut self, e: &mut Expr, visibility: u32, path: &mut Vec<usize>) -> Option<BTreeSet<usize>> {
+    /// Substitutes macro references in `e` by shared [`Expr::Macro`] nodes;
+    /// only macros first defined before `visibility` can be used (Falco's
+    /// order rule for macros; rules see all). Gives the macros used,
+    /// transitively, and the size of `e` once expanded.
+    fn resolve(&mut self, e: &mut Expr, visibility: u32, path: &mut Vec<usize>) -> Option<(BTreeSet<usize>, usize)> {
         let mut deps = BTreeSet::new();
         let mut ok = true;
         let mut size = expr_size(e);
         self.resolve_into(e, visibility, path, &mut deps, &mut ok, &mut size);
-        ok.then_some(deps)
+        ok.then_some((deps, size))
     }
 
     fn resolve_into(
@@ -559,7 +580,7 @@ impl<'a> Compiler<'a> {
                 v.iter_mut().for_each(|c| self.resolve_into(c, vis, path, deps, ok, size))
             }
             Expr::Not(c, _) => self.resolve_into(c, vis, path, deps, ok, size),
-            Expr::Check { .. } => {}
+            Expr::Check { .. } | Expr::Macro { .. } => {}
             Expr::Identifier(name, pos) => {
                 let name = name.clone();
                 let pos = *pos;
@@ -597,28 +618,17 @@ impl<'a> Compiler<'a> {
                     return;
                 }
                 self.macro_used[j] = true;
-                path.push(j);
                 let sub = match &self.macro_state[j] {
                     MacroState::Done(r) => r.clone(),
-                    _ => {
-                        // Resolve it here, following this path to find loops.
-                        self.macro_state[j] = MacroState::InProgress;
-                        let r = self.macro_parsed[j].clone().and_then(|mut body| {
-                            let v = self.col.macros.items[j].visibility;
-                            let d = self.resolve(&mut body, v, path)?;
-                            Some(Rc::new((body, d)))
-                        });
-                        self.macro_state[j] = MacroState::Done(r.clone());
-                        r
-                    }
+                    // Resolve it here, following this path to find loops.
+                    _ => self.resolve_macro(j, path),
                 };
-                path.pop();
                 let Some(sub) = sub else {
                     *ok = false;
                     return;
                 };
-                // The macro's body is copied here: bound what the copies add up to.
-                let grown = expr_size(&sub.0);
+                // The macro's body is shared, but evaluated at each use: bound what the uses add up to.
+                let grown = sub.size;
                 if *size + grown > MAX_EXPANDED_NODES {
                     *ok = false;
                     *size = MAX_EXPANDED_NODES + 1;
@@ -626,15 +636,15 @@ impl<'a> Compiler<'a> {
                         pos.offset,
                         Code::ErrValidate,
                         format!(
-                            "Macro '{name}' ({grown} nodes once expanded) makes the condition larger than {MAX_EXPANDED_NODES} nodes: macros are copied where they are used, so a macro using another twice doubles its size"
+                            "Macro '{name}' ({grown} nodes once expanded) makes the condition larger than {MAX_EXPANDED_NODES} nodes: a macro counts wherever it is used, so a macro using another twice doubles its size"
                         ),
                     );
                     return;
                 }
                 *size += grown - 1;
                 deps.insert(j);
-                deps.extend(sub.1.iter().copied());
-                *e = sub.0.clone();
+                deps.extend(sub.deps.iter().copied());
+                *e = Expr::Macro { name, body: Arc::clone(&sub.body), pos };
             }
         }
     }
@@ -728,17 +738,16 @@ impl<'a> Compiler<'a> {
             return Err(None);
         };
         problems.extend(self.field_problems(&cond));
-        let Some(deps) = self.resolve(&mut cond, u32::MAX, &mut Vec::new()) else {
+        let Some((deps, size)) = self.resolve(&mut cond, u32::MAX, &mut Vec::new()) else {
             return Err(None);
         };
-        self.total_nodes += expr_size(&cond);
+        self.total_nodes += size;
         if self.total_nodes > MAX_TOTAL_NODES {
             let d = self.rule_diag(
                 r,
                 Code::ErrValidate,
                 format!(
-                    "The rules' conditions, macros expanded, have more than {MAX_TOTAL_NODES} nodes in all: this rule's is {} nodes",
-                    expr_size(&cond)
+                    "The rules' conditions, macros expanded, have more than {MAX_TOTAL_NODES} nodes in all: this rule's is {size} nodes"
                 ),
             );
             self.report(d);
@@ -1184,7 +1193,8 @@ pub(crate) fn rebase(e: &mut Expr, base: usize) {
             pos(p, base);
             rebase(c, base);
         }
-        Expr::Identifier(_, p) => pos(p, base),
+        // A shared body has its positions already.
+        Expr::Identifier(_, p) | Expr::Macro { pos: p, .. } => pos(p, base),
         Expr::Check { field: f, rhs, pos: p, .. } => {
             pos(p, base);
             field(f, base);

@@ -11,6 +11,15 @@ priority, tags and other keys; the event types the condition can match
 (Falco's `evt.type` indexing); and where it is defined. Every field named by a
 condition, an exception or an output is checked through a [`FieldChecker`].
 
+A macro is substituted by a reference to its resolved body
+([`saker_filter::Expr::Macro`]), not by a copy: the body is one tree, shared
+by every use in every rule and macro of the load, which
+[`saker_filter::FilterCompiler`] compiles once. Loading and compiling cost
+what the definitions do; evaluating a condition still costs its expanded
+size (a macro is evaluated wherever it is used), so that size is bounded: a
+condition may expand to at most 100,000 nodes and all of a load's together
+to 2,000,000, past which an error names the macro and where it is used.
+
 What the loader accepts and rejects follows Falco's own loader
 (`rule_loader_reader.cpp`, `rule_loader_collector.cpp`,
 `rule_loader_compiler.cpp`): `required_engine_version` and

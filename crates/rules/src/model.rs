@@ -99,7 +99,9 @@ pub struct Rule {
     /// `desc`.
     pub desc: String,
     /// The condition with lists expanded, macros substituted and exceptions
-    /// added as `and not (...)` clauses, exactly as Falco builds it.
+    /// added as `and not (...)` clauses, exactly as Falco builds it. A macro's
+    /// use is an [`Expr::Macro`] whose body is shared with the macro's other
+    /// uses, in this rule and others.
     ///
     /// Node positions: `line` and `col` are relative to the text the node was
     /// written in (this rule's condition, a macro's condition or an exception);

@@ -30,6 +30,8 @@ fn expr(e: &Expr, out: &mut String) {
             expr(c, out);
         }
         Expr::Identifier(name, _) => out.push_str(name),
+        // Printed expanded, as Falco prints a compiled condition.
+        Expr::Macro { body, .. } => expr(body, out),
         Expr::Check { field: f, op, rhs, .. } => {
             field(f, out);
             out.push(' ');

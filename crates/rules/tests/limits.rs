@@ -4,7 +4,10 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{errors, load_one};
+use saker_filter::Expr;
 use saker_rules::Code;
 
 #[test]
@@ -14,13 +17,16 @@ fn doubling_macro_chain_is_refused_naming_the_macro() {
         s.push_str(&format!("- macro: m{i}\n  condition: m{} or m{}\n", i - 1, i - 1));
     }
     s.push_str("- rule: r\n  desc: d\n  condition: m40\n  output: \"%proc.name\"\n  priority: WARNING\n");
+    let t = std::time::Instant::now();
     let e = errors(&s);
+    // Macros are shared, so sizing 40 levels is 40 steps (its bound keeps evaluation bounded).
+    assert!(t.elapsed().as_millis() < 500, "took {:?}", t.elapsed());
     // One error, at the use that crosses the bound, naming the macro used there.
     let big: Vec<_> = e.iter().filter(|d| d.message.contains("larger than 100000 nodes")).collect();
     assert_eq!(big.len(), 1, "{e:#?}");
     let d = big[0];
     assert_eq!(d.code, Code::ErrValidate);
-    // m15 has 2^16 - 1 nodes: m16 cannot hold two copies; the error is at
+    // m15 has 2^16 - 1 nodes: m16 cannot use it twice; the error is at
     // the second use of m15 in m16's condition.
     assert!(d.message.starts_with("Macro 'm15' (65535 nodes once expanded)"), "{d}");
     let l = d.location().expect("located");
@@ -30,7 +36,7 @@ fn doubling_macro_chain_is_refused_naming_the_macro() {
 
 #[test]
 fn a_macro_used_many_times_is_bounded_too() {
-    // Each use copies the macro: 60 uses of an 8k-node macro would be 490k nodes.
+    // Each use counts the whole macro: 60 uses of an 8k-node macro would be 490k nodes.
     let mut s = String::from("- macro: m0\n  condition: evt.type = open\n");
     for i in 1..=12 {
         s.push_str(&format!("- macro: m{i}\n  condition: m{} or m{}\n", i - 1, i - 1));
@@ -42,6 +48,42 @@ fn a_macro_used_many_times_is_bounded_too() {
     ));
     let e = errors(&s);
     assert!(e.iter().any(|d| d.message.starts_with("Macro 'm12' (8191 nodes once expanded)")), "{e:#?}");
+}
+
+#[test]
+fn a_macro_is_one_body_shared_by_every_use() {
+    // `outer` uses `inner` twice; each of 50 rules uses `outer` three times.
+    let mut s = String::from(
+        "- macro: inner\n  condition: proc.name = cat\n- macro: outer\n  condition: evt.type = open and (inner or not inner)\n",
+    );
+    for i in 0..50 {
+        s.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  condition: outer and proc.pid != {i} and (outer or not outer)\n  output: \"%proc.name\"\n  priority: WARNING\n"
+        ));
+    }
+    let r = load_one(&s).unwrap_or_else(|e| panic!("{e}"));
+    let mut uses: Vec<(String, Arc<Expr>)> = Vec::new();
+    for rule in &r.rules {
+        rule.condition.visit(&mut |e| {
+            if let Expr::Macro { name, body, .. } = e {
+                uses.push((name.clone(), Arc::clone(body)));
+            }
+        });
+    }
+    // Each rule's walk meets its three uses of `outer`, and the body of `outer` (with its two uses of `inner`) once.
+    assert_eq!(uses.len(), 50 * (3 + 2));
+    let outer = &uses.iter().find(|(n, _)| n == "outer").unwrap().1;
+    let inner = &uses.iter().find(|(n, _)| n == "inner").unwrap().1;
+    for (name, body) in &uses {
+        assert!(Arc::ptr_eq(body, if name == "outer" { outer } else { inner }), "{name} copied");
+    }
+    // Printed expanded, as Falco prints it.
+    assert_eq!(
+        saker_rules::condition_string(&r.rules[0].condition),
+        "((evt.type = open and (proc.name = cat or not proc.name = cat)) and proc.pid != 0 and \
+         ((evt.type = open and (proc.name = cat or not proc.name = cat)) or not (evt.type = open and (proc.name = cat or not proc.name = cat))))"
+    );
+    assert_eq!(r.rules[0].event_types.names(), ["open"]);
 }
 
 #[test]
