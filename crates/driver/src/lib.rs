@@ -7,10 +7,12 @@ and counts what it saw and what it lost ([`SourceStats`]). The kernel drivers
 replay ([`CaptureSource`]) all sit behind it, so everything downstream (state,
 filters, rules, outputs, the capture writer) is the same whatever the source.
 
-This crate holds the trait, the statistics every source reports, and the
-replay source. Each live driver lives in its own crate.
+This crate holds the trait, the statistics every source reports, the
+replay source, and the timestamp merge of per-CPU rings that the kernel
+drivers share ([`RingMerge`]). Each live driver lives in its own crate.
 */
 
+mod merge;
 mod replay;
 
 use std::fmt;
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use saker_abi::Event;
 
+pub use merge::{EventRing, Head, RingMerge};
 pub use replay::CaptureSource;
 
 /// One event from a source, borrowed until the next call.

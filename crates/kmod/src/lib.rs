@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use saker_abi::Event;
-use saker_driver::{DropsByCategory, EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
+use saker_driver::{
+    DropsByCategory, EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle,
+};
 use saker_modern_bpf::{SYSCALLS, syscall_by_name};
 
 use abi::{KmodInfo, SyscallMode};
@@ -112,13 +114,6 @@ pub fn check_versions(info: &KmodInfo) -> Result<(), Error> {
     Ok(())
 }
 
-#[derive(Clone, Copy)]
-struct Head {
-    ts: u64,
-    off: usize,
-    len: usize,
-}
-
 const BACKOFF_MIN: Duration = Duration::from_micros(500);
 const BACKOFF_MAX: Duration = Duration::from_millis(32);
 
@@ -126,8 +121,7 @@ const BACKOFF_MAX: Duration = Duration::from_millis(32);
 pub struct Kmod {
     rings: Vec<Ring>,
     fd: OwnedFd,
-    heads: Vec<Option<Head>>,
-    last: Option<(usize, usize)>,
+    merge: RingMerge<usize>,
     stop: StopHandle,
     stopped: bool,
     backoff: Duration,
@@ -226,8 +220,7 @@ impl Kmod {
         Ok(Kmod {
             rings,
             fd,
-            heads: vec![None; n],
-            last: None,
+            merge: RingMerge::new(n),
             stop: StopHandle::new(),
             stopped: false,
             backoff: BACKOFF_MIN,
@@ -275,38 +268,14 @@ impl Kmod {
 
     /// The ring with the oldest head event, waiting with a growing backoff
     /// (0.5 ms to 32 ms; the module wakes no one: no system call per event).
-    fn next_raw(&mut self) -> Result<Option<usize>, SourceError> {
+    fn next_raw(&mut self) -> Result<Option<(usize, Head<usize>)>, SourceError> {
         if !self.stopped && self.stop.is_stopped() {
             self.stop_capture();
         }
-        if let Some((r, len)) = self.last.take() {
-            self.rings[r].advance(len);
-            self.heads[r] = None;
-        }
         loop {
-            let mut best = usize::MAX;
-            let mut best_ts = u64::MAX;
-            for i in 0..self.rings.len() {
-                if self.heads[i].is_none()
-                    && let Some((off, len)) = self.rings[i].peek()
-                {
-                    let b = self.rings[i].bytes(off, 8);
-                    let ts = u64::from_le_bytes(b.try_into().unwrap());
-                    self.heads[i] = Some(Head { ts, off, len });
-                }
-                if let Some(h) = self.heads[i]
-                    && h.ts < best_ts
-                {
-                    best_ts = h.ts;
-                    best = i;
-                }
-            }
-            if best != usize::MAX {
+            if let Some(next) = self.merge.next(&mut self.rings) {
                 self.backoff = BACKOFF_MIN;
-                return Ok(Some(best));
-            }
-            for r in &mut self.rings {
-                r.publish();
+                return Ok(Some(next));
             }
             if self.stop.is_stopped() {
                 if !self.stopped {
@@ -339,10 +308,8 @@ impl std::error::Error for Stopped {}
 impl EventSource for Kmod {
     fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
         match self.next_raw() {
-            Ok(Some(r)) => {
-                let h = self.heads[r].expect("head");
-                self.last = Some((r, h.len));
-                let bytes = self.rings[r].bytes(h.off, h.len);
+            Ok(Some((r, h))) => {
+                let bytes = self.rings[r].bytes(h.at, h.len);
                 let event = Event::parse(bytes).map_err(SourceError::new)?;
                 Ok(Next::Event(SourceEvent { cpu: r as u16, dump_flags: None, event, passed_over: 0 }))
             }

@@ -121,6 +121,27 @@ impl Ring {
     }
 }
 
+/// What the timestamp merge of the rings reads ([`saker_driver::RingMerge`]).
+impl saker_driver::EventRing for Ring {
+    type At = usize;
+    #[inline]
+    fn peek(&mut self) -> Option<(usize, usize)> {
+        Ring::peek(self)
+    }
+    #[inline]
+    fn bytes(&self, at: usize, len: usize) -> &[u8] {
+        Ring::bytes(self, at, len)
+    }
+    #[inline]
+    fn consume(&mut self, len: usize) {
+        Ring::advance(self, len)
+    }
+    #[inline]
+    fn publish(&mut self) {
+        Ring::publish(self)
+    }
+}
+
 impl Drop for Ring {
     fn drop(&mut self) {
         self.publish();

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use libbpf_rs::{Link, MapCore, MapFlags, Object, ObjectBuilder};
 use saker_abi::Event;
-use saker_driver::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
+use saker_driver::{EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
 use saker_modern_bpf::{SYSCALLS, SyscallInfo, syscall_by_name};
 
 use perf::{At, PerfRing};
@@ -89,13 +89,6 @@ impl Default for Config {
 const SETTINGS_HEAD: usize = 16;
 const COUNTERS_SIZE: usize = 16 * 8;
 
-#[derive(Clone, Copy)]
-struct Head {
-    ts: u64,
-    at: At,
-    len: usize,
-}
-
 const BACKOFF_MIN: Duration = Duration::from_micros(500);
 const BACKOFF_MAX: Duration = Duration::from_millis(32);
 
@@ -103,8 +96,7 @@ const BACKOFF_MAX: Duration = Duration::from_millis(32);
 pub struct LegacyBpf {
     rings: Vec<PerfRing>,
     cpus: Vec<u32>,
-    heads: Vec<Option<Head>>,
-    last: Option<usize>,
+    merge: RingMerge<At>,
     pollfds: Vec<libc::pollfd>,
     links: Vec<Link>,
     obj: Object,
@@ -331,8 +323,7 @@ impl LegacyBpf {
         Ok(LegacyBpf {
             rings,
             cpus: ring_cpus,
-            heads: vec![None; n],
-            last: None,
+            merge: RingMerge::new(n),
             pollfds,
             links,
             obj,
@@ -390,35 +381,11 @@ impl LegacyBpf {
 
     /// The ring with the oldest head event; when every ring is empty, waits
     /// in poll() (woken by a ring's watermark) with a growing timeout.
-    fn next_raw(&mut self) -> Result<Option<usize>, SourceError> {
-        if let Some(r) = self.last.take() {
-            self.rings[r].advance();
-            self.heads[r] = None;
-        }
+    fn next_raw(&mut self) -> Result<Option<(usize, Head<At>)>, SourceError> {
         loop {
-            let mut best = usize::MAX;
-            let mut best_ts = u64::MAX;
-            for i in 0..self.rings.len() {
-                if self.heads[i].is_none()
-                    && let Some((at, len)) = self.rings[i].peek()
-                {
-                    let b = self.rings[i].bytes(at, 8);
-                    let ts = u64::from_le_bytes(b.try_into().unwrap());
-                    self.heads[i] = Some(Head { ts, at, len });
-                }
-                if let Some(h) = self.heads[i]
-                    && h.ts < best_ts
-                {
-                    best_ts = h.ts;
-                    best = i;
-                }
-            }
-            if best != usize::MAX {
+            if let Some(next) = self.merge.next(&mut self.rings) {
                 self.backoff = BACKOFF_MIN;
-                return Ok(Some(best));
-            }
-            for r in &mut self.rings {
-                r.publish();
+                return Ok(Some(next));
             }
             if self.stop.is_stopped() {
                 if !self.links.is_empty() {
@@ -454,9 +421,7 @@ impl std::error::Error for Stopped {}
 impl EventSource for LegacyBpf {
     fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
         match self.next_raw() {
-            Ok(Some(r)) => {
-                let h = self.heads[r].expect("head");
-                self.last = Some(r);
+            Ok(Some((r, h))) => {
                 let bytes = self.rings[r].bytes(h.at, h.len);
                 let event = Event::parse(bytes).map_err(SourceError::new)?;
                 Ok(Next::Event(SourceEvent { cpu: self.cpus[r] as u16, dump_flags: None, event, passed_over: 0 }))

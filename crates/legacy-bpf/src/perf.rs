@@ -252,6 +252,27 @@ impl PerfRing {
     }
 }
 
+/// What the timestamp merge of the rings reads ([`saker_driver::RingMerge`]).
+impl saker_driver::EventRing for PerfRing {
+    type At = At;
+    #[inline]
+    fn peek(&mut self) -> Option<(At, usize)> {
+        PerfRing::peek(self)
+    }
+    #[inline]
+    fn bytes(&self, at: At, len: usize) -> &[u8] {
+        PerfRing::bytes(self, at, len)
+    }
+    #[inline]
+    fn consume(&mut self, _len: usize) {
+        PerfRing::advance(self)
+    }
+    #[inline]
+    fn publish(&mut self) {
+        PerfRing::publish(self)
+    }
+}
+
 impl Drop for PerfRing {
     fn drop(&mut self) {
         // SAFETY: unmapping what open() mapped.

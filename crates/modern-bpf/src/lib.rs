@@ -60,7 +60,7 @@ use std::time::Duration;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, MapType, OpenObject};
 use saker_abi::{Event, EventType};
-use saker_driver::{EventSource, Next, SourceError, SourceEvent, SourceStats, StopHandle};
+use saker_driver::{EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
 
 pub use check::{SystemFacts, check, kernel_version, verifier_failure};
 pub use error::{Error, ErrorKind};
@@ -269,13 +269,6 @@ fn capture_libbpf_log(_level: libbpf_rs::PrintLevel, msg: String) {
 /// Serializes loads, since libbpf's print callback is global.
 static LOAD_LOCK: Mutex<()> = Mutex::new(());
 
-#[derive(Clone, Copy)]
-struct Head {
-    ts: u64,
-    off: usize,
-    len: usize,
-}
-
 const BACKOFF_MIN: Duration = Duration::from_micros(500);
 const BACKOFF_MAX: Duration = Duration::from_millis(32);
 
@@ -289,8 +282,7 @@ pub struct ModernBpf {
     _ring_maps: Vec<MapHandle>,
     ring_cpu: Vec<u16>,
     pollfds: Vec<libc::pollfd>,
-    heads: Vec<Option<Head>>,
-    last: Option<(usize, usize)>,
+    merge: RingMerge<usize>,
     stop: StopHandle,
     detached: bool,
     backoff: Duration,
@@ -335,8 +327,7 @@ impl ModernBpf {
             _ring_maps: Vec::new(),
             ring_cpu,
             pollfds: Vec::new(),
-            heads: vec![None; nrings],
-            last: None,
+            merge: RingMerge::new(nrings),
             stop: StopHandle::new(),
             detached: false,
             backoff: BACKOFF_MIN,
@@ -596,40 +587,16 @@ impl ModernBpf {
     }
 
     /// The next event, blocking up to about 32 ms; `Ok(None)` when idle.
-    fn next_raw(&mut self) -> Result<Option<usize>, SourceError> {
+    fn next_raw(&mut self) -> Result<Option<(usize, Head<usize>)>, SourceError> {
         // Detach as soon as a stop is asked for, even while the rings are
         // busy: what is already buffered then drains to an end.
         if !self.detached && self.stop.is_stopped() {
             self.detach();
         }
-        if let Some((r, len)) = self.last.take() {
-            self.rings[r].advance(len);
-            self.heads[r] = None;
-        }
         loop {
-            let mut best = usize::MAX;
-            let mut best_ts = u64::MAX;
-            for i in 0..self.rings.len() {
-                if self.heads[i].is_none()
-                    && let Some((off, len)) = self.rings[i].peek()
-                {
-                    let b = self.rings[i].bytes(off, len.min(8));
-                    let ts = if b.len() == 8 { u64::from_le_bytes(b.try_into().unwrap()) } else { 0 };
-                    self.heads[i] = Some(Head { ts, off, len });
-                }
-                if let Some(h) = self.heads[i]
-                    && h.ts < best_ts
-                {
-                    best_ts = h.ts;
-                    best = i;
-                }
-            }
-            if best != usize::MAX {
+            if let Some(next) = self.merge.next(&mut self.rings) {
                 self.backoff = BACKOFF_MIN;
-                return Ok(Some(best));
-            }
-            for r in &mut self.rings {
-                r.publish();
+                return Ok(Some(next));
             }
             if self.stop.is_stopped() {
                 if !self.detached {
@@ -664,11 +631,9 @@ impl std::error::Error for Stopped {}
 impl EventSource for ModernBpf {
     fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
         match self.next_raw() {
-            Ok(Some(r)) => {
-                let h = self.heads[r].expect("head");
-                self.last = Some((r, h.len));
+            Ok(Some((r, h))) => {
                 let cpu = self.ring_cpu[r];
-                let bytes = self.rings[r].bytes(h.off, h.len);
+                let bytes = self.rings[r].bytes(h.at, h.len);
                 let event = Event::parse(bytes).map_err(SourceError::new)?;
                 Ok(Next::Event(SourceEvent { cpu, dump_flags: None, event, passed_over: 0 }))
             }
