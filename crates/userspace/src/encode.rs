@@ -489,6 +489,11 @@ impl Encoder {
             if mode & 0o002 != 0 || (status.euid == sx.stx_uid && mode & 0o200 != 0) || status.euid == 0 {
                 eflags |= flags::ppm::EXECVE_FLAGS_EXE_WRITABLE;
             }
+            match exe.as_deref().and_then(|e| procfs::exe_upper_layer(c.tid, e, sx.stx_ino, &mut self.buf)) {
+                Some(true) => eflags |= flags::ppm::EXECVE_FLAGS_EXE_UPPER_LAYER,
+                Some(false) => eflags |= flags::ppm::EXECVE_FLAGS_EXE_LOWER_LAYER,
+                None => {}
+            }
         }
         b.param_u64(eflags as u64);
         b.param_u64(status.cap_inh);

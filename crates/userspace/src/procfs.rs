@@ -333,6 +333,63 @@ pub(crate) fn mount_devs(tid: pid_t, buf: &mut Vec<u8>) -> Vec<(u64, u32)> {
     out
 }
 
+/// overlayfs's `statfs` magic.
+const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+
+/// Which overlayfs layer the executable of `tid` comes from, as the kernel
+/// drivers tell it: `Some(true)` for the upper (writable, the container's
+/// own) layer, `Some(false)` for a lower one, `None` when it is not on
+/// overlayfs or the upper directory cannot be seen from here (a tracer
+/// inside the container does not see the runtime's directories).
+///
+/// `exe` is the executable's path as `/proc/<tid>/exe` reads here and `ino` its
+/// inode number; the file counts as upper when the overlay's `upperdir`
+/// holds it with that inode number, as the probes compare the upper
+/// dentry's inode with the overlay inode's.
+pub(crate) fn exe_upper_layer(tid: pid_t, exe: &[u8], ino: u64, buf: &mut Vec<u8>) -> Option<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let link = std::ffi::CString::new(format!("/proc/{tid}/exe")).ok()?;
+    // SAFETY: zeroed statfs is a valid out buffer; link is NUL-terminated.
+    let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(link.as_ptr(), &mut sf) } != 0 || sf.f_type as i64 != OVERLAYFS_SUPER_MAGIC {
+        return None;
+    }
+    // readlink of /proc/<tid>/exe gave the path from this process's root:
+    // the mounts that match it are this process's own.
+    if !read_into("/proc/self/mountinfo", buf) {
+        return None;
+    }
+    // The overlay mount whose mount point is the longest prefix of exe.
+    let mut best: Option<(usize, Vec<u8>)> = None;
+    for line in buf.split(|&c| c == b'\n') {
+        let Some(dash) = line.windows(3).position(|w| w == b" - ") else { continue };
+        let mut w = words(&line[..dash]);
+        let Some(point) = w.nth(4).map(unescape) else { continue };
+        let mut after = words(&line[dash + 3..]);
+        let (Some(fstype), _, Some(opts)) = (after.next(), after.next(), after.next()) else { continue };
+        let inside = exe.starts_with(&point)
+            && (point == b"/" || exe.len() == point.len() || exe.get(point.len()) == Some(&b'/'));
+        if fstype != b"overlay" || !inside || best.as_ref().is_some_and(|(n, _)| *n >= point.len()) {
+            continue;
+        }
+        let upper = opts.split(|&c| c == b',').find_map(|o| o.strip_prefix(b"upperdir=")).map(unescape);
+        best = Some((point.len(), upper.unwrap_or_default()));
+    }
+    let (point_len, upper) = best?;
+    if upper.is_empty() {
+        // a read-only overlay: every file is in a lower layer
+        return Some(false);
+    }
+    let upper = std::path::Path::new(std::ffi::OsStr::from_bytes(&upper));
+    if !upper.is_dir() {
+        return None;
+    }
+    let rel = exe[point_len..].strip_prefix(b"/").unwrap_or(&exe[point_len..]);
+    let in_upper = upper.join(std::ffi::OsStr::from_bytes(rel));
+    use std::os::unix::fs::MetadataExt;
+    Some(std::fs::symlink_metadata(in_upper).is_ok_and(|m| m.ino() == ino))
+}
+
 /// `/proc/<pid>/fdinfo/<fd>`: `(flags, mnt_id, ino)`.
 pub(crate) fn fdinfo(pid: pid_t, fd: i64, buf: &mut Vec<u8>) -> Option<(u64, u64, u64)> {
     if !read_into(&format!("/proc/{pid}/fdinfo/{fd}"), buf) {
