@@ -318,7 +318,13 @@ impl Thread {
         &self.fds
     }
 
-    /// libsinsp's m_lastevent_fd.
+    /// libsinsp's m_lastevent_fd: the fd the current event works on, -1
+    /// for none. An enter event's fd argument; an exit's own or created fd,
+    /// else its enter event's. An exit without its enter event that lacks
+    /// the fd its type has (a capture written before exits carried it) keeps
+    /// the fd the thread last named (0 for a new thread), as the libsinsp of
+    /// sysdig 0.29.3 does; one whose type has no fd of its own gets -1, as
+    /// current libsinsp distrusts the last fd then.
     pub fn last_event_fd(&self) -> i64 {
         self.last.ev_fd
     }
