@@ -54,13 +54,14 @@ pub trait StateView {
         None
     }
 
-    /// Whether the current exit event of thread `tid` followed its enter
-    /// event (libsinsp's valid last-event data). libsinsp only attaches the
-    /// enter event's fd to such exits, which `evt.category` shows: an I/O
-    /// exit whose enter was not seen is `unknown`, while the `fd.*` fields
-    /// still fall back to [`StateView::event_fd`]. `None` when not known
-    /// (taken as matched).
-    fn enter_matched(&self, tid: i64) -> Option<bool> {
+    /// Whether libsinsp attaches the fd of the current exit event of thread
+    /// `tid` to the event itself (`sinsp_evt::m_fdinfo`): when the exit
+    /// followed its enter event or names its fd itself. `evt.category`,
+    /// `evt.buflen`, `evt.is_syslog` and `evt.count.error.*` look at that fd:
+    /// an I/O exit without its enter and its own fd is `unknown`, while the
+    /// `fd.*` fields still show [`StateView::event_fd`]. `None` when not known
+    /// (taken as attached).
+    fn exit_fd_attached(&self, tid: i64) -> Option<bool> {
         let _ = tid;
         None
     }
@@ -143,8 +144,8 @@ impl StateView for saker_state::State {
     fn event_fd(&self, tid: i64) -> Option<i64> {
         self.thread(tid).map(|t| t.last_event_fd())
     }
-    fn enter_matched(&self, tid: i64) -> Option<bool> {
-        self.thread(tid).map(|t| t.last_event_valid())
+    fn exit_fd_attached(&self, tid: i64) -> Option<bool> {
+        self.thread(tid).map(|t| t.last_event_fd_attached())
     }
     fn latency(&self, tid: i64) -> Option<u64> {
         self.thread(tid).map(|t| t.latency())

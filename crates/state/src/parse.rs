@@ -494,7 +494,9 @@ fn track_last(
     }
     let valid = ty == t.last.ty.wrapping_add(1) || (ty == t::EXECVE_19_X && t.last.ty == t::EXECVEAT_E);
     let exit_fd = exit_fd_param(ty).and_then(|i| pi64(ev, i));
-    match exit_ev_fd_param(ty).map(|i| pi64(ev, i)) {
+    let carried = exit_ev_fd_param(ty).map(|i| pi64(ev, i));
+    t.last.own_fd = matches!(carried, Some(Some(_)));
+    match carried {
         // The exit names its fd (current events, sent without their enter).
         Some(Some(v)) => t.last.ev_fd = v,
         // The table gives the exit its fd but the event lacks it: a capture

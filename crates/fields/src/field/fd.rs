@@ -104,13 +104,13 @@ pub(crate) fn event_fd<'s>(ctx: &'s EventContext<'_>) -> Option<EvFd<'s>> {
 /// The fd libsinsp attaches to the event itself (`sinsp_evt::m_fdinfo`),
 /// which `evt.category`, `evt.buflen`, `evt.is_syslog` and
 /// `evt.count.error.*` look at: the event fd, except for an exit event
-/// whose enter event was not seen and which creates no fd
-/// ([`crate::StateView::enter_matched`]).
+/// whose enter event was not seen and which neither names nor creates its
+/// fd ([`crate::StateView::exit_fd_attached`]).
 pub(crate) fn attached_fd<'s>(ctx: &'s EventContext<'_>) -> Option<&'s Fd> {
     let ev = &ctx.event;
     if !ev.event_type().is_enter()
         && !ev.info().is_some_and(|i| i.flags.contains(EventFlags::CREATES_FD))
-        && ctx.state.enter_matched(ev.tid() as i64) == Some(false)
+        && ctx.state.exit_fd_attached(ev.tid() as i64) == Some(false)
     {
         return None;
     }

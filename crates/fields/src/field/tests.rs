@@ -712,6 +712,16 @@ mod fd_fields {
         assert_eq!(show(&mut s, &x, "fd.num").unwrap(), "0");
         assert_eq!(show(&mut s, &x, "fd.name").unwrap(), "");
         assert_eq!(show(&mut s, &x, "fd.uid").unwrap(), "3000");
+        // A current exit, sent without its enter event, names its fd: the
+        // event has it (current libsinsp).
+        let getuid = event(EventType::SYSCALL_GETUID_E, 200, |_| {});
+        show(&mut s, &getuid, "fd.num");
+        let x = event(EventType::SYSCALL_READ_X, 200, |b| {
+            b.param_i64(5).param_raw(b"ab\0\ncd").param_i64(4).param_u64(100);
+        });
+        assert_eq!(show(&mut s, &x, "fd.num").unwrap(), "4");
+        assert_eq!(show(&mut s, &x, "evt.category").unwrap(), "net");
+        assert_eq!(show(&mut s, &x, "evt.buflen").unwrap(), "5");
     }
 
     #[test]

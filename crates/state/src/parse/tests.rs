@@ -965,6 +965,8 @@ fn event_fd_of_exits_with_and_without_their_enter() {
     old_read_x(&mut s);
     assert_eq!(ev_fd(&s), 0);
     assert!(!s.thread(BASH).unwrap().last_event_valid());
+    // ... which libsinsp does not attach to the event itself.
+    assert!(!s.thread(BASH).unwrap().last_event_fd_attached());
     // With its enter event: the enter's fd.
     apply(&mut s, BASH, read_e, None, |b| {
         b.param_i64(5).param_u64(100);
@@ -972,16 +974,24 @@ fn event_fd_of_exits_with_and_without_their_enter() {
     assert_eq!(ev_fd(&s), 5);
     old_read_x(&mut s);
     assert_eq!((ev_fd(&s), s.thread(BASH).unwrap().last_event_valid()), (5, true));
+    assert!(s.thread(BASH).unwrap().last_event_fd_attached());
     // An exit of another type, without its enter: still the last fd named.
     apply(&mut s, BASH, EventType::SYSCALL_WRITE_X.0, Some(2), |b| {
         b.param_i64(3).param_raw(b"ls\n");
     });
     assert_eq!((ev_fd(&s), s.thread(BASH).unwrap().last_event_valid()), (5, false));
-    // A current exit carries its fd, which wins.
+    // A current exit carries its fd, which wins, and is attached even
+    // without its enter event (current libsinsp).
     apply(&mut s, BASH, read_x, None, |b| {
         b.param_i64(3).param_raw(b"ls\n").param_i64(2).param_u64(100);
     });
     assert_eq!(ev_fd(&s), 2);
+    apply(&mut s, BASH, EventType::SYSCALL_WRITE_X.0, None, |b| {
+        b.param_i64(3).param_raw(b"ls\n").param_i64(1).param_u64(100);
+    });
+    assert_eq!(ev_fd(&s), 1);
+    assert!(!s.thread(BASH).unwrap().last_event_valid());
+    assert!(s.thread(BASH).unwrap().last_event_fd_attached());
     // An exit whose enter names no fd (setsockopt's has no parameters), in
     // the old format without the fd: -1, no fd.
     apply(&mut s, BASH, EventType::SOCKET_SETSOCKOPT_E.0, Some(0), |_| {});
