@@ -43,24 +43,25 @@ pub trait StateView {
 
     /// The fd the current event of thread `tid` works on: libsinsp's
     /// `m_lastevent_fd` once the event is parsed. That is the fd argument of
-    /// an enter event; for an exit event, the fd its enter event named (a
-    /// `read` exit of a capture written before exit events carried the fd),
-    /// or the fd it created (`open`, `socket`, `pipe`'s second fd...).
-    /// `None` when the view does not track it; the fields then derive it
-    /// from the event alone, which fails for exit events that do not carry
-    /// their fd.
+    /// an enter event; for an exit event, the fd it names or created (`open`,
+    /// `socket`, `pipe`'s second fd...), else the fd its enter event named
+    /// (-1 when that named none); an exit whose enter was not seen and that
+    /// lacks the fd its type has (written before exits carried it) keeps the
+    /// fd the thread last named (0 for a new thread), as sysdig 0.29.3 does.
+    /// `None` when the view does not track it.
     fn event_fd(&self, tid: i64) -> Option<i64> {
         let _ = tid;
         None
     }
 
-    /// Whether the current exit event of thread `tid` followed its enter
-    /// event (libsinsp's valid last-event data). libsinsp only attaches the
-    /// enter event's fd to such exits, which `evt.category` shows: an I/O
-    /// exit whose enter was not seen is `unknown`, while the `fd.*` fields
-    /// still fall back to [`StateView::event_fd`]. `None` when not known
-    /// (taken as matched).
-    fn enter_matched(&self, tid: i64) -> Option<bool> {
+    /// Whether libsinsp attaches the fd of the current exit event of thread
+    /// `tid` to the event itself (`sinsp_evt::m_fdinfo`): when the exit
+    /// followed its enter event or names its fd itself. `evt.category`,
+    /// `evt.buflen`, `evt.is_syslog` and `evt.count.error.*` look at that fd:
+    /// an I/O exit without its enter and its own fd is `unknown`, while the
+    /// `fd.*` fields still show [`StateView::event_fd`]. `None` when not known
+    /// (taken as attached).
+    fn exit_fd_attached(&self, tid: i64) -> Option<bool> {
         let _ = tid;
         None
     }
@@ -110,14 +111,9 @@ impl StateView for NoState {
     }
 }
 
-/// The rebuilt kernel state of `saker-state`.
-///
-/// `saker-state` keeps, per thread, the fd of the last enter event and
-/// whether an exit matched its enter, but does not expose them yet, nor the
-/// enter event's time, the network interfaces or whether an event renamed
-/// its fd: [`StateView::event_fd`], [`StateView::enter_matched`],
-/// [`StateView::latency`], [`StateView::is_local_address`] and
-/// [`StateView::fd_name_changed`] answer `None` here.
+/// The rebuilt kernel state of `saker-state`: the `fd.*` fields read the
+/// event's fd, and whether it was renamed (`fd.name_changed`), from the
+/// state itself ([`StateView::state`]).
 impl StateView for saker_state::State {
     #[inline]
     fn comm(&self, tid: i64) -> Option<&[u8]> {
@@ -146,11 +142,10 @@ impl StateView for saker_state::State {
         Some(self)
     }
     fn event_fd(&self, tid: i64) -> Option<i64> {
-        // Negative: unknown from the state; the event's own parameters tell.
-        self.thread(tid).map(|t| t.last_event_fd()).filter(|&fd| fd >= 0)
+        self.thread(tid).map(|t| t.last_event_fd())
     }
-    fn enter_matched(&self, tid: i64) -> Option<bool> {
-        self.thread(tid).map(|t| t.last_event_valid())
+    fn exit_fd_attached(&self, tid: i64) -> Option<bool> {
+        self.thread(tid).map(|t| t.last_event_fd_attached())
     }
     fn latency(&self, tid: i64) -> Option<u64> {
         self.thread(tid).map(|t| t.latency())

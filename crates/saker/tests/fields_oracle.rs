@@ -5,16 +5,10 @@
 //!
 //! Each format separates its fields with a control character, so that a
 //! differing line can be examined field by field. A field may differ only in
-//! one of the ways listed below, each matched narrowly (by field, event type
-//! and direction, and the two values):
-//! - the deliberate differences of `docs/compatibility.md` (§1 and §5: sysdig
-//!   0.29.3 bugs, a changed event table);
-//! - the fields that wait for `saker-state` to expose what libsinsp keeps
-//!   about an event's enter event and the machine (`docs/compatibility.md`
-//!   §6): saker then prints `<NA>` where sysdig has a value. These
-//!   allowances stop being used once the state provides the data.
-//!
-//! Every other difference fails the test, with both lines.
+//! one of the deliberate ways of `docs/compatibility.md` (§1 and §5: sysdig
+//! 0.29.3 bugs, a changed event table), each matched narrowly (by field,
+//! event type and direction, and the two values). Every other difference
+//! fails the test, with both lines.
 
 mod common;
 
@@ -108,15 +102,6 @@ enum Reason {
     StaleLatencyText,
     RawargNotPrinted,
     CloseOnExec,
-    // Waiting for saker-state (docs/compatibility.md §6).
-    PendingEnterFd,
-    PendingNameChanged,
-}
-
-impl Reason {
-    fn pending(self) -> bool {
-        self >= Reason::PendingEnterFd
-    }
 }
 
 /// The allowed reason for `field` to print `ours` where sysdig prints
@@ -162,18 +147,6 @@ fn allowed(field: &str, ty: &str, dir: &str, theirs: &str, ours: &str, cols: &BT
         && o < t
     {
         return Some(Reason::CloseOnExec);
-    }
-    // Pending: saker prints nothing where sysdig needs the enter event's fd,
-    // the enter event's time, the interfaces, or a rename flag.
-    // (Without the fd, an error counts as "other", and the category is "unknown".)
-    let fd_unknown = ours == "<NA>"
-        || (field == "evt.category" && ours == "unknown")
-        || (field.starts_with("evt.count.error.") && ours == "1");
-    if field == "fd.name_changed" && ours == "<NA>" {
-        return Some(Reason::PendingNameChanged);
-    }
-    if exit && fd_context(field) && fd_unknown {
-        return Some(Reason::PendingEnterFd);
     }
     None
 }
@@ -249,7 +222,7 @@ fn compare(what: &str, format: &str, expected: &str, got: &str, stats: &mut Stat
             }
             match allowed(name, ty, dir, ev[k], ov[k], &cols) {
                 Some(r) => {
-                    // FIELDS_ORACLE_SHOW=PendingEnterFd prints the differences of a reason.
+                    // FIELDS_ORACLE_SHOW=FdFlagsChanged prints the differences of a reason.
                     if std::env::var("FIELDS_ORACLE_SHOW").is_ok_and(|v| v == format!("{r:?}")) {
                         eprintln!(
                             "{what}: {r:?}: {name} sysdig {:?} saker {:?} (event {} {ty} {dir})",
@@ -308,8 +281,6 @@ fn report(stats: &Stats) {
         "{} lines ({} fields) compared, {} identical; differences by reason: {:?}",
         stats.lines, stats.fields, stats.identical, stats.reasons
     );
-    let pending: usize = stats.reasons.iter().filter(|(r, _)| r.pending()).map(|(_, n)| n).sum();
-    eprintln!("fields waiting for saker-state: {pending}");
 }
 
 #[test]
@@ -359,9 +330,7 @@ const MULTI_FILTERS: &[&str] = &[
     "fd.proto=http",
 ];
 
-/// Ignored until the filter compiler evaluates `Field::is_multi` fields with
-/// `Field::for_each_value` (and the state exposes the event fd of exits, for
-/// the `fd.*` ones): `cargo test -p saker --test fields_oracle -- --ignored`.
+/// The lines these filters select, and their fields, must be sysdig's.
 #[test]
 fn multi_valued_filters_match_sysdig() {
     let tmp = temp_dir("fields-oracle-multi");

@@ -220,6 +220,36 @@ fn exit_fd_param(ty: u16) -> Option<usize> {
     })
 }
 
+/// The parameter of an exit event naming the fd it works on (libsinsp's
+/// `m_lastevent_fd`): [`exit_fd_param`]'s, else the one called `fd` after
+/// the result. Computed once per event type: it is asked on every exit.
+#[inline]
+fn exit_ev_fd_param(ty: u16) -> Option<usize> {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    const NONE: u8 = u8::MAX;
+    let table = TABLE.get_or_init(|| {
+        (0..saker_abi::EVENT_TYPE_COUNT)
+            .map(|code| {
+                let code = code as u16;
+                let Some(info) = saker_abi::EventType(code).info() else { return NONE };
+                if code & 1 == 0 {
+                    return NONE;
+                }
+                let named = || {
+                    info.params.iter().enumerate().skip(1).find_map(|(i, p)| {
+                        (p.name == "fd" && matches!(p.ty, ParamType::Fd | ParamType::Fd32)).then_some(i)
+                    })
+                };
+                exit_fd_param(code).or_else(named).map_or(NONE, |i| i as u8)
+            })
+            .collect()
+    });
+    match table.get(ty as usize) {
+        Some(&i) if i != NONE => Some(i as usize),
+        _ => None,
+    }
+}
+
 #[inline]
 fn pi64(ev: &Event<'_>, i: usize) -> Option<i64> {
     ev.param(i)?.as_i64()
@@ -463,14 +493,23 @@ fn track_last(
         t.last.latency = ev.ts().wrapping_sub(t.last.enter_ts);
     }
     let valid = ty == t.last.ty.wrapping_add(1) || (ty == t::EXECVE_19_X && t.last.ty == t::EXECVEAT_E);
-    if !valid {
-        // No enter event (current drivers send exits only): the fd
-        // the previous event named does not apply to this one.
-        t.last.ev_fd = -1;
-    }
     let exit_fd = exit_fd_param(ty).and_then(|i| pi64(ev, i));
-    if let Some(v) = exit_fd {
-        t.last.ev_fd = v;
+    let carried = exit_ev_fd_param(ty).map(|i| pi64(ev, i));
+    t.last.own_fd = matches!(carried, Some(Some(_)));
+    match carried {
+        // The exit names its fd (current events, sent without their enter).
+        Some(Some(v)) => t.last.ev_fd = v,
+        // The table gives the exit its fd but the event lacks it: a capture
+        // written before exit events carried it. The fd is the enter
+        // event's; without one (a capture starting mid-call, a dropped
+        // enter), the libsinsp of that time (sysdig 0.29.3) kept the last
+        // fd the thread named (0 for a new thread), and so does saker.
+        Some(None) => {}
+        // The exit has no fd of its own: nothing to go by but the enter
+        // event, which current libsinsp does not trust when it is not the
+        // exit's own.
+        None if !valid => t.last.ev_fd = -1,
+        None => {}
     }
     if info.flags.contains(EventFlags::CREATES_FD)
         && let Some(v) = fd_param(ty).and_then(|i| pi64(ev, i)).filter(|&v| v >= 0)

@@ -138,6 +138,8 @@ pub(crate) struct LastEvent {
     pub fd: i64,
     /// Whether the current exit event matches `ty`.
     pub valid: bool,
+    /// Whether the current exit event names its fd itself.
+    pub own_fd: bool,
     /// A copy of the enter event, for the types whose exit needs it.
     pub stored: Vec<u8>,
     /// Time of the last enter event (0 before any).
@@ -290,6 +292,7 @@ impl Thread {
                 ty: u16::MAX,
                 fd: -1,
                 valid: false,
+                own_fd: false,
                 stored: Vec::new(),
                 enter_ts: 0,
                 latency: 0,
@@ -318,7 +321,13 @@ impl Thread {
         &self.fds
     }
 
-    /// libsinsp's m_lastevent_fd.
+    /// libsinsp's m_lastevent_fd: the fd the current event works on, -1
+    /// for none. An enter event's fd argument; an exit's own or created fd,
+    /// else its enter event's. An exit without its enter event that lacks
+    /// the fd its type has (a capture written before exits carried it) keeps
+    /// the fd the thread last named (0 for a new thread), as the libsinsp of
+    /// sysdig 0.29.3 does; one whose type has no fd of its own gets -1, as
+    /// current libsinsp distrusts the last fd then.
     pub fn last_event_fd(&self) -> i64 {
         self.last.ev_fd
     }
@@ -331,6 +340,16 @@ impl Thread {
     /// Whether the last exit event followed its enter event.
     pub fn last_event_valid(&self) -> bool {
         self.last.valid
+    }
+
+    /// Whether libsinsp attaches the fd of the last exit event
+    /// ([`Thread::last_event_fd`]) to the event itself (`sinsp_evt::m_fdinfo`,
+    /// which `evt.category` looks at): when the exit followed its enter
+    /// event, or names its fd itself (current exits, sent without their
+    /// enter). The libsinsp of sysdig 0.29.3 only had the first case, exits
+    /// then carrying no fd.
+    pub fn last_event_fd_attached(&self) -> bool {
+        self.last.valid || self.last.own_fd
     }
 
     /// Whether it has exited (a procexit event was seen) and waits for its

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use saker_abi::{Category, EventFlags, EventType, ParamType, Value};
+use saker_abi::{Category, EventFlags, EventType, Value};
 
 use super::fd;
 use super::{Arg, EventContext, Field, Mode, Raw};
@@ -584,11 +584,6 @@ fn hostname() -> &'static [u8] {
 
 fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Whether a parameter type is a file descriptor.
-pub(crate) fn is_fd_type(t: ParamType) -> bool {
-    matches!(t, ParamType::Fd | ParamType::Fd32)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use saker_abi::{EventFlags, EventType};
 use saker_state::{Fd, FdType, State, Thread, fd_flags, l4};
 
-use super::evt::is_fd_type;
 use super::{Arg, EventContext, Field, FieldValue, Mode, Raw};
 use crate::render::{self, ArgStyle};
 
@@ -76,9 +75,10 @@ pub(crate) struct EvFd<'s> {
     pub fd: Option<&'s Fd>,
 }
 
-/// The fd the event creates, uses or destroys; `None` for events about no
-/// fd, unknown threads, and exit events whose fd only their enter event
-/// named when the state does not remember it ([`crate::StateView::event_fd`]).
+/// The fd the event creates, uses or destroys: the number the state keeps
+/// for the event's thread (libsinsp's `m_lastevent_fd`, -1 for an event that
+/// names none), and the fd of that number. `None` for events about no fd
+/// and for unknown threads.
 pub(crate) fn event_fd<'s>(ctx: &'s EventContext<'_>) -> Option<EvFd<'s>> {
     let ev = &ctx.event;
     let info = ev.info()?;
@@ -91,10 +91,7 @@ pub(crate) fn event_fd<'s>(ctx: &'s EventContext<'_>) -> Option<EvFd<'s>> {
     // One lookup of the thread, one of its process, one of the fd: this runs
     // for every fd field of every event.
     let thread = s.thread(tid)?;
-    let num = match thread.last_event_fd() {
-        n if n >= 0 => n,
-        _ => derive_fd(ev, info)?,
-    };
+    let num = thread.last_event_fd();
     let fd = if num >= 0 {
         let process = if thread.is_main_thread() { Some(thread) } else { s.thread(thread.pid) };
         process.and_then(|p| p.fd_table().get(num))
@@ -107,46 +104,17 @@ pub(crate) fn event_fd<'s>(ctx: &'s EventContext<'_>) -> Option<EvFd<'s>> {
 /// The fd libsinsp attaches to the event itself (`sinsp_evt::m_fdinfo`),
 /// which `evt.category`, `evt.buflen`, `evt.is_syslog` and
 /// `evt.count.error.*` look at: the event fd, except for an exit event
-/// whose enter event was not seen and which creates no fd
-/// ([`crate::StateView::enter_matched`]).
+/// whose enter event was not seen and which neither names nor creates its
+/// fd ([`crate::StateView::exit_fd_attached`]).
 pub(crate) fn attached_fd<'s>(ctx: &'s EventContext<'_>) -> Option<&'s Fd> {
     let ev = &ctx.event;
     if !ev.event_type().is_enter()
         && !ev.info().is_some_and(|i| i.flags.contains(EventFlags::CREATES_FD))
-        && ctx.state.enter_matched(ev.tid() as i64) == Some(false)
+        && ctx.state.exit_fd_attached(ev.tid() as i64) == Some(false)
     {
         return None;
     }
     event_fd(ctx)?.fd
-}
-
-/// The event's fd from the event alone: an enter event's fd argument (the
-/// first argument, or the one named `fd` for `mmap`), the fd an exit event
-/// created (its result, or `pipe`'s second fd) or names (`fd` arguments of
-/// current exit events); `None` for exit events whose fd only their enter
-/// event named.
-fn derive_fd(ev: &saker_abi::Event<'_>, info: &saker_abi::EventInfo) -> Option<i64> {
-    let uses = info.flags.contains(EventFlags::USES_FD);
-    let is_fd = |i: usize| info.params.get(i).is_some_and(|p| is_fd_type(p.ty));
-    let param = |i: usize| ev.param(i).and_then(|p| p.as_i64());
-    if ev.event_type().is_enter() {
-        if !uses {
-            return Some(-1);
-        }
-        let ix = if is_fd(0) { Some(0) } else { info.params.iter().position(|p| p.name == "fd" && is_fd_type(p.ty)) };
-        return Some(ix.and_then(param).unwrap_or(-1));
-    }
-    if info.flags.contains(EventFlags::CREATES_FD) {
-        let created = if is_fd(0) { param(0) } else { info.param_index("fd2").and_then(param) };
-        if let Some(fd) = created.filter(|&fd| fd >= 0) {
-            return Some(fd);
-        }
-    }
-    let named = info.params.iter().enumerate().skip(1).find(|(_, p)| p.name == "fd" && is_fd_type(p.ty));
-    if let Some(fd) = named.and_then(|(i, _)| param(i)) {
-        return Some(fd);
-    }
-    if uses { None } else { Some(-1) }
 }
 
 fn v4(b: [u8; 4]) -> IpAddr {

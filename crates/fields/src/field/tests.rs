@@ -658,6 +658,72 @@ mod fd_fields {
         assert_eq!(show(&mut s, &getuid, "fd.name"), None);
     }
 
+    /// Exits as captures written before exit events carried their fd have
+    /// them: the fd is the one the thread's last enter event named
+    /// (libsinsp's `m_lastevent_fd`), as sysdig 0.29.3 shows it.
+    #[test]
+    fn fds_of_exits_without_their_fd() {
+        let mut s = state();
+        // setsockopt's enter event has no parameters: its exit works on fd
+        // -1, which is in no table.
+        let enter = event(EventType::SOCKET_SETSOCKOPT_E, 200, |_| {});
+        let mut buf = Vec::new();
+        EventBuilder::with_nparams(&mut buf, 1, 200, EventType::SOCKET_SETSOCKOPT_X, 0).finish();
+        let exit = buf;
+        assert_eq!(show(&mut s, &enter, "fd.num"), None, "the enter event uses no fd");
+        let ev = Event::parse(&exit).unwrap();
+        s.apply(&ev, 0);
+        for (field, value) in [
+            ("fd.num", Some("-1")),
+            ("fd.typechar", Some("o")),
+            ("fd.name", Some("")),
+            ("fd.directory", Some("/")),
+            ("fd.containername", Some(":")),
+            ("fd.containerdirectory", Some(":/")),
+            ("fd.uid", Some("200-1")),
+            ("fd.type", None),
+            ("fd.filename", None),
+            ("fd.name_changed", None),
+            ("evt.category", Some("net")),
+        ] {
+            assert_eq!(render(&s, &ev, field).as_deref(), value, "{field}");
+        }
+
+        // A read exit without its enter (the capture starts mid-call): the
+        // fd the thread last named, here by a read of fd 3...
+        show(&mut s, &read_enter(200, 3), "fd.num");
+        let old_write_x = |tid: u64| {
+            let mut buf = Vec::new();
+            let mut b = EventBuilder::with_nparams(&mut buf, 1, tid, EventType::SYSCALL_WRITE_X, 2);
+            b.param_i64(3).param_raw(b"ls\n");
+            b.finish();
+            buf
+        };
+        let x = old_write_x(200);
+        assert_eq!(show(&mut s, &x, "fd.num").unwrap(), "3");
+        assert_eq!(show(&mut s, &x, "fd.name").unwrap(), "/etc/passwd");
+        assert_eq!(show(&mut s, &x, "fd.typechar").unwrap(), "f");
+        assert_eq!(show(&mut s, &x, "fd.name_changed").unwrap(), "false");
+        // ... but libsinsp does not attach it to the event itself.
+        assert_eq!(show(&mut s, &x, "evt.category").unwrap(), "unknown");
+        assert_eq!(show(&mut s, &x, "evt.buflen"), None);
+        // A thread's first event: fd 0, which nginx does not have.
+        let x = old_write_x(300);
+        assert_eq!(show(&mut s, &x, "fd.num").unwrap(), "0");
+        assert_eq!(show(&mut s, &x, "fd.name").unwrap(), "");
+        assert_eq!(show(&mut s, &x, "fd.uid").unwrap(), "3000");
+        // A current exit, sent without its enter event, names its fd: the
+        // event has it (current libsinsp).
+        let getuid = event(EventType::SYSCALL_GETUID_E, 200, |_| {});
+        show(&mut s, &getuid, "fd.num");
+        let x = event(EventType::SYSCALL_READ_X, 200, |b| {
+            b.param_i64(5).param_raw(b"ab\0\ncd").param_i64(4).param_u64(100);
+        });
+        assert_eq!(show(&mut s, &x, "fd.num").unwrap(), "4");
+        assert_eq!(show(&mut s, &x, "evt.category").unwrap(), "net");
+        assert_eq!(show(&mut s, &x, "evt.buflen").unwrap(), "5");
+    }
+
     #[test]
     fn fds_of_failed_calls() {
         let mut s = state();

@@ -944,3 +944,74 @@ fn memfd_executables_are_named_as_libsinsp_names_them() {
     assert_eq!(super::proc_fd_path(b"/dev/fd/3", BASH), Some(3));
     assert_eq!(super::proc_fd_path(b"/proc/99/fd/3", BASH), None);
 }
+
+/// libsinsp's `m_lastevent_fd` after each event: what the `fd.*` fields of
+/// an event show.
+#[test]
+fn event_fd_of_exits_with_and_without_their_enter() {
+    let ev_fd = |s: &State| s.thread(BASH).unwrap().last_event_fd();
+    let read_e = EventType::SYSCALL_READ_E.0;
+    let read_x = EventType::SYSCALL_READ_X.0;
+    // A read exit as captures written before exits carried their fd have it.
+    let old_read_x = |s: &mut State| {
+        apply(s, BASH, read_x, Some(2), |b| {
+            b.param_i64(3).param_raw(b"ls\n");
+        })
+    };
+    let mut s = state();
+    // A capture that starts mid-call: no enter event, no fd in the exit.
+    // sysdig 0.29.3's libsinsp keeps the fd the thread last named, 0 for a
+    // thread it has just made.
+    old_read_x(&mut s);
+    assert_eq!(ev_fd(&s), 0);
+    assert!(!s.thread(BASH).unwrap().last_event_valid());
+    // ... which libsinsp does not attach to the event itself.
+    assert!(!s.thread(BASH).unwrap().last_event_fd_attached());
+    // With its enter event: the enter's fd.
+    apply(&mut s, BASH, read_e, None, |b| {
+        b.param_i64(5).param_u64(100);
+    });
+    assert_eq!(ev_fd(&s), 5);
+    old_read_x(&mut s);
+    assert_eq!((ev_fd(&s), s.thread(BASH).unwrap().last_event_valid()), (5, true));
+    assert!(s.thread(BASH).unwrap().last_event_fd_attached());
+    // An exit of another type, without its enter: still the last fd named.
+    apply(&mut s, BASH, EventType::SYSCALL_WRITE_X.0, Some(2), |b| {
+        b.param_i64(3).param_raw(b"ls\n");
+    });
+    assert_eq!((ev_fd(&s), s.thread(BASH).unwrap().last_event_valid()), (5, false));
+    // A current exit carries its fd, which wins, and is attached even
+    // without its enter event (current libsinsp).
+    apply(&mut s, BASH, read_x, None, |b| {
+        b.param_i64(3).param_raw(b"ls\n").param_i64(2).param_u64(100);
+    });
+    assert_eq!(ev_fd(&s), 2);
+    apply(&mut s, BASH, EventType::SYSCALL_WRITE_X.0, None, |b| {
+        b.param_i64(3).param_raw(b"ls\n").param_i64(1).param_u64(100);
+    });
+    assert_eq!(ev_fd(&s), 1);
+    assert!(!s.thread(BASH).unwrap().last_event_valid());
+    assert!(s.thread(BASH).unwrap().last_event_fd_attached());
+    // An exit whose enter names no fd (setsockopt's has no parameters), in
+    // the old format without the fd: -1, no fd.
+    apply(&mut s, BASH, EventType::SOCKET_SETSOCKOPT_E.0, Some(0), |_| {});
+    assert_eq!(ev_fd(&s), -1);
+    apply(&mut s, BASH, EventType::SOCKET_SETSOCKOPT_X.0, Some(0), |_| {});
+    assert_eq!((ev_fd(&s), s.thread(BASH).unwrap().last_event_valid()), (-1, true));
+    // ... and in the current one: the exit's fd.
+    apply(&mut s, BASH, EventType::SOCKET_SETSOCKOPT_E.0, Some(0), |_| {});
+    apply(&mut s, BASH, EventType::SOCKET_SETSOCKOPT_X.0, None, |b| {
+        b.param_i64(0).param_i64(1).param_u64(1).param_u64(2).param_raw(&[0; 4]).param_u64(4);
+    });
+    assert_eq!(ev_fd(&s), 1);
+    // An exit without its enter whose event type gives it no fd of its own
+    // (sendfile names two): the last fd named is not trusted.
+    assert_eq!(ev_fd(&s), 1);
+    apply(&mut s, BASH, EventType::SYSCALL_SENDFILE_X.0, Some(2), |b| {
+        b.param_i64(10).param_u64(0);
+    });
+    assert_eq!(ev_fd(&s), -1);
+    // A created fd is the event's.
+    open_x(&mut s, BASH, 7, "/tmp/a", 1);
+    assert_eq!(ev_fd(&s), 7);
+}
