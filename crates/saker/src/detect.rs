@@ -726,7 +726,15 @@ fn versions() -> Vec<(&'static str, String)> {
                 saker_abi::EVENT_TABLE.iter().filter(|i| !i.name.is_empty()).count()
             ),
         ),
-        ("drivers", "modern-ebpf (built in), userspace".to_string()),
+        (
+            "drivers",
+            format!(
+                "modern-ebpf (built in), kmod (module API {}.{}, built for this kernel by `saker driver build`), ebpf (probe API {}, built by `saker driver build --kind ebpf`), userspace",
+                saker_kmod::abi::API_MAJOR,
+                saker_kmod::abi::API_MINOR,
+                saker_legacy_bpf::probe::API_VERSION
+            ),
+        ),
     ]
 }
 
