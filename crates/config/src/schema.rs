@@ -135,7 +135,12 @@ pub const KEYS: &[Key] = &[
     k("engine.ebpf", Section),
     k("engine.ebpf.probe", Str),
     k("engine.ebpf.buf_size_preset", Int),
-    k("engine.ebpf.drop_failed_exit", Bool),
+    only(
+        "engine.ebpf.drop_failed_exit",
+        Bool,
+        &["false"],
+        "the ebpf driver cannot drop failed system calls in the kernel (the kmod driver can)",
+    ),
     k("engine.replay", Section),
     k("engine.replay.capture_file", Str),
     k("engine.gvisor", Section),

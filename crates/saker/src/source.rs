@@ -40,6 +40,9 @@ pub struct LiveOptions {
     pub snaplen: u32,
     /// System calls to capture (kernel side); `None` for all.
     pub syscalls: Option<BTreeSet<String>>,
+    /// Drop failed system calls in the kernel (`engine.kmod.drop_failed_exit`;
+    /// only the module can).
+    pub drop_failed_exit: bool,
 }
 
 impl Default for LiveOptions {
@@ -50,6 +53,7 @@ impl Default for LiveOptions {
             buffer_size: d.buffer_size,
             snaplen: d.snaplen,
             syscalls: None,
+            drop_failed_exit: false,
         }
     }
 }
@@ -235,6 +239,7 @@ fn open_kmod(req: &SourceRequest<'_>) -> Result<Opened> {
         ring_bytes: req.live.buffer_size,
         snaplen: req.live.snaplen,
         syscalls: req.live.syscalls.clone(),
+        drop_failed: req.live.drop_failed_exit,
         ..saker_kmod::Config::default()
     };
     let kmod = saker_kmod::Kmod::open(config).context("cannot open the kmod driver")?;
@@ -475,6 +480,12 @@ pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, 
         live.buffer_size = buf_size_preset(p)
             .ok_or_else(|| UsageError(format!("key '{preset_key}' must be a preset from 1 to 10, not {p}")))?;
     }
+    if kind == "kmod" {
+        live.drop_failed_exit = config
+            .get::<bool>("engine.kmod.drop_failed_exit")
+            .map_err(|e| UsageError(format!("key 'engine.kmod.drop_failed_exit' must be a boolean ({e})")))?
+            .unwrap_or(false);
+    }
     match get_u64("engine.modern_ebpf.buffer_size")? {
         None | Some(0) => {}
         Some(bytes) => live.buffer_size = bytes as usize,
@@ -595,6 +606,12 @@ mod tests {
         let e = settings(&["engine.kind=bogus"]).unwrap_err();
         assert!(e.contains("engine.kind: 'bogus'") && e.contains("modern_ebpf, kmod, ebpf, replay, nodriver"), "{e}");
         assert_eq!(settings(&["engine.kind=kmod"]).unwrap().driver.as_deref(), Some("kmod"));
+        assert!(!settings(&["engine.kind=kmod"]).unwrap().live.drop_failed_exit);
+        assert!(settings(&["engine.kind=kmod", "engine.kmod.drop_failed_exit=true"]).unwrap().live.drop_failed_exit);
+        // the key of another engine than the one in use changes nothing
+        assert!(!settings(&["engine.kmod.drop_failed_exit=true"]).unwrap().live.drop_failed_exit);
+        let e = settings(&["engine.ebpf.drop_failed_exit=true"]).unwrap_err();
+        assert!(e.contains("saker does not support engine.ebpf.drop_failed_exit: true"), "{e}");
         assert_eq!(settings(&["engine.kind=ebpf"]).unwrap().driver.as_deref(), Some("ebpf"));
         assert_eq!(settings(&["engine.kind=auto"]).unwrap().driver.as_deref(), Some("auto"));
         assert_eq!(settings(&[]).unwrap().driver.as_deref(), Some("auto"));

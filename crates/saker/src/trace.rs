@@ -104,6 +104,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             buffer_size: args.buffer_size,
             snaplen: args.snaplen,
             syscalls,
+            drop_failed_exit: false,
         },
         limits: Limits::default(),
         command: &args.command,
