@@ -112,7 +112,7 @@ fn shutdown_does_not_wait_for_a_frozen_receiver() {
     let outputs = Outputs::new(&cfg).unwrap();
     outputs.emit(&alert(0));
     assert!(outputs.flush(Duration::from_secs(10)));
-    rx.proc.signal(libc::SIGSTOP);
+    rx.proc.freeze();
     for i in 1..=20 {
         outputs.emit(&alert(i));
     }

@@ -83,7 +83,7 @@ fn a_dead_http_receiver_stalls_nothing_and_its_losses_are_counted() {
             assert!(caught_up, "{:?}", outputs.stats());
             let h = outputs.stats().into_iter().find(|s| s.name == "http").unwrap();
             assert_eq!(h.sent, 1000, "a live receiver gets everything: {h:?}");
-            http.proc.signal(libc::SIGSTOP);
+            http.proc.freeze();
         }
         if i == 2000 {
             http.proc.signal(libc::SIGKILL);

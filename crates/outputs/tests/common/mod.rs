@@ -76,6 +76,25 @@ impl Proc {
             libc::kill(self.pid(), sig);
         }
     }
+
+    /// SIGSTOP, and waits until the process is stopped: kill(2) returns
+    /// before it is, and a busy machine can let it answer one more request.
+    #[allow(dead_code)]
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+        let stat = format!("/proc/{}/stat", self.pid());
+        let t0 = std::time::Instant::now();
+        loop {
+            let s = std::fs::read_to_string(&stat).unwrap_or_default();
+            // the state follows the command name in parentheses
+            let state = s.rfind(')').and_then(|p| s[p + 1..].split_whitespace().next().map(str::to_string));
+            if state.as_deref() == Some("T") {
+                return;
+            }
+            assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{} did not stop: {s}", self.name);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 }
 
 impl Drop for Proc {
