@@ -34,6 +34,10 @@ pub struct Format {
     require_all: bool,
 }
 
+/// The widest a field may be padded (`%4096fd.name`): a wider one is a
+/// mistake, and would make every line that large.
+pub const MAX_WIDTH: usize = 4096;
+
 /// A format string that does not compile: where, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FormatError {
@@ -57,7 +61,8 @@ impl Format {
         self.json.iter().fold(saker_state::Reads::NONE, |r, j| r.union(j.field.state_reads()))
     }
 
-    /// Compiles `text`.
+    /// Compiles `text`. A field's width (`%20proc.name`) is at most
+    /// [`MAX_WIDTH`].
     pub fn parse(text: &str) -> Result<Format, FormatError> {
         let (require_all, body, base) = match text.strip_prefix('*') {
             Some(rest) => (false, rest, 1),
@@ -78,9 +83,18 @@ impl Format {
             while j < bytes.len() && bytes[j].is_ascii_digit() {
                 j += 1;
             }
-            let width = body[i + 1..j].parse().unwrap_or(0);
             let (field, used) =
                 Field::parse_prefix(&body[j..]).map_err(|cause| FormatError { offset: base + j, cause })?;
+            let width = match &body[i + 1..j] {
+                "" => 0,
+                digits => digits.parse::<usize>().ok().filter(|w| *w <= MAX_WIDTH).ok_or_else(|| FormatError {
+                    offset: base + i + 1,
+                    cause: FieldError::BadArg {
+                        field: field.info().name,
+                        reason: format!("width {digits} is larger than {MAX_WIDTH}"),
+                    },
+                })?,
+            };
             if field.info().filter_only() {
                 let cause = FieldError::BadArg {
                     field: field.info().name,

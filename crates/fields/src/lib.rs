@@ -20,7 +20,7 @@ mod state;
 mod time;
 
 pub use field::{ArgKind, EventContext, FIELDS, Field, FieldError, FieldInfo, FieldType, FieldValue};
-pub use format::{DEFAULT_FORMAT, Format, FormatError};
+pub use format::{DEFAULT_FORMAT, Format, FormatError, MAX_WIDTH};
 pub use render::{BufferStyle, set_buffer_style, write_flags};
 pub use state::{FdView, NoState, StateView};
 pub use time::{OutputTime, TimeFormatter};

@@ -955,6 +955,19 @@ mod output {
     }
 
     #[test]
+    fn formats_bound_field_widths() {
+        assert!(Format::parse("%20proc.name").is_ok());
+        assert!(Format::parse("%4096proc.name").is_ok());
+        // found by the output_format fuzzer: a width that made every line
+        // petabytes long
+        for (text, offset) in [("x %4097proc.name", 3), ("*%99999999999999999999999evt.time", 2)] {
+            let e = Format::parse(text).unwrap_err();
+            assert_eq!(e.offset, offset, "{text}: {e}");
+            assert!(e.to_string().contains("is larger than 4096"), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn extraction_does_not_allocate_per_event() {
         // Built values go to the caller's buffer: extracting twice with the
         // same buffer keeps its allocation.
