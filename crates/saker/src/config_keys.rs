@@ -38,6 +38,7 @@ mod tests {
         ("metrics.libbpf_stats_enabled", &["metrics.enabled=true"]),
         ("engine.kmod.buf_size_preset", &["engine.kind=kmod"]),
         ("engine.ebpf.buf_size_preset", &["engine.kind=ebpf"]),
+        ("engine.kmod.drop_failed_exit", &["engine.kind=kmod"]),
     ];
 
     /// Keys saker_config itself acts on while loading (not a reader's).
