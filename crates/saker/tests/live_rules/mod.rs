@@ -548,7 +548,7 @@ pub fn run_group(g: &Group, w: &Path, n: &str, actions: &[Action]) -> GroupResul
     report.push(format!(
         "{}: {} | drop notices: {drops}; alerts about other processes of the host: {}; alerts on the runtime's own work: {}",
         g.label,
-        stopped.stderr.lines().last().unwrap_or_default(),
+        stopped.stderr.lines().find(|l| l.starts_with("Events processed")).unwrap_or_default(),
         counts(&others),
         counts(&podman),
     ));
