@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use saker_abi::Event;
 use saker_driver::{
-    DropsByCategory, EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle,
+    DropsByCategory, EventRing, EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle,
 };
 use saker_modern_bpf::{SYSCALLS, syscall_by_name};
 

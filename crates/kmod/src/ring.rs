@@ -3,6 +3,7 @@
 //! that an event never wraps in our view. Events are saker_events.h events,
 //! each taking its header's length rounded up to 8 bytes.
 
+use saker_driver::EventRing;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -57,51 +58,6 @@ impl Ring {
         unsafe { &*(self.base.add(i * 8) as *const AtomicU64) }
     }
 
-    /// The oldest unread event as (offset into the double mapping, length).
-    #[inline]
-    pub(crate) fn peek(&mut self) -> Option<(usize, usize)> {
-        if self.cons >= self.prod {
-            self.prod = self.word(0).load(Ordering::Acquire);
-            if self.cons >= self.prod {
-                return None;
-            }
-        }
-        let off = (self.cons & (self.size - 1)) as usize;
-        let at = RING_INFO_SIZE + off;
-        // SAFETY: the header is inside the double mapping (off < size).
-        let len = unsafe { std::ptr::read_unaligned(self.base.add(at + 16) as *const u32) } as u64;
-        if len < HEADER_LEN || len > self.prod - self.cons {
-            // not an event: the ring is damaged; skip what the module wrote
-            self.cons = self.prod;
-            return None;
-        }
-        Some((at, len as usize))
-    }
-
-    #[inline]
-    pub(crate) fn bytes(&self, at: usize, len: usize) -> &[u8] {
-        debug_assert!(at + len <= self.span);
-        // SAFETY: at + len is inside the mapping (the data is mapped twice).
-        unsafe { std::slice::from_raw_parts(self.base.add(at), len) }
-    }
-
-    /// Moves past the head event of `len` bytes.
-    #[inline]
-    pub(crate) fn advance(&mut self, len: usize) {
-        self.cons += (len as u64 + 7) & !7;
-        if self.cons - self.published >= PUBLISH_EVERY {
-            self.publish();
-        }
-    }
-
-    #[inline]
-    pub(crate) fn publish(&mut self) {
-        if self.published != self.cons {
-            self.word(1).store(self.cons, Ordering::Release);
-            self.published = self.cons;
-        }
-    }
-
     pub(crate) fn pending(&mut self) -> u64 {
         self.word(0).load(Ordering::Acquire).saturating_sub(self.cons)
     }
@@ -121,24 +77,53 @@ impl Ring {
     }
 }
 
-/// What the timestamp merge of the rings reads ([`saker_driver::RingMerge`]).
-impl saker_driver::EventRing for Ring {
+/// The ring as the timestamp merge reads it ([`saker_driver::RingMerge`]).
+impl EventRing for Ring {
     type At = usize;
+
+    /// The oldest unread event as (offset into the double mapping, length).
     #[inline]
-    fn peek(&mut self) -> Option<(usize, usize)> {
-        Ring::peek(self)
+    fn peek(&mut self) -> Option<(Self::At, usize)> {
+        if self.cons >= self.prod {
+            self.prod = self.word(0).load(Ordering::Acquire);
+            if self.cons >= self.prod {
+                return None;
+            }
+        }
+        let off = (self.cons & (self.size - 1)) as usize;
+        let at = RING_INFO_SIZE + off;
+        // SAFETY: the header is inside the double mapping (off < size).
+        let len = unsafe { std::ptr::read_unaligned(self.base.add(at + 16) as *const u32) } as u64;
+        if len < HEADER_LEN || len > self.prod - self.cons {
+            // not an event: the ring is damaged; skip what the module wrote
+            self.cons = self.prod;
+            return None;
+        }
+        Some((at, len as usize))
     }
+
     #[inline]
     fn bytes(&self, at: usize, len: usize) -> &[u8] {
-        Ring::bytes(self, at, len)
+        debug_assert!(at + len <= self.span);
+        // SAFETY: at + len is inside the mapping (the data is mapped twice).
+        unsafe { std::slice::from_raw_parts(self.base.add(at), len) }
     }
+
+    /// Moves past the head event of `len` bytes.
     #[inline]
     fn consume(&mut self, len: usize) {
-        Ring::advance(self, len)
+        self.cons += (len as u64 + 7) & !7;
+        if self.cons - self.published >= PUBLISH_EVERY {
+            self.publish();
+        }
     }
+
     #[inline]
     fn publish(&mut self) {
-        Ring::publish(self)
+        if self.published != self.cons {
+            self.word(1).store(self.cons, Ordering::Release);
+            self.published = self.cons;
+        }
     }
 }
 

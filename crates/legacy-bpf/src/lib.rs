@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use libbpf_rs::{Link, MapCore, MapFlags, Object, ObjectBuilder};
 use saker_abi::Event;
-use saker_driver::{EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
+use saker_driver::{EventRing, EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
 use saker_modern_bpf::{SYSCALLS, SyscallInfo, syscall_by_name};
 
 use perf::{At, PerfRing};

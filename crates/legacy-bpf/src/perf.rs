@@ -5,6 +5,7 @@
 //! ring was full. A wakeup watermark (never one wakeup per event) wakes a
 //! consumer sleeping in poll().
 
+use saker_driver::EventRing;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -167,9 +168,18 @@ impl PerfRing {
         }
     }
 
+    pub(crate) fn pending(&self) -> u64 {
+        self.word(DATA_HEAD).load(Ordering::Acquire).saturating_sub(self.cons)
+    }
+}
+
+/// The ring as the timestamp merge reads it ([`saker_driver::RingMerge`]).
+impl EventRing for PerfRing {
+    type At = At;
+
     /// The oldest unread event: where it is and its length. Lost records
     /// are counted and skipped.
-    pub(crate) fn peek(&mut self) -> Option<(At, usize)> {
+    fn peek(&mut self) -> Option<(At, usize)> {
         loop {
             if self.cons >= self.prod {
                 self.prod = self.word(DATA_HEAD).load(Ordering::Acquire);
@@ -221,7 +231,7 @@ impl PerfRing {
         }
     }
 
-    pub(crate) fn bytes(&self, at: At, len: usize) -> &[u8] {
+    fn bytes(&self, at: At, len: usize) -> &[u8] {
         match at {
             // SAFETY: peek checked the event is inside the data area.
             At::Map(off) => unsafe { std::slice::from_raw_parts(self.base.add(off), len) },
@@ -230,7 +240,7 @@ impl PerfRing {
     }
 
     /// Moves past the head record.
-    pub(crate) fn advance(&mut self) {
+    fn consume(&mut self, _len: usize) {
         let mut hdr = [0u8; 8];
         self.copy_out(self.cons, &mut hdr);
         let size = u16::from_le_bytes(hdr[6..8].try_into().unwrap()) as u64;
@@ -240,36 +250,11 @@ impl PerfRing {
         }
     }
 
-    pub(crate) fn publish(&mut self) {
+    fn publish(&mut self) {
         if self.published != self.cons {
             self.word(DATA_TAIL).store(self.cons, Ordering::Release);
             self.published = self.cons;
         }
-    }
-
-    pub(crate) fn pending(&self) -> u64 {
-        self.word(DATA_HEAD).load(Ordering::Acquire).saturating_sub(self.cons)
-    }
-}
-
-/// What the timestamp merge of the rings reads ([`saker_driver::RingMerge`]).
-impl saker_driver::EventRing for PerfRing {
-    type At = At;
-    #[inline]
-    fn peek(&mut self) -> Option<(At, usize)> {
-        PerfRing::peek(self)
-    }
-    #[inline]
-    fn bytes(&self, at: At, len: usize) -> &[u8] {
-        PerfRing::bytes(self, at, len)
-    }
-    #[inline]
-    fn consume(&mut self, _len: usize) {
-        PerfRing::advance(self)
-    }
-    #[inline]
-    fn publish(&mut self) {
-        PerfRing::publish(self)
     }
 }
 

@@ -60,7 +60,7 @@ use std::time::Duration;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, MapType, OpenObject};
 use saker_abi::{Event, EventType};
-use saker_driver::{EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
+use saker_driver::{EventRing, EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
 
 pub use check::{SystemFacts, check, kernel_version, verifier_failure};
 pub use error::{Error, ErrorKind};

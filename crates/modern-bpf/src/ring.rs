@@ -6,6 +6,7 @@
 //! with an 8-byte header: `u32 len` (bit 31 busy, bit 30 discarded) and
 //! `u32 pg_off`; records are 8-byte aligned.
 
+use saker_driver::EventRing;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -90,11 +91,21 @@ impl Ring {
         self.prod
     }
 
+    /// Unread bytes.
+    pub(crate) fn pending(&mut self) -> u64 {
+        self.load_producer().saturating_sub(self.cons)
+    }
+}
+
+/// The ring as the timestamp merge reads it ([`saker_driver::RingMerge`]).
+impl EventRing for Ring {
+    type At = usize;
+
     /// The oldest unread record, as (offset into the double mapping, length),
     /// skipping discarded records. `None` if the ring is empty or its head is
     /// still being written.
     #[inline]
-    pub(crate) fn peek(&mut self) -> Option<(usize, usize)> {
+    fn peek(&mut self) -> Option<(Self::At, usize)> {
         loop {
             if self.cons >= self.prod && self.cons >= self.load_producer() {
                 return None;
@@ -116,7 +127,7 @@ impl Ring {
 
     /// The bytes of a record returned by [`Ring::peek`].
     #[inline]
-    pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
+    fn bytes(&self, off: usize, len: usize) -> &[u8] {
         debug_assert!(off + len <= 2 * self.size);
         // SAFETY: the data area is mapped twice, so off + len <= 2 * size is
         // readable; the record stays valid until we move past it.
@@ -125,7 +136,7 @@ impl Ring {
 
     /// Moves past the head record of `len` bytes.
     #[inline]
-    pub(crate) fn advance(&mut self, len: usize) {
+    fn consume(&mut self, len: usize) {
         self.cons += (len as u64 + HDR_SZ + 7) & !7;
         if self.cons - self.published >= PUBLISH_EVERY {
             self.publish();
@@ -134,38 +145,12 @@ impl Ring {
 
     /// Lets producers reuse what was read.
     #[inline]
-    pub(crate) fn publish(&mut self) {
+    fn publish(&mut self) {
         if self.published != self.cons {
             // SAFETY: the consumer page is mapped read-write for the ring's lifetime.
             unsafe { (*(self.consumer as *const AtomicU64)).store(self.cons, Ordering::Release) };
             self.published = self.cons;
         }
-    }
-
-    /// Unread bytes.
-    pub(crate) fn pending(&mut self) -> u64 {
-        self.load_producer().saturating_sub(self.cons)
-    }
-}
-
-/// What the timestamp merge of the rings reads ([`saker_driver::RingMerge`]).
-impl saker_driver::EventRing for Ring {
-    type At = usize;
-    #[inline]
-    fn peek(&mut self) -> Option<(usize, usize)> {
-        Ring::peek(self)
-    }
-    #[inline]
-    fn bytes(&self, at: usize, len: usize) -> &[u8] {
-        Ring::bytes(self, at, len)
-    }
-    #[inline]
-    fn consume(&mut self, len: usize) {
-        Ring::advance(self, len)
-    }
-    #[inline]
-    fn publish(&mut self) {
-        Ring::publish(self)
     }
 }
 

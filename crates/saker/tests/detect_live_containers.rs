@@ -19,10 +19,8 @@
 mod live_common;
 mod live_detect;
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,56 +31,6 @@ const IMAGE: &str = "localhost/saker-bbd:2";
 
 /// Each test runs a `saker detect` that sees every container: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// podman's API service, when this test started it (stopped when dropped).
-struct Service(Option<Child>);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn podman_service() -> Service {
-    if std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_ok() {
-        return Service(None);
-    }
-    let _ = std::fs::remove_file(PODMAN_SOCKET);
-    std::fs::create_dir_all("/run/podman").unwrap();
-    let child = Command::new("podman")
-        .args(["system", "service", "--time=0", &format!("unix://{PODMAN_SOCKET}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Service(Some(child));
-    let t0 = Instant::now();
-    while std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "podman's service did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    s
-}
-
 /// busybox with `sh`, `sleep`, `nc`, `arping`, `insmod`, `cp` and a
 /// `debugfs` link (the rule looks at the process name only), and a file
 /// that is no kernel module.
@@ -98,8 +46,8 @@ fn make_image(dir: &Path) {
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     std::fs::write(root.join("bad.ko"), b"not a kernel module\n").unwrap();
     let tar = dir.join("rootfs.tar");
-    run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
-    run(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
+    run_ok(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
+    run_ok(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
 }
 
 fn container(name: &str, privileged: bool) {
@@ -116,7 +64,7 @@ fn container(name: &str, privileged: bool) {
     // The metadata is looked up when the container shows: debugfs runs
     // once it is surely known (Falco's first events of a container may
     // miss it too).
-    run(c.args([IMAGE, "sh", "-c", "sleep 1; debugfs; true"]));
+    run_ok(c.args([IMAGE, "sh", "-c", "sleep 1; debugfs; true"]));
 }
 
 #[test]
@@ -206,34 +154,9 @@ struct ContainerAction {
     alerts: Vec<ExpectedAlert>,
 }
 
-/// Accepts connections on `addr` and closes them at once, in the background.
-fn listener(addr: &str) -> u16 {
-    let l = TcpListener::bind((addr, 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            let mut c = c;
-            let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
-            let _ = c.read(&mut [0u8; 64]);
-        }
-    });
-    port
-}
-
-/// `podman run` of IMAGE with `args`, the script under `sh -c` after a
-/// second (the container's metadata is looked up when it first shows).
+/// `podman run` of this test's image (see [`podman_run`]).
 fn run_container(name: &str, args: &[String], script: &str) {
-    let mut c = Command::new("podman");
-    c.args(["--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm", "--name", name])
-        .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"])
-        .args(args)
-        .args([IMAGE, "sh", "-c", &format!("sleep 1; {script}")])
-        .stdin(Stdio::null());
-    // The actions may fail inside (a module that is no module): only
-    // podman's own failures count.
-    let out = c.output().unwrap_or_else(|e| panic!("cannot run podman: {e}"));
-    let code = out.status.code().unwrap_or(-1);
-    assert!((0..125).contains(&code), "{c:?} failed ({code}): {}", String::from_utf8_lossy(&out.stderr));
+    podman_run(IMAGE, name, args, script);
 }
 
 #[test]

@@ -38,23 +38,7 @@ const FIELDS: [&str; 14] = [
 /// the time the metadata shows is not that of the next event after a pause.
 const BUSY: &str = "i=0; while [ $i -lt 40 ]; do cat /etc/passwd > /dev/null; ls /data; sleep 0.05; i=$((i+1)); done";
 const IMAGE: &str = "localhost/saker-bb:1";
-const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
 const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A background daemon this test started (stopped when dropped).
 struct Daemon(Option<Child>);
@@ -101,11 +85,11 @@ fn make_image(dir: &Path) {
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nsaker-u:x:4242:4242::/:/bin/sh\n").unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\nsaker-g:x:4242:\n").unwrap();
     let tar = dir.join("rootfs.tar");
-    run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
-    run(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
+    run_ok(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
+    run_ok(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
     let saved = dir.join("image.tar");
-    run(Command::new("podman").args(["save", "-o"]).arg(&saved).arg(IMAGE));
-    run(Command::new("ctr").args(["--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import"]).arg(&saved));
+    run_ok(Command::new("podman").args(["save", "-o"]).arg(&saved).arg(IMAGE));
+    run_ok(Command::new("ctr").args(["--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import"]).arg(&saved));
 }
 
 struct Ev(Vec<String>);
@@ -180,23 +164,37 @@ fn podman_and_containerd_containers_show_their_metadata() {
 
     // podman (runc, cgroupfs: what runs on this host), privileged.
     let name = format!("saker-pm-{n}");
-    let podman_id = run(Command::new("podman")
-        .args(["--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "-d", "--privileged"])
-        .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--name", &name, "--user", "4242"])
-        .args(["--label", &format!("io.kubernetes.pod.name=pod-{n}"), "--label", "io.kubernetes.pod.namespace=ns-pm"])
-        .arg("-v")
-        .arg(format!("{}:/data:ro", data.display()))
-        .args([IMAGE, "sh", "-c", BUSY]));
-    run(Command::new("podman").args(["wait", &podman_id]));
-    run(Command::new("podman").args(["rm", &podman_id]));
+    let podman_id = run_ok(
+        Command::new("podman")
+            .args(["--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "-d", "--privileged"])
+            .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--name", &name, "--user", "4242"])
+            .args([
+                "--label",
+                &format!("io.kubernetes.pod.name=pod-{n}"),
+                "--label",
+                "io.kubernetes.pod.namespace=ns-pm",
+            ])
+            .arg("-v")
+            .arg(format!("{}:/data:ro", data.display()))
+            .args([IMAGE, "sh", "-c", BUSY]),
+    );
+    run_ok(Command::new("podman").args(["wait", &podman_id]));
+    run_ok(Command::new("podman").args(["rm", &podman_id]));
     // containerd (ctr), with a Kubernetes-like 64-digit id, not privileged.
     let cd_id: String = format!("{n}{}", "0123456789abcdef".repeat(4))[..64].to_string();
-    run(Command::new("ctr")
-        .args(["--address", CONTAINERD_SOCKET, "-n", "k8s.io", "run", "--rm"])
-        .args(["--label", &format!("io.kubernetes.pod.name=cpod-{n}"), "--label", "io.kubernetes.pod.namespace=ns-cd"])
-        .arg("--mount")
-        .arg(format!("type=bind,src={},dst=/data,options=rbind:ro", data.display()))
-        .args([IMAGE, &cd_id, "sh", "-c", BUSY]));
+    run_ok(
+        Command::new("ctr")
+            .args(["--address", CONTAINERD_SOCKET, "-n", "k8s.io", "run", "--rm"])
+            .args([
+                "--label",
+                &format!("io.kubernetes.pod.name=cpod-{n}"),
+                "--label",
+                "io.kubernetes.pod.namespace=ns-cd",
+            ])
+            .arg("--mount")
+            .arg(format!("type=bind,src={},dst=/data,options=rbind:ro", data.display()))
+            .args([IMAGE, &cd_id, "sh", "-c", BUSY]),
+    );
 
     std::thread::sleep(Duration::from_millis(500));
     let done = trace.stop("INT");

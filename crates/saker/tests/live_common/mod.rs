@@ -284,3 +284,95 @@ impl Output {
         (std::mem::take(&mut *self.lines.lock().unwrap()), std::mem::take(&mut *self.stderr.lock().unwrap()))
     }
 }
+
+/// Whether `program` is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `cmd` to its end, asserting it succeeded; its stdout, trimmed.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// podman's Docker API socket, where saker reads a container's name, image,
+/// privileges, mounts and labels.
+pub const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
+
+/// podman's API service, when a test started it (stopped when dropped).
+pub struct PodmanService(Option<Child>);
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// podman's API service on [`PODMAN_SOCKET`]: the one running, or one
+/// started for the test.
+pub fn podman_service() -> PodmanService {
+    if std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_ok() {
+        return PodmanService(None);
+    }
+    let _ = std::fs::remove_file(PODMAN_SOCKET);
+    std::fs::create_dir_all("/run/podman").unwrap();
+    let child = Command::new("podman")
+        .args(["system", "service", "--time=0", &format!("unix://{PODMAN_SOCKET}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = PodmanService(Some(child));
+    let t0 = Instant::now();
+    while std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "podman's service did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s
+}
+
+/// `podman run --rm` of `image` (runc, cgroupfs) with `args`, `script` under
+/// `sh -c` after a second (a container's metadata is looked up when it
+/// first shows). The script may fail inside: only podman's own failures
+/// (exit codes 125 and up) count.
+pub fn podman_run(image: &str, name: &str, args: &[String], script: &str) {
+    let mut c = Command::new("podman");
+    c.args(["--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm", "--name", name])
+        .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"])
+        .args(args)
+        .args([image, "sh", "-c", &format!("sleep 1; {script}")])
+        .stdin(Stdio::null());
+    let out = c.output().unwrap_or_else(|e| panic!("cannot run podman: {e}"));
+    let code = out.status.code().unwrap_or(-1);
+    assert!((0..125).contains(&code), "{c:?} failed ({code}): {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Accepts connections on `addr` and closes them at once, in the
+/// background; the port.
+pub fn listener(addr: &str) -> u16 {
+    let l = std::net::TcpListener::bind((addr, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let mut c = c;
+            let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = c.read(&mut [0u8; 64]);
+        }
+    });
+    port
+}

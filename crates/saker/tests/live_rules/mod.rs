@@ -7,10 +7,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::live_common::*;
@@ -20,7 +18,6 @@ use crate::live_detect::*;
 /// rules look for.
 pub const IMAGE: &str = "localhost/saker-rules:1";
 pub const IMAGE_REPO: &str = "localhost/saker-rules";
-const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
 
 /// A rules file of Falco's beside the repository.
 pub fn rules_file(name: &str) -> PathBuf {
@@ -43,26 +40,6 @@ pub fn rules_in(file: &Path) -> Vec<(String, bool)> {
     out
 }
 
-pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run_cmd(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Runs a program to its end, asserting it succeeded.
 pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) {
     run_env(program, args, &[]);
@@ -75,7 +52,7 @@ pub fn run_env(program: impl AsRef<std::ffi::OsStr>, args: &[&str], env: &[(&str
     for (k, v) in env {
         c.env(k, v);
     }
-    run_cmd(&mut c);
+    run_ok(&mut c);
 }
 
 /// Runs perl under the name `name` with `script` (one line) and `args`.
@@ -107,41 +84,6 @@ pub fn perl_in_netns(dir: &Path, name: &str, addrs: &[&str], script: &str, args:
     run("unshare", &[&["--net", "sh", "-c", &sh, perl.to_str().unwrap(), &script], args].concat());
 }
 
-/// podman's API service, when this test started it (stopped when dropped).
-pub struct Service(Option<Child>);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// podman's Docker API, where saker reads a container's privileges, mounts
-/// and labels.
-pub fn podman_service() -> Service {
-    if std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_ok() {
-        return Service(None);
-    }
-    let _ = std::fs::remove_file(PODMAN_SOCKET);
-    std::fs::create_dir_all("/run/podman").unwrap();
-    let child = Command::new("podman")
-        .args(["system", "service", "--time=0", &format!("unix://{PODMAN_SOCKET}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Service(Some(child));
-    let t0 = Instant::now();
-    while std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "podman's service did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    s
-}
-
 /// The image, made offline: busybox with its applets (run by absolute path
 /// in the scripts: busybox's shell runs an applet named without one through
 /// /proc/self/exe, as a process named `exe`), names busybox has no applet
@@ -162,41 +104,19 @@ pub fn make_image(dir: &Path) {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(name)).unwrap();
     }
     std::fs::write(root.join("bin/npm"), "#!/bin/sh\n/bin/nmap -sn 127.0.0.1\nexit 0\n").unwrap();
-    run_cmd(Command::new("chmod").arg("755").arg(root.join("bin/npm")));
+    run_ok(Command::new("chmod").arg("755").arg(root.join("bin/npm")));
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/:/bin/sh\n").unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\ndaemon:x:1:\n").unwrap();
     let tar = dir.join("rootfs.tar");
-    run_cmd(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
-    run_cmd(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
+    run_ok(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
+    run_ok(Command::new("podman").args(["import"]).arg(&tar).arg(IMAGE));
 }
 
 /// `podman run` of the image with `args`, `script` under `sh -c` after a
 /// second (a container's metadata is looked up when it first shows). The
 /// actions may fail inside: only podman's own failures count.
 pub fn run_container(name: &str, args: &[String], script: &str) {
-    let mut c = Command::new("podman");
-    c.args(["--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm", "--name", name])
-        .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"])
-        .args(args)
-        .args([IMAGE, "sh", "-c", &format!("sleep 1; {script}")])
-        .stdin(Stdio::null());
-    let out = c.output().unwrap_or_else(|e| panic!("cannot run podman: {e}"));
-    let code = out.status.code().unwrap_or(-1);
-    assert!((0..125).contains(&code), "{c:?} failed ({code}): {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Accepts connections on `addr` and closes them at once, in the background.
-pub fn listener(addr: &str) -> u16 {
-    let l = TcpListener::bind((addr, 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            let mut c = c;
-            let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
-            let _ = c.read(&mut [0u8; 64]);
-        }
-    });
-    port
+    podman_run(IMAGE, name, args, script);
 }
 
 /// How a field of an alert must look.
