@@ -570,9 +570,6 @@ pub(crate) fn extract<'s>(
     })
 }
 
-/// The values of the multi-valued fd fields: both ends of a socket for
-/// `fd.ip`, `fd.net`, `fd.port` and `fd.proto`; each distinct fd type of the
-/// process for `fd.types`.
 /// The address whose names `fd.cip.name` (`fd.sip.name`...) are.
 fn name_field_ip(f: &Field, d: F, ctx: &EventContext<'_>, buf: &mut Vec<u8>, mode: Mode) -> Option<IpAddr> {
     let ip_field = match d {
@@ -587,17 +584,21 @@ fn name_field_ip(f: &Field, d: F, ctx: &EventContext<'_>, buf: &mut Vec<u8>, mod
     }
 }
 
+/// The values of the multi-valued fd fields: both ends of a socket for
+/// `fd.ip`, `fd.net`, `fd.port` and `fd.proto`; the watched names of an
+/// address for `fd.cip.name`, `fd.sip.name`, `fd.lip.name`, `fd.rip.name`;
+/// each distinct fd type of the process for `fd.types`.
 pub(crate) fn each_value(
-    _f: &Field,
+    f: &Field,
     d: F,
     ctx: &EventContext<'_>,
-    _scratch: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
     cb: &mut dyn FnMut(FieldValue<'_>) -> bool,
 ) -> bool {
     if matches!(d, F::CipName | F::SipName | F::LipName | F::RipName) {
         // Every watched name of the address: `fd.sip.name = N` holds when
         // N resolved to the server's address, whatever other names it has.
-        let Some(ip) = name_field_ip(_f, d, ctx, _scratch, Mode::Compare) else { return false };
+        let Some(ip) = name_field_ip(f, d, ctx, scratch, Mode::Compare) else { return false };
         return saker_dns::for_each_name(ip, |n| cb(FieldValue::Str(n)));
     }
     let Some(e) = event_fd(ctx) else { return false };

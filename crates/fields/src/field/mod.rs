@@ -526,8 +526,8 @@ impl Field {
     ///
     /// libsinsp matches these as "some value satisfies the comparison", with
     /// one exception a filter has to reproduce: for `fd.ip`, `fd.port`,
-    /// `fd.net` and `fd.proto`, `!=` holds only if no end is equal (call
-    /// this with `==` and negate). `proc.aname != bash` holds when some
+    /// `fd.net`, `fd.proto` and the `.name` fields of an address, `!=` holds
+    /// only if no value is equal (call this with `==` and negate). `proc.aname != bash` holds when some
     /// ancestor is not `bash`.
     pub fn for_each_value(
         &self,
