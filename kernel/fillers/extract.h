@@ -14,6 +14,7 @@
 #define K_AF_INET6 10
 #define K_S_IFMT 00170000
 #define K_S_IFSOCK 0140000
+#define K_S_IFDIR 0040000
 #define UNIX_PATH_MAX 108
 
 static __always_inline struct file *fd_file(long fd)
@@ -38,6 +39,14 @@ static __always_inline void file_dev_ino(struct file *f, __u32 *dev, __u64 *ino)
 	struct inode *inode = BPF_CORE_READ(f, f_inode);
 	*dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
 	*ino = BPF_CORE_READ(inode, i_ino);
+}
+
+static __always_inline bool file_is_dir(struct file *f)
+{
+	if (!f)
+		return false;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & K_S_IFMT) == K_S_IFDIR;
 }
 
 static __always_inline bool file_created(struct file *f)

@@ -22,9 +22,8 @@ static __always_inline __u32 resolve_to_scap(__u64 r)
 
 /* Flags of an open's exit: the requested ones, plus O_F_CREATED when the
  * file was created. */
-static __always_inline __u32 opened_flags(long fd, __u64 flags, __u32 *dev, __u64 *ino)
+static __always_inline __u32 opened_flags(struct file *f, __u64 flags, __u32 *dev, __u64 *ino)
 {
-	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
 	__u32 res = open_flags_to_scap(flags);
 	if (file_created(f))
 		res |= PPM_FILE_FLAGS_O_F_CREATED;
@@ -32,9 +31,28 @@ static __always_inline __u32 opened_flags(long fd, __u64 flags, __u32 *dev, __u6
 	return res;
 }
 
+/*
+ * The open family asks the target's OPEN_WANTED(call, user path, scap flags,
+ * opened file or NULL) first: whether the kernel filters derived from the
+ * rules let the event through (see kernel/README.md); the enter event asks
+ * with no file. A target without filters defines it as 1.
+ */
+#define OPEN_CALL_OPEN 0
+#define OPEN_CALL_OPENAT 1
+#define OPEN_CALL_OPENAT2 2
+#define OPEN_CALL_CREAT 3
+
+/* The file an open's exit made, or NULL when it failed. */
+static __always_inline struct file *opened_file(long ret)
+{
+	return ret >= 0 ? fd_file(ret) : NULL;
+}
+
 /* open(path, flags, mode) */
 static __always_inline int enter_open(unsigned long path, unsigned long flags, unsigned long mode, unsigned long a3)
 {
+	if (!OPEN_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags), NULL))
+		return 0;
 	AEV(PPME_SYSCALL_OPEN_E);
 	aev_ustr(&ev, path, MAX_PATH);
 	aev_u32(&ev, open_flags_to_scap(flags));
@@ -46,11 +64,14 @@ ENTER_PROGS(open)
 
 SYS_EXIT(open)
 {
-	AEV(PPME_SYSCALL_OPEN_X);
 	__u64 flags = ARG(1);
 	__u32 dev;
 	__u64 ino;
-	__u32 sflags = opened_flags(ret, flags, &dev, &ino);
+	struct file *f = opened_file(ret);
+	__u32 sflags = opened_flags(f, flags, &dev, &ino);
+	if (!OPEN_WANTED(OPEN_CALL_OPEN, ARG(0), sflags, f))
+		return 0;
+	AEV(PPME_SYSCALL_OPEN_X);
 	aev_s64(&ev, ret);
 	aev_ustr(&ev, ARG(0), MAX_PATH);
 	aev_u32(&ev, sflags);
@@ -65,6 +86,8 @@ SYS_EXIT(open)
 static __always_inline int enter_openat(unsigned long dirfd, unsigned long path, unsigned long flags,
 					unsigned long mode)
 {
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags), NULL))
+		return 0;
 	AEV(PPME_SYSCALL_OPENAT_2_E);
 	aev_s64(&ev, (int)dirfd);
 	aev_ustr(&ev, path, MAX_PATH);
@@ -77,11 +100,14 @@ ENTER_PROGS(openat)
 
 SYS_EXIT(openat)
 {
-	AEV(PPME_SYSCALL_OPENAT_2_X);
 	__u64 flags = ARG(2);
 	__u32 dev;
 	__u64 ino;
-	__u32 sflags = opened_flags(ret, flags, &dev, &ino);
+	struct file *f = opened_file(ret);
+	__u32 sflags = opened_flags(f, flags, &dev, &ino);
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT, ARG(1), sflags, f))
+		return 0;
+	AEV(PPME_SYSCALL_OPENAT_2_X);
 	aev_s64(&ev, ret);
 	aev_s64(&ev, IARG(0));
 	aev_ustr(&ev, ARG(1), MAX_PATH);
@@ -97,9 +123,11 @@ SYS_EXIT(openat)
 static __always_inline int enter_openat2(unsigned long dirfd, unsigned long path, unsigned long uhow,
 					 unsigned long a3)
 {
-	AEV(PPME_SYSCALL_OPENAT2_E);
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)uhow);
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags), NULL))
+		return 0;
+	AEV(PPME_SYSCALL_OPENAT2_E);
 	aev_s64(&ev, (int)dirfd);
 	aev_ustr(&ev, path, MAX_PATH);
 	aev_u32(&ev, open_flags_to_scap(how.flags));
@@ -112,12 +140,15 @@ ENTER_PROGS(openat2)
 
 SYS_EXIT(openat2)
 {
-	AEV(PPME_SYSCALL_OPENAT2_X);
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
 	__u32 dev;
 	__u64 ino;
-	__u32 sflags = opened_flags(ret, how.flags, &dev, &ino);
+	struct file *f = opened_file(ret);
+	__u32 sflags = opened_flags(f, how.flags, &dev, &ino);
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, ARG(1), sflags, f))
+		return 0;
+	AEV(PPME_SYSCALL_OPENAT2_X);
 	aev_s64(&ev, ret);
 	aev_s64(&ev, IARG(0));
 	aev_ustr(&ev, ARG(1), MAX_PATH);
@@ -133,6 +164,8 @@ SYS_EXIT(openat2)
 /* creat(path, mode) */
 static __always_inline int enter_creat(unsigned long path, unsigned long mode, unsigned long a2, unsigned long a3)
 {
+	if (!OPEN_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC), NULL))
+		return 0;
 	AEV(PPME_SYSCALL_CREAT_E);
 	aev_ustr(&ev, path, MAX_PATH);
 	aev_u32(&ev, open_mode_to_scap(K_O_CREAT, mode));
@@ -143,10 +176,13 @@ ENTER_PROGS(creat)
 
 SYS_EXIT(creat)
 {
-	AEV(PPME_SYSCALL_CREAT_X);
 	__u32 dev;
 	__u64 ino;
-	opened_flags(ret, 0, &dev, &ino);
+	struct file *f = opened_file(ret);
+	__u32 sflags = opened_flags(f, K_O_CREAT | K_O_WRONLY | K_O_TRUNC, &dev, &ino);
+	if (!OPEN_WANTED(OPEN_CALL_CREAT, ARG(0), sflags, f))
+		return 0;
+	AEV(PPME_SYSCALL_CREAT_X);
 	aev_s64(&ev, ret);
 	aev_ustr(&ev, ARG(0), MAX_PATH);
 	aev_u32(&ev, open_mode_to_scap(K_O_CREAT, ARG(1)));
@@ -857,8 +893,8 @@ SYS_EXIT(open_by_handle_at)
 	__u64 flags = ARG(2);
 	__u32 dev;
 	__u64 ino;
-	struct file *f = ret >= 0 ? fd_file(ret) : NULL;
-	__u32 sflags = opened_flags(ret, flags, &dev, &ino);
+	struct file *f = opened_file(ret);
+	__u32 sflags = opened_flags(f, flags, &dev, &ino);
 	aev_s64(&ev, ret);
 	aev_s64(&ev, IARG(0));
 	aev_u32(&ev, sflags);

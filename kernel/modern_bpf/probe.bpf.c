@@ -15,6 +15,7 @@
  */
 #include "target.bpf.h"
 #include "fillers.h"
+#include "filter.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

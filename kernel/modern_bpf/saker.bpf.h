@@ -36,7 +36,8 @@ struct counters {
 	__u64 n_drops_buffer[DROP_CATEGORIES];
 	__u64 n_drops_max_event_size;
 	__u64 n_drops_other;
-	__u64 pad[7];
+	__u64 n_filtered; /* left out by the kernel filters (filter.bpf.h): not drops */
+	__u64 pad[6];
 };
 
 struct auxmap {

@@ -129,6 +129,7 @@ pub const KEYS: &[Key] = &[
         "the modern-ebpf driver cannot drop failed system calls in the kernel",
     ),
     k("engine.modern_ebpf.buffer_size", Int),
+    k("engine.modern_ebpf.kernel_filters", Bool),
     k("engine.kmod", Section),
     k("engine.kmod.buf_size_preset", Int),
     k("engine.kmod.drop_failed_exit", Bool),

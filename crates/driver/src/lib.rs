@@ -12,6 +12,7 @@ replay source, and the timestamp merge of per-CPU rings that the kernel
 drivers share ([`RingMerge`]). Each live driver lives in its own crate.
 */
 
+pub mod kernel_filter;
 mod merge;
 mod replay;
 
@@ -89,6 +90,10 @@ pub struct SourceStats {
     pub drops_too_large: u64,
     /// Events lost for any other reason (a failed kernel read, ...).
     pub drops_other: u64,
+    /// Events the kernel left out on purpose, by the filters derived from
+    /// the rules ([`kernel_filter`]): not lost, not in `events`, and not
+    /// drops.
+    pub filtered: u64,
     /// Of `events`, those read but not delivered, being of a type given to
     /// [`EventSource::pass_over`] (those after the last event delivered
     /// too: a consumer adds them at the end).
@@ -156,6 +161,14 @@ pub trait EventSource {
     fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> bool {
         let _ = names;
         false
+    }
+
+    /// Replaces, while running, the kernel's open-family filter (`None`:
+    /// send every open), when the rules in force change (a reload).
+    /// Returns false if the source has no kernel filters; the default.
+    fn set_open_filter(&mut self, filter: Option<&kernel_filter::OpenFilter>) -> Result<bool, SourceError> {
+        let _ = filter;
+        Ok(false)
     }
 
     /// A handle that stops the source from another thread or a signal

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use saker_abi::{EVENT_TABLE, EventType};
+use saker_driver::kernel_filter::OpenFilter;
 use saker_fields::{EventContext, Field, FieldValue, Format};
 use saker_filter::{EventTypeSet, Filter, FilterCompiler};
 use saker_outputs::{Alert, FieldValue as AlertValue, Priority};
@@ -69,6 +70,7 @@ pub struct Engine {
     by_type: Arc<[Box<[u32]>]>,
     event_types: EventTypeSet,
     domain_names: Arc<[String]>,
+    open_filter: Arc<OpenFilter>,
     options: EngineOptions,
     scratch: Vec<u8>,
 }
@@ -101,6 +103,7 @@ impl Engine {
         let mut errors = Vec::new();
         let mut domain_names = Vec::new();
         let mut compiler = FilterCompiler::new();
+        let mut kernel_filter = crate::kernel_filter::FilterBuilder::default();
         for rule in load.rules.iter().filter(|r| r.enabled) {
             let priority = rule.priority;
             if !priority.at_least(options.min_priority) {
@@ -109,6 +112,8 @@ impl Engine {
             match compile_rule(&mut compiler, rule, priority, load) {
                 Ok(r) => {
                     domain_names.extend(rule.condition.domain_names());
+                    let output_fields: Vec<&str> = r.fields.iter().map(|(name, _)| name.as_str()).collect();
+                    kernel_filter.add_rule(&rule.condition, &output_fields, r.filter.event_types());
                     rules.push(r)
                 }
                 Err(d) => errors.push(d),
@@ -134,6 +139,7 @@ impl Engine {
             by_type: by_type.into_iter().map(Vec::into_boxed_slice).collect(),
             event_types,
             domain_names: domain_names.into(),
+            open_filter: Arc::new(kernel_filter.build()),
             options,
             scratch: Vec::new(),
         })
@@ -144,6 +150,13 @@ impl Engine {
     /// never hold.
     pub fn domain_names(&self) -> &[String] {
         &self.domain_names
+    }
+
+    /// The opens a kernel driver may leave out: those no rule can match,
+    /// nor read later through the fd they make (see
+    /// [`saker_driver::kernel_filter`]).
+    pub fn open_filter(&self) -> &OpenFilter {
+        &self.open_filter
     }
 
     /// Number of rules compiled.

@@ -17,6 +17,7 @@ drivers).
 mod checker;
 mod drops;
 mod engine;
+mod kernel_filter;
 mod pipeline;
 
 pub use checker::Fields;

@@ -40,6 +40,7 @@ metrics are named `saker_*`:
 | `falcosecurity_falco_memory_rss_bytes`, `falcosecurity_falco_memory_vsz_bytes` | gauge | | memory |
 | `saker_n_evts_total` | counter | | events processed by saker |
 | `saker_scap_n_drops_too_large_total`, `saker_scap_n_drops_other_total` | counter | | lost for being too large, or another reason |
+| `saker_scap_n_filtered_total` | counter | | left out by the kernel filters derived from the rules (not drops) |
 | `saker_outputs_sent_total`, `saker_outputs_dropped_total`, `saker_outputs_errors_total` | counter | `output` | per output |
 | `saker_outputs_queued` | gauge | `output` | alerts waiting |
 | `saker_cpu_seconds_total` | counter | | CPU time (user + system) |

@@ -97,6 +97,8 @@ pub struct SourceCounters {
     pub drops_too_large: u64,
     /// Events lost for any other reason.
     pub drops_other: u64,
+    /// Events the kernel filters left out on purpose (not drops).
+    pub filtered: u64,
 }
 
 /// One output's counters, as `saker_outputs::OutputStats` has them.
@@ -151,6 +153,7 @@ struct Inner {
     drops_buffer: [AtomicU64; 6],
     drops_too_large: AtomicU64,
     drops_other: AtomicU64,
+    filtered: AtomicU64,
     threads: AtomicU64,
     fds: AtomicU64,
     rules: Mutex<Vec<RuleEntry>>,
@@ -184,6 +187,7 @@ impl Metrics {
             drops_buffer: Default::default(),
             drops_too_large: AtomicU64::new(0),
             drops_other: AtomicU64::new(0),
+            filtered: AtomicU64::new(0),
             threads: AtomicU64::new(0),
             fds: AtomicU64::new(0),
             rules: Mutex::new(Vec::new()),
@@ -213,6 +217,7 @@ impl Metrics {
         }
         i.drops_too_large.store(s.drops_too_large, Ordering::Relaxed);
         i.drops_other.store(s.drops_other, Ordering::Relaxed);
+        i.filtered.store(s.filtered, Ordering::Relaxed);
     }
 
     /// `n` more events produced by a source that counts one by one.
@@ -441,6 +446,12 @@ impl Metrics {
         w.sample("saker_scap_n_drops_too_large_total", &[], too_large);
         w.family("saker_scap_n_drops_other_total", "counter", "Events lost for another reason.");
         w.sample("saker_scap_n_drops_other_total", &[], other);
+        w.family(
+            "saker_scap_n_filtered_total",
+            "counter",
+            "Events the kernel filters derived from the rules left out (not drops).",
+        );
+        w.sample("saker_scap_n_filtered_total", &[], get(&i.filtered));
         w.family("falcosecurity_scap_n_threads_total", "gauge", "Threads in the thread table.");
         w.sample("falcosecurity_scap_n_threads_total", &[], get(&i.threads));
         w.family("falcosecurity_scap_n_fds_total", "gauge", "File descriptors in the thread table.");
@@ -625,6 +636,7 @@ mod tests {
             drops_buffer: [1, 2, 3, 4, 5, 6],
             drops_too_large: 7,
             drops_other: 8,
+            filtered: 9,
         });
         m.add_drops(DropCategory::Exec, 10);
         m.set_threads(42);
@@ -650,6 +662,7 @@ mod tests {
             "falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"other_interest\"} 6",
             "saker_scap_n_drops_too_large_total 7",
             "saker_scap_n_drops_other_total 8",
+            "saker_scap_n_filtered_total 9",
             "falcosecurity_scap_n_threads_total 42",
             "falcosecurity_scap_n_fds_total 420",
             "falcosecurity_falco_rules_matches_total{priority=\"4\",rule_name=\"Terminal shell\\nin container\",source=\"syscall\",tags=\"container, mitre_execution, shell\"} 2",

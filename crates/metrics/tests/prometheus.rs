@@ -78,6 +78,7 @@ fn a_real_prometheus_scrapes_saker() {
         drops_buffer: [1, 2, 3, 4, 5, 6],
         drops_too_large: 7,
         drops_other: 0,
+        filtered: 0,
     });
     m.set_threads(321);
     m.set_fds(4321);

@@ -60,6 +60,7 @@ use std::time::Duration;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, MapType, OpenObject};
 use saker_abi::{Event, EventType};
+use saker_driver::kernel_filter::OpenFilter;
 use saker_driver::{EventRing, EventSource, Head, Next, RingMerge, SourceError, SourceEvent, SourceStats, StopHandle};
 
 pub use check::{SystemFacts, check, kernel_version, verifier_failure};
@@ -120,6 +121,9 @@ pub struct Config {
     /// For benchmarks: attach programs that return at once at the hooks the
     /// real probe would use, instead of the probe.
     pub baseline: bool,
+    /// The kernel filter of the open family (derived from the rules by
+    /// `saker_engine::Engine::open_filter`); `None` sends every open.
+    pub open_filter: Option<OpenFilter>,
 }
 
 impl Default for Config {
@@ -132,6 +136,7 @@ impl Default for Config {
             procexit: true,
             exclude_self: true,
             baseline: false,
+            open_filter: None,
         }
     }
 }
@@ -484,6 +489,10 @@ impl ModernBpf {
             bss.interesting[s.nr as usize] = if loaded.contains(&s.name) { 2 } else { 1 };
         }
 
+        if let Some(filter) = &config.open_filter {
+            self.install_open_filter(filter)?;
+        }
+
         // Attach.
         let wants_enter = wanted.iter().any(|s| s.enter_event.is_some());
         let mut attach: Vec<&str> = Vec::new();
@@ -518,6 +527,83 @@ impl ModernBpf {
         }
         self._ring_maps = ring_maps;
         Ok(())
+    }
+
+    /// Installs the open-family filter (kernel/modern_bpf/filter.bpf.h):
+    /// the path trie, whose value for an entry is the mask of the terms
+    /// naming it or a prefix of it (the trie returns only the longest
+    /// match), and the terms of each call.
+    fn install_open_filter(&mut self, filter: &OpenFilter) -> Result<(), Error> {
+        use saker_driver::kernel_filter::{MAX_FILTER_PATH, MAX_OPEN_TERMS, OPEN_CALLS, PathMatch};
+        if filter.terms.len() > MAX_OPEN_TERMS {
+            return Err(Error::new(ErrorKind::Config(format!(
+                "the open filter has {} terms; the probe takes at most {MAX_OPEN_TERMS}",
+                filter.terms.len()
+            ))));
+        }
+        // Entry bytes (an exact name with its NUL) -> terms naming it.
+        let mut entries: std::collections::BTreeMap<Vec<u8>, u32> = std::collections::BTreeMap::new();
+        for (i, t) in filter.terms.iter().enumerate() {
+            for p in t.paths.iter().flatten() {
+                let key = match p {
+                    PathMatch::Exact(s) => [s.as_bytes(), &[0]].concat(),
+                    PathMatch::Prefix(s) => s.as_bytes().to_vec(),
+                };
+                if key.is_empty() || key.len() >= MAX_FILTER_PATH {
+                    return Err(Error::new(ErrorKind::Config(format!(
+                        "the open filter's path '{p}' cannot be compared"
+                    ))));
+                }
+                *entries.entry(key).or_default() |= 1 << i;
+            }
+        }
+        let prefixes: Vec<(Vec<u8>, u32)> =
+            entries.iter().filter(|(k, _)| k.last() != Some(&0)).map(|(k, m)| (k.clone(), *m)).collect();
+        for (key, own) in &entries {
+            let mask = prefixes.iter().filter(|(p, _)| key.starts_with(p)).fold(*own, |m, (_, pm)| m | pm);
+            let mut k = vec![0u8; 4 + MAX_FILTER_PATH];
+            k[..4].copy_from_slice(&((key.len() * 8) as u32).to_ne_bytes());
+            k[4..4 + key.len()].copy_from_slice(key);
+            self.skel.maps.open_paths.update(&k, &mask.to_ne_bytes(), MapFlags::ANY).map_err(|e| {
+                Error::bpf(&format!("installing the open filter's path {}", String::from_utf8_lossy(key)), e)
+            })?;
+        }
+        let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| Error::bpf("setting up", "no .bss"))?;
+        for (i, t) in filter.terms.iter().enumerate() {
+            bss.open_term_flags[i] = t.flags_any;
+            for c in 0..OPEN_CALLS.len() {
+                if t.calls & (1 << c) != 0 {
+                    bss.open_terms_of_call[c] |= 1 << i;
+                    if t.paths.is_none() {
+                        bss.open_terms_any_path[c] |= 1 << i;
+                    }
+                }
+            }
+        }
+        // The tables are complete before the programs see the filter on.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        bss.open_filter_on = 1;
+        Ok(())
+    }
+
+    /// Replaces the open-family filter while running: every open is sent
+    /// while the tables change, so no event the old or the new rules want
+    /// is left out on the way.
+    pub fn replace_open_filter(&mut self, filter: Option<&OpenFilter>) -> Result<(), Error> {
+        let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| Error::bpf("setting up", "no .bss"))?;
+        bss.open_filter_on = 0;
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        bss.open_terms_of_call = Default::default();
+        bss.open_terms_any_path = Default::default();
+        bss.open_term_flags = Default::default();
+        let keys: Vec<Vec<u8>> = self.skel.maps.open_paths.keys().collect();
+        for k in keys {
+            self.skel.maps.open_paths.delete(&k).map_err(|e| Error::bpf("clearing the open filter", e))?;
+        }
+        match filter {
+            Some(f) => self.install_open_filter(f),
+            None => Ok(()),
+        }
     }
 
     /// Number of ring buffers.
@@ -569,6 +655,7 @@ impl ModernBpf {
             s.drops_buffer.other += w(6);
             s.drops_too_large += w(7);
             s.drops_other += w(8);
+            s.filtered += w(9);
         }
         s
     }
@@ -649,6 +736,11 @@ impl EventSource for ModernBpf {
 
     fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
+    }
+
+    fn set_open_filter(&mut self, filter: Option<&OpenFilter>) -> Result<bool, SourceError> {
+        self.replace_open_filter(filter).map_err(SourceError::new)?;
+        Ok(true)
     }
 
     fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> bool {

@@ -141,8 +141,11 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     };
 
+    let syscalls = crate::source::syscalls_with_base(engine.event_types(), &engine_cfg.base_syscalls)?;
+    let open_filter = open_filter(&engine, settings.live.kernel_filters, &syscalls);
     if args.dry_run {
         print_summary(&load, &engine);
+        print_kernel_filters(open_filter.as_ref(), settings.live.kernel_filters, &syscalls);
         return Ok(ExitCode::SUCCESS);
     }
     watch_domain_names(&engine);
@@ -169,7 +172,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         driver: driver.as_deref(),
         live: crate::source::LiveOptions {
             // Only what the rules and the state need crosses the ring.
-            syscalls: crate::source::syscalls_with_base(engine.event_types(), &engine_cfg.base_syscalls)?,
+            syscalls,
+            open_filter: open_filter.clone(),
             ..settings.live.clone()
         },
         limits: settings.limits.clone(),
@@ -246,6 +250,15 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
                     set.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
                 )),
             }
+        }
+    }
+    if capture.is_none() && opened_driver != "nodriver" {
+        if opened_driver == "modern-ebpf" {
+            log_open_filter(open_filter.as_ref());
+        } else if open_filter.is_some() {
+            log::info(format!(
+                "kernel filters: none (the {opened_driver} driver sends every event of the enabled system calls)"
+            ));
         }
     }
     if let Some(secs) = args.seconds.filter(|_| capture.is_none()) {
@@ -382,10 +395,11 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         })
         .collect();
     eprintln!(
-        "Events processed: {}; alerts raised: {}; events lost by the driver: {}; alerts lost by outputs: {}{}",
+        "Events processed: {}; alerts raised: {}; events lost by the driver: {}; events filtered in the kernel by the rules: {}; alerts lost by outputs: {}{}",
         stats.events,
         stats.alerts,
         stats.source.drops(),
+        stats.source.filtered,
         losing.iter().map(|o| o.lost()).sum::<u64>(),
         if by_output.is_empty() { String::new() } else { format!(" ({})", by_output.join(", ")) }
     );
@@ -622,7 +636,9 @@ fn build(args: &DetectArgs, options: &[String]) -> Result<Built, String> {
         watched_rules = rules_files;
     }
     watch_domain_names(&engine);
-    Ok(Built { config, load, engine, static_fields, syscalls, rules_files: watched_rules })
+    let kernel_filters = crate::source::engine_settings(&config).map_err(|e| e.0)?.live.kernel_filters;
+    let open_filter = open_filter(&engine, kernel_filters, &syscalls);
+    Ok(Built { config, load, engine, static_fields, syscalls, open_filter, rules_files: watched_rules })
 }
 
 /// Starts resolving the domain names the rules compare `fd.*ip.name` with,
@@ -836,6 +852,53 @@ fn print_summary(load: &LoadResult, engine: &Engine) {
     );
 }
 
+/// The kernel's open filter for the rules of `engine`, unless turned off
+/// (`engine.modern_ebpf.kernel_filters: false`) or unsafe: without `close`
+/// captured the fd table keeps entries an open would have replaced.
+pub(crate) fn open_filter(
+    engine: &Engine,
+    enabled: bool,
+    syscalls: &Option<std::collections::BTreeSet<String>>,
+) -> Option<saker_driver::kernel_filter::OpenFilter> {
+    if !enabled || syscalls.as_ref().is_some_and(|s| !s.contains("close")) {
+        return None;
+    }
+    Some(engine.open_filter().clone())
+}
+
+/// Logs the open filter a kernel driver installed.
+pub(crate) fn log_open_filter(filter: Option<&saker_driver::kernel_filter::OpenFilter>) {
+    match filter {
+        None => log::info("kernel filters: none, every open of the enabled system calls is sent"),
+        Some(f) => {
+            for line in f.describe() {
+                log::info(format!("kernel filter: {line}"));
+            }
+        }
+    }
+}
+
+/// `--dry-run`: the filters the modern eBPF driver would install.
+fn print_kernel_filters(
+    filter: Option<&saker_driver::kernel_filter::OpenFilter>,
+    enabled: bool,
+    syscalls: &Option<std::collections::BTreeSet<String>>,
+) {
+    match filter {
+        Some(f) => {
+            println!("Kernel filters (modern-ebpf driver; kmod and ebpf send every event):");
+            for line in f.describe() {
+                println!("  {line}");
+            }
+        }
+        None if !enabled => println!("Kernel filters: none (engine.modern_ebpf.kernel_filters: false)"),
+        None => println!(
+            "Kernel filters: none (close is not among the {} system calls captured, so the fd table needs every open)",
+            syscalls.as_ref().map_or(0, |s| s.len())
+        ),
+    }
+}
+
 /// The driver's counters as the metrics name them; the buffer drops are in
 /// the order of `DropCategory::ALL` (process, exec, open, connect, close, other).
 fn source_counters(s: &saker_driver::SourceStats) -> SourceCounters {
@@ -845,5 +908,6 @@ fn source_counters(s: &saker_driver::SourceStats) -> SourceCounters {
         drops_buffer: [b.process, b.exec, b.open, b.connect, b.close, b.other],
         drops_too_large: s.drops_too_large,
         drops_other: s.drops_other,
+        filtered: s.filtered,
     }
 }

@@ -43,6 +43,8 @@ pub struct Built {
     pub static_fields: Vec<(String, String)>,
     /// The system calls a live driver must capture for them (`None`: all).
     pub syscalls: Option<BTreeSet<String>>,
+    /// The kernel's open filter for them (`None`: every open).
+    pub open_filter: Option<saker_driver::kernel_filter::OpenFilter>,
     /// The rules files loaded, in order.
     pub rules_files: Vec<PathBuf>,
 }
@@ -96,7 +98,7 @@ impl Reloader {
 
     fn reload(&self) -> Result<String, String> {
         let built = (self.build)()?;
-        let Built { config, load, engine, static_fields, syscalls, rules_files } = built;
+        let Built { config, load, engine, static_fields, syscalls, open_filter, rules_files } = built;
         let mut counters = HashMap::with_capacity(load.rules.len());
         for r in &load.rules {
             counters.insert(r.name.clone(), crate::detect::rule_counter(&self.metrics, r));
@@ -115,6 +117,13 @@ impl Reloader {
             Box::new(move |source: &mut dyn saker_driver::EventSource| {
                 if !source.set_syscalls(wanted.as_ref()) {
                     log::warn("the driver cannot change its system calls while running; restart to capture what the new rules need");
+                }
+                match source.set_open_filter(open_filter.as_ref()) {
+                    Ok(true) => crate::detect::log_open_filter(open_filter.as_ref()),
+                    Ok(false) => {}
+                    Err(e) => log::warn(format!(
+                        "cannot change the kernel filters ({e}); every open is sent until the next start"
+                    )),
                 }
             }) as saker_engine::SourceChange
         });

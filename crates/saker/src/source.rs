@@ -43,6 +43,12 @@ pub struct LiveOptions {
     /// Drop failed system calls in the kernel (`engine.kmod.drop_failed_exit`;
     /// only the module can).
     pub drop_failed_exit: bool,
+    /// Whether the kernel may filter events by the rules
+    /// (`engine.modern_ebpf.kernel_filters`, default true).
+    pub kernel_filters: bool,
+    /// The open-family filter to install (only the modern probe has
+    /// kernel filters); `None` sends every open.
+    pub open_filter: Option<saker_driver::kernel_filter::OpenFilter>,
 }
 
 impl Default for LiveOptions {
@@ -54,6 +60,8 @@ impl Default for LiveOptions {
             snaplen: d.snaplen,
             syscalls: None,
             drop_failed_exit: false,
+            kernel_filters: true,
+            open_filter: None,
         }
     }
 }
@@ -197,6 +205,7 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         buffer_size: req.live.buffer_size,
         snaplen: req.live.snaplen,
         syscalls: req.live.syscalls.clone(),
+        open_filter: req.live.open_filter.clone(),
         ..saker_modern_bpf::Config::default()
     };
     let probe = saker_modern_bpf::ModernBpf::open(config).map_err(|e| match e.kind() {
@@ -486,6 +495,10 @@ pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, 
             .map_err(|e| UsageError(format!("key 'engine.kmod.drop_failed_exit' must be a boolean ({e})")))?
             .unwrap_or(false);
     }
+    live.kernel_filters = config
+        .get::<bool>("engine.modern_ebpf.kernel_filters")
+        .map_err(|e| UsageError(format!("key 'engine.modern_ebpf.kernel_filters' must be a boolean ({e})")))?
+        .unwrap_or(true);
     match get_u64("engine.modern_ebpf.buffer_size")? {
         None | Some(0) => {}
         Some(bytes) => live.buffer_size = bytes as usize,

@@ -105,6 +105,10 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             snaplen: args.snaplen,
             syscalls,
             drop_failed_exit: false,
+            // A trace keeps every event of its system calls: it may be
+            // written to a capture, read with any filter later.
+            kernel_filters: false,
+            open_filter: None,
         },
         limits: Limits::default(),
         command: &args.command,

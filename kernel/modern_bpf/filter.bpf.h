@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * saker modern probe: the kernel filters derived from the loaded rules
+ * (crates/engine/src/kernel_filter.rs derives them,
+ * crates/driver/src/kernel_filter.rs describes them, crates/modern-bpf
+ * installs them).
+ *
+ * An open-family event is sent when a term applying to its syscall holds:
+ * the path is in the term's set (an exact name or a prefix, looked up in an
+ * LPM trie whose value is the mask of the terms naming that entry or a
+ * prefix of it) and the open's flags have one of the term's bits (or the
+ * term needs none). Whatever the terms say, it is sent when user space would
+ * resolve its path with state the kernel does not have, so that the rules
+ * see every open they would have seen: a relative path, one not in normal
+ * form (`//`, `/./`, a `..` anywhere, a trailing `/`), one too long to
+ * compare or unreadable, and the opening of a directory (a later `*at` call
+ * or fchdir names paths through it). An event left out is counted in
+ * n_filtered, apart from the drops.
+ *
+ * Included by probe.bpf.c after fillers.h (file_is_dir) and before the
+ * programs, whose open family calls OPEN_WANTED.
+ */
+#ifndef SAKER_FILTER_BPF_H
+#define SAKER_FILTER_BPF_H
+
+/* Bytes of a path compared, with its NUL (MAX_FILTER_PATH in user space). */
+#define FILTER_PATH_LEN 256
+/* Terms of the filter, one bit each (MAX_OPEN_TERMS). */
+#define MAX_OPEN_TERMS 32
+/* open, openat, openat2, creat (OPEN_CALL_*). */
+#define OPEN_CALLS 4
+
+struct path_key {
+	__u32 prefixlen; /* bits: a prefix's bytes, an exact name's with its NUL */
+	__u8 data[FILTER_PATH_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__type(key, struct path_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} open_paths SEC(".maps");
+
+/* The key of the current lookup, per CPU (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_key);
+} path_keys SEC(".maps");
+
+/* Written by user space before the programs are attached. */
+__u32 open_filter_on;                   /* 0: every open is sent */
+__u32 open_terms_of_call[OPEN_CALLS];   /* the terms applying to each call */
+__u32 open_terms_any_path[OPEN_CALLS];  /* of those, the terms without paths */
+__u32 open_term_flags[MAX_OPEN_TERMS];  /* scap flags one of which a term needs; 0: any */
+
+/* Whether one of `terms` accepts the flags. */
+static __always_inline bool terms_accept_flags(__u32 terms, __u32 sflags)
+{
+	for (int i = 0; i < MAX_OPEN_TERMS; i++) {
+		if (!(terms & (1u << i)))
+			continue;
+		__u32 need = open_term_flags[i];
+		if (!need || (sflags & need))
+			return true;
+	}
+	return false;
+}
+
+/* Whether user space resolves the path with the thread's state: relative,
+ * or not in normal form. `p` is NUL-terminated within FILTER_PATH_LEN. */
+static __always_inline bool path_needs_state(const __u8 *p)
+{
+	if (p[0] != '/')
+		return true;
+	__u8 prev2 = 0, prev = '/';
+	for (int i = 1; i < FILTER_PATH_LEN; i++) {
+		__u8 c = p[i];
+		if (c == '/' && prev == '/')
+			return true;
+		if (c == '.' && prev == '.')
+			return true;
+		if ((c == '/' || c == 0) && prev == '.' && prev2 == '/')
+			return true;
+		if (c == 0)
+			return prev == '/' && i > 1;
+		prev2 = prev;
+		prev = c;
+	}
+	return true;
+}
+
+static __always_inline void count_filtered(void)
+{
+	struct counters *c = cpu_counters();
+	if (c)
+		c->n_filtered++;
+}
+
+/* Whether the open of `call` (path `upath` in user memory, scap flags
+ * `sflags`, the file it opened or NULL) is sent. */
+static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sflags, struct file *f)
+{
+	if (!open_filter_on)
+		return true;
+	int c = call & (OPEN_CALLS - 1);
+	__u32 of_call = open_terms_of_call[c];
+	if (terms_accept_flags(open_terms_any_path[c], sflags))
+		return true;
+	if (file_is_dir(f))
+		return true;
+	__u32 zero = 0;
+	struct path_key *k = bpf_map_lookup_elem(&path_keys, &zero);
+	if (!k)
+		return true;
+	long n = bpf_probe_read_user_str(k->data, FILTER_PATH_LEN, (const void *)upath);
+	if (n <= 1 || n >= FILTER_PATH_LEN)
+		return true;
+	if (path_needs_state(k->data))
+		return true;
+	k->prefixlen = n * 8;
+	__u32 *terms = bpf_map_lookup_elem(&open_paths, k);
+	if (terms && terms_accept_flags(*terms & of_call, sflags))
+		return true;
+	count_filtered();
+	return false;
+}
+
+#define OPEN_WANTED(call, upath, sflags, f) open_wanted(call, upath, sflags, f)
+
+#endif /* SAKER_FILTER_BPF_H */
