@@ -583,6 +583,9 @@ fn run_ruleset(ruleset: Ruleset) {
         Ruleset::Falco => vec!["-r", rules.to_str().unwrap()],
     };
     let d = LiveDetect::start(&args);
+    // The differential check of the kernel filters: the same rules beside
+    // it, without them.
+    let unfiltered = Unfiltered::start_wrapped(&[], &args);
 
     // The baseline first: nothing at all may fire.
     let from = d.line_count();
@@ -663,7 +666,12 @@ fn run_ruleset(ruleset: Ruleset) {
     std::thread::sleep(MAX_LATENCY);
     let _ = ticker.kill();
     let _ = ticker.wait();
+    let end_ns = now_ns();
     let stopped = d.stop();
+    match unfiltered.compare(&stopped, end_ns) {
+        Ok(line) => eprintln!("{ruleset:?} rules: {line}"),
+        Err(e) => failures.push(format!("the kernel filters changed the alerts: {e}")),
+    }
     let _ = std::fs::remove_dir_all(&w);
 
     // Every alert must be one an action expected: anything else is a false

@@ -231,3 +231,122 @@ impl Drop for LiveDetect {
         }
     }
 }
+
+/// The nanoseconds since the epoch now (the clock of `evt.time`).
+pub fn now_ns() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+/// Fields whose values differ between two saker running side by side
+/// whatever they filter: times (each probe stamps the event itself, a few
+/// microseconds apart; process start times, durations and latencies are
+/// made of such stamps) and `evt.num` (each numbers the events it received,
+/// so it is the one field kernel filters change by design).
+fn instance_dependent(field: &str) -> bool {
+    field == "evt.num"
+        || field.contains("time")
+        || field.contains("duration")
+        || field.contains("latency")
+        || field.ends_with("_ts")
+        || field.ends_with(".ts")
+}
+
+/// A second `saker detect` with the same arguments but no kernel filters
+/// (`engine.modern_ebpf.kernel_filters=false`), capturing the same events
+/// beside the one under test: the differential check of the filters the
+/// rules derive. Every alert the two raise on the events between the moment
+/// both capture and the end must be the same, with the same output fields
+/// (but those of [`instance_dependent`]).
+pub struct Unfiltered {
+    d: LiveDetect,
+    from_ns: u64,
+}
+
+impl Unfiltered {
+    /// Starts it as [`LiveDetect::start_wrapped`] would start `args`; call it
+    /// once the saker under test captures.
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Unfiltered {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["-o", "engine.modern_ebpf.kernel_filters=false"]);
+        let d = LiveDetect::start_wrapped(wrapper, &a);
+        // Past each one's start-up (the other sees it load its probe).
+        std::thread::sleep(Duration::from_millis(300));
+        Unfiltered { d, from_ns: now_ns() }
+    }
+
+    /// Stops it and compares its alerts with those of the saker under test
+    /// (`filtered`, stopped after `end_ns` was read). Alerts about either
+    /// saker process are left out (each sees the other's system calls), as
+    /// are drop notices; container metadata may be known by one and not
+    /// yet by the other (the lookups are asynchronous). With events lost by
+    /// either, nothing can be compared: said so loudly, not failed. Returns
+    /// a line for the test's report, or what differs.
+    pub fn compare(self, filtered: &Stopped, end_ns: u64) -> Result<String, String> {
+        let unfiltered = self.d.stop();
+        let lost = filtered.summary("events lost by the driver") + unfiltered.summary("events lost by the driver");
+        if lost > 0 {
+            let m = format!(
+                "KERNEL FILTERS NOT COMPARED: the two saker detect lost {lost} events (a loaded host), so their alerts may differ for that reason alone"
+            );
+            eprintln!("{m}");
+            return Ok(m);
+        }
+        let keep = |a: &Alert| {
+            let t = a.fields.get("evt.time").and_then(Value::as_u64).unwrap_or(0);
+            !a.rule.starts_with("Falco internal")
+                && t >= self.from_ns
+                && t < end_ns
+                && a.field("proc.name").as_deref() != Some("saker")
+                && a.field("proc.pname").as_deref() != Some("saker")
+        };
+        let split = |a: &Alert| {
+            let mut base: Vec<(String, String)> = Vec::new();
+            let mut container: Vec<(String, String)> = Vec::new();
+            for (k, v) in &a.fields {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "<NA>".into(),
+                    o => o.to_string(),
+                };
+                if k.starts_with("container.") {
+                    container.push((k.clone(), v))
+                } else if !instance_dependent(k) {
+                    base.push((k.clone(), v))
+                }
+            }
+            (format!("{} {} {base:?}", a.rule, a.priority), container)
+        };
+        let mut with: Vec<_> = filtered.alerts().iter().filter(|a| keep(a)).map(split).collect();
+        let mut without: Vec<_> = unfiltered.alerts().iter().filter(|a| keep(a)).map(split).collect();
+        with.sort();
+        without.sort();
+        let unknown = |v: &str| v.is_empty() || v == "<NA>";
+        let same = with.len() == without.len()
+            && with.iter().zip(&without).all(|((a, ca), (b, cb))| {
+                a == b
+                    && ca.len() == cb.len()
+                    && ca
+                        .iter()
+                        .zip(cb)
+                        .all(|((k1, v1), (k2, v2))| k1 == k2 && (v1 == v2 || unknown(v1) || unknown(v2)))
+            });
+        if !same {
+            let only = |x: &[(String, Vec<(String, String)>)], y: &[(String, Vec<(String, String)>)]| {
+                x.iter().filter(|(a, _)| !y.iter().any(|(b, _)| a == b)).map(|(a, _)| a.clone()).collect::<Vec<_>>()
+            };
+            return Err(format!(
+                "with kernel filters {} alerts, without {}; only with them:\n{}\nonly without them:\n{}\n(filtered saker: {})",
+                with.len(),
+                without.len(),
+                only(&with, &without).join("\n"),
+                only(&without, &with).join("\n"),
+                filtered.stderr.lines().filter(|l| l.contains("kernel filter")).collect::<Vec<_>>().join("\n")
+            ));
+        }
+        Ok(format!(
+            "kernel filters: the same {} alerts with and without them; {} events filtered in the kernel",
+            with.len(),
+            filtered.summary("events filtered in the kernel by the rules")
+        ))
+    }
+}
