@@ -33,9 +33,10 @@ static __always_inline __u32 opened_flags(struct file *f, __u64 flags, __u32 *de
 
 /*
  * The open family asks the target's OPEN_WANTED(call, user path, scap flags,
- * opened file or NULL) first: whether the kernel filters derived from the
- * rules let the event through (see kernel/README.md); the enter event asks
- * with no file. A target without filters defines it as 1.
+ * fd, opened file) first: whether the kernel filters derived from the rules
+ * let the event through (see kernel/README.md); the enter event asks with
+ * fd -1 and no file. close asks CLOSE_WANTED(fd): not for the fd of an open
+ * left out. A target without filters defines both as 1.
  */
 #define OPEN_CALL_OPEN 0
 #define OPEN_CALL_OPENAT 1
@@ -51,7 +52,7 @@ static __always_inline struct file *opened_file(long ret)
 /* open(path, flags, mode) */
 static __always_inline int enter_open(unsigned long path, unsigned long flags, unsigned long mode, unsigned long a3)
 {
-	if (!OPEN_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags), NULL))
+	if (!OPEN_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags), -1, NULL))
 		return 0;
 	AEV(PPME_SYSCALL_OPEN_E);
 	aev_ustr(&ev, path, MAX_PATH);
@@ -68,9 +69,9 @@ SYS_EXIT(open)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	__u32 sflags = opened_flags(f, flags, &dev, &ino);
-	if (!OPEN_WANTED(OPEN_CALL_OPEN, ARG(0), sflags, f))
+	if (!OPEN_WANTED(OPEN_CALL_OPEN, ARG(0), open_flags_to_scap(flags), ret, f))
 		return 0;
+	__u32 sflags = opened_flags(f, flags, &dev, &ino);
 	AEV(PPME_SYSCALL_OPEN_X);
 	aev_s64(&ev, ret);
 	aev_ustr(&ev, ARG(0), MAX_PATH);
@@ -86,7 +87,7 @@ SYS_EXIT(open)
 static __always_inline int enter_openat(unsigned long dirfd, unsigned long path, unsigned long flags,
 					unsigned long mode)
 {
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags), NULL))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags), -1, NULL))
 		return 0;
 	AEV(PPME_SYSCALL_OPENAT_2_E);
 	aev_s64(&ev, (int)dirfd);
@@ -104,9 +105,9 @@ SYS_EXIT(openat)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	__u32 sflags = opened_flags(f, flags, &dev, &ino);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT, ARG(1), sflags, f))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT, ARG(1), open_flags_to_scap(flags), ret, f))
 		return 0;
+	__u32 sflags = opened_flags(f, flags, &dev, &ino);
 	AEV(PPME_SYSCALL_OPENAT_2_X);
 	aev_s64(&ev, ret);
 	aev_s64(&ev, IARG(0));
@@ -125,7 +126,7 @@ static __always_inline int enter_openat2(unsigned long dirfd, unsigned long path
 {
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)uhow);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags), NULL))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags), -1, NULL))
 		return 0;
 	AEV(PPME_SYSCALL_OPENAT2_E);
 	aev_s64(&ev, (int)dirfd);
@@ -145,9 +146,9 @@ SYS_EXIT(openat2)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	__u32 sflags = opened_flags(f, how.flags, &dev, &ino);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, ARG(1), sflags, f))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, ARG(1), open_flags_to_scap(how.flags), ret, f))
 		return 0;
+	__u32 sflags = opened_flags(f, how.flags, &dev, &ino);
 	AEV(PPME_SYSCALL_OPENAT2_X);
 	aev_s64(&ev, ret);
 	aev_s64(&ev, IARG(0));
@@ -164,7 +165,7 @@ SYS_EXIT(openat2)
 /* creat(path, mode) */
 static __always_inline int enter_creat(unsigned long path, unsigned long mode, unsigned long a2, unsigned long a3)
 {
-	if (!OPEN_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC), NULL))
+	if (!OPEN_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC), -1, NULL))
 		return 0;
 	AEV(PPME_SYSCALL_CREAT_E);
 	aev_ustr(&ev, path, MAX_PATH);
@@ -179,9 +180,10 @@ SYS_EXIT(creat)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	__u32 sflags = opened_flags(f, K_O_CREAT | K_O_WRONLY | K_O_TRUNC, &dev, &ino);
-	if (!OPEN_WANTED(OPEN_CALL_CREAT, ARG(0), sflags, f))
+	__u32 sflags = open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC);
+	if (!OPEN_WANTED(OPEN_CALL_CREAT, ARG(0), sflags, ret, f))
 		return 0;
+	opened_flags(f, K_O_CREAT | K_O_WRONLY | K_O_TRUNC, &dev, &ino);
 	AEV(PPME_SYSCALL_CREAT_X);
 	aev_s64(&ev, ret);
 	aev_ustr(&ev, ARG(0), MAX_PATH);
@@ -195,6 +197,8 @@ SYS_EXIT(creat)
 
 SYS_EXIT(close)
 {
+	if (!CLOSE_WANTED(IARG(0)))
+		return 0;
 	REV(PPME_SYSCALL_CLOSE_X);
 	rev_s64(&ev, ret);
 	rev_s64(&ev, IARG(0));

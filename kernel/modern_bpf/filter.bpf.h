@@ -93,6 +93,112 @@ static __always_inline bool path_needs_state(const __u8 *p)
 	return true;
 }
 
+/*
+ * The closes of what the filter left out. User space never learned of
+ * those fds, so their close events tell it nothing: a filtered open records
+ * its file under (fd table, fd), the close's enter (a program on close's own
+ * tracepoint) confirms the fd still holds that very file (same struct file,
+ * inode and flags: the fd may have been reused since, by a call that left no
+ * trace here, as an exec closing O_CLOEXEC fds), and the close's exit then
+ * leaves its event out. A sent open forgets its fd; entries of fds closed
+ * otherwise (exec, close_range, exit) age out of the LRU map.
+ */
+struct fd_key {
+	__u64 files;
+	__u64 fd;
+};
+
+struct filtered_file {
+	__u64 file;
+	__u64 inode;
+	__u32 flags;
+	__u32 closing_tid; /* the thread whose close of it was confirmed */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, struct filtered_file);
+} filtered_fds SEC(".maps");
+
+static __always_inline void current_fd_key(struct fd_key *k, long fd)
+{
+	k->files = (__u64)BPF_CORE_READ(current_task(), files);
+	k->fd = (__u64)fd;
+}
+
+/* A filtered open's file, or a sent one's fd forgotten. */
+static __always_inline void note_open(long fd, struct file *f, bool filtered)
+{
+	if (fd < 0 || !f)
+		return;
+	struct fd_key k = {};
+	current_fd_key(&k, fd);
+	if (!filtered) {
+		bpf_map_delete_elem(&filtered_fds, &k);
+		return;
+	}
+	struct filtered_file v = {
+		.file = (__u64)f,
+		.inode = (__u64)BPF_CORE_READ(f, f_inode),
+		.flags = BPF_CORE_READ(f, f_flags),
+	};
+	bpf_map_update_elem(&filtered_fds, &k, &v, BPF_ANY);
+}
+
+/* close's enter: confirms that `fd` still holds the file an open left out. */
+static __always_inline int close_enter(long fd)
+{
+	if (!open_filter_on)
+		return 0;
+	struct fd_key k = {};
+	current_fd_key(&k, fd);
+	struct filtered_file *v = bpf_map_lookup_elem(&filtered_fds, &k);
+	if (!v)
+		return 0;
+	struct file *f = fd_file(fd);
+	if (f && (__u64)f == v->file && (__u64)BPF_CORE_READ(f, f_inode) == v->inode &&
+	    BPF_CORE_READ(f, f_flags) == v->flags)
+		v->closing_tid = current_tid();
+	else
+		bpf_map_delete_elem(&filtered_fds, &k);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return close_enter((long)(int)ctx->args[0]);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_close, struct pt_regs *regs, long id)
+{
+	return close_enter(IARG(0));
+}
+
+static __always_inline void count_filtered(void);
+
+/* close's exit: whether its event is sent (not when its enter confirmed a
+ * file the filter left out). */
+static __always_inline bool close_wanted(long fd)
+{
+	if (!open_filter_on)
+		return true;
+	struct fd_key k = {};
+	current_fd_key(&k, fd);
+	struct filtered_file *v = bpf_map_lookup_elem(&filtered_fds, &k);
+	if (!v)
+		return true;
+	bool confirmed = v->closing_tid == current_tid();
+	bpf_map_delete_elem(&filtered_fds, &k);
+	if (!confirmed)
+		return true;
+	count_filtered();
+	return false;
+}
+
 static __always_inline void count_filtered(void)
 {
 	struct counters *c = cpu_counters();
@@ -100,17 +206,25 @@ static __always_inline void count_filtered(void)
 		c->n_filtered++;
 }
 
+static __always_inline bool open_decision(int call, unsigned long upath, __u32 sflags, struct file *f);
+
 /* Whether the open of `call` (path `upath` in user memory, scap flags
- * `sflags`, the file it opened or NULL) is sent. */
-static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sflags, struct file *f)
+ * `sflags`; at its exit the fd `ret` and the file it opened, at its enter
+ * -1 and NULL) is sent; an exit also notes its fd for its close. */
+static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sflags, long ret, struct file *f)
 {
 	if (!open_filter_on)
 		return true;
+	bool sent = open_decision(call, upath, sflags, f);
+	note_open(ret, f, !sent);
+	return sent;
+}
+
+static __always_inline bool open_decision(int call, unsigned long upath, __u32 sflags, struct file *f)
+{
 	int c = call & (OPEN_CALLS - 1);
 	__u32 of_call = open_terms_of_call[c];
 	if (terms_accept_flags(open_terms_any_path[c], sflags))
-		return true;
-	if (file_is_dir(f))
 		return true;
 	__u32 zero = 0;
 	struct path_key *k = bpf_map_lookup_elem(&path_keys, &zero);
@@ -125,10 +239,14 @@ static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sfl
 	__u32 *terms = bpf_map_lookup_elem(&open_paths, k);
 	if (terms && terms_accept_flags(*terms & of_call, sflags))
 		return true;
+	/* Last, as it reads the file: only what would be left out pays. */
+	if (file_is_dir(f))
+		return true;
 	count_filtered();
 	return false;
 }
 
-#define OPEN_WANTED(call, upath, sflags, f) open_wanted(call, upath, sflags, f)
+#define OPEN_WANTED(call, upath, sflags, ret, f) open_wanted(call, upath, sflags, ret, f)
+#define CLOSE_WANTED(fd) close_wanted(fd)
 
 #endif /* SAKER_FILTER_BPF_H */

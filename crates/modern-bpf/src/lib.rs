@@ -392,6 +392,12 @@ impl ModernBpf {
                 "bare_exit" => config.baseline,
                 "bare_enter" => config.baseline && wants_enter,
                 "sched_proc_exit" => !config.baseline && config.procexit,
+                // close's enter serves the open filter only (filter.bpf.h).
+                "tp_enter_close" | "sys_enter_close" => {
+                    let wants_close = wanted.iter().any(|s| s.name == "close");
+                    let kind_ok = if name == "tp_enter_close" { tracepoints } else { wants_enter && !tracepoints };
+                    !config.baseline && config.open_filter.is_some() && wants_close && kind_ok
+                }
                 n => {
                     if let Some(sc) = n.strip_prefix("sys_exit_") {
                         let want = !config.baseline && wanted.iter().any(|s| s.name == sc);

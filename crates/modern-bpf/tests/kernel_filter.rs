@@ -1,0 +1,121 @@
+//! The open filter in the kernel (kernel/modern_bpf/filter.bpf.h), on the
+//! real kernel: opens its terms hold for are sent, the others left out and
+//! counted apart from drops, with their closes; paths user space must
+//! resolve and directories always sent; a new filter installed while
+//! running. Runs as root; prints SKIP otherwise.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::time::Duration;
+
+use common::*;
+use saker_abi::EventType as T;
+use saker_driver::kernel_filter::{OpenFilter, OpenTerm, PathMatch};
+use saker_modern_bpf::{Config, ModernBpf};
+
+/// Forks a child that opens each path (read-only, or write-only when the
+/// flag says so) and closes it, then exits; its pid.
+fn opens(paths: &[(&str, bool)]) -> i64 {
+    let c: Vec<(CString, bool)> = paths.iter().map(|(p, w)| (CString::new(*p).unwrap(), *w)).collect();
+    // SAFETY: the child makes raw syscalls on prepared data, then exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        for (p, w) in &c {
+            let flags = if *w { libc::O_WRONLY | libc::O_APPEND } else { libc::O_RDONLY };
+            // SAFETY: a valid NUL-terminated path.
+            let fd = unsafe { libc::open(p.as_ptr(), flags) };
+            if fd >= 0 {
+                // SAFETY: our own fd.
+                unsafe { libc::close(fd) };
+            }
+        }
+        // SAFETY: leaving the child without the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    let mut st = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    pid as i64
+}
+
+fn names(evs: &[Owned]) -> Vec<String> {
+    of_type(evs, T::SYSCALL_OPENAT_2_X).iter().map(|e| text(&e.ev(), 2)).collect()
+}
+
+fn filter() -> OpenFilter {
+    OpenFilter {
+        terms: vec![
+            OpenTerm {
+                calls: 0b0111,
+                paths: Some(vec![PathMatch::Exact("/etc/hostname".into()), PathMatch::Prefix("/proc/self/".into())]),
+                flags_any: 1,
+            },
+            OpenTerm { calls: 0b0111, paths: None, flags_any: 2 },
+        ],
+    }
+}
+
+#[test]
+fn opens_no_term_holds_for_are_left_out_with_their_closes() {
+    if !can_run("kernel_filter") {
+        return;
+    }
+    let wanted: BTreeSet<String> = ["openat", "open", "close"].iter().map(|s| s.to_string()).collect();
+    let mut probe =
+        ModernBpf::open(Config { syscalls: Some(wanted), open_filter: Some(filter()), ..Config::default() }).unwrap();
+    let dir = std::env::temp_dir().join(format!("saker-kf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("f");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap().to_string();
+    let before = probe.stats().filtered;
+    let pid = opens(&[
+        ("/etc/hostname", false),       // exact name, read: sent
+        ("/etc/passwd", false),         // nothing holds: left out
+        ("/proc/self/status", false),   // prefix: sent
+        (&f, true),                     // any write: sent
+        (&f, false),                    // read of another path: left out
+        ("/etc//passwd", false),        // not in normal form: sent
+        ("/etc/../etc/passwd", false),  // `..`: sent
+        (dir.to_str().unwrap(), false), // a directory: sent
+        ("/nonexistent/file", false),   // a failed open: left out
+    ]);
+    let evs = collect(&mut probe, Duration::from_secs(2), |e| e.tid() as i64 == pid, |_| false);
+    let got = names(&evs);
+    let want = vec![
+        "/etc/hostname".to_string(),
+        "/proc/self/status".into(),
+        f.clone(),
+        "/etc//passwd".into(),
+        "/etc/../etc/passwd".into(),
+        dir.to_str().unwrap().to_string(),
+    ];
+    assert_eq!(got, want, "exits sent");
+    // The enters of the same opens (the directory's enter knows no file yet).
+    let enters: Vec<String> = of_type(&evs, T::SYSCALL_OPENAT_2_E).iter().map(|e| text(&e.ev(), 1)).collect();
+    assert_eq!(enters, want[..5].to_vec(), "enters sent");
+    // One close per open sent (the failed one made no fd).
+    let closes = of_type(&evs, T::SYSCALL_CLOSE_X).len();
+    assert_eq!(closes, 6, "closes: those of the opens sent");
+    // Left out: 2 enters + 2 exits + 2 closes (passwd, the read of f), the
+    // failed open's enter and exit, and the directory's enter (the counter
+    // also counts the rest of the host's opens left out meanwhile).
+    let filtered = probe.stats().filtered - before;
+    assert!(filtered >= 9, "{filtered} events counted as filtered");
+    assert_eq!(probe.stats().drops(), 0);
+
+    // A new filter while running: none at all sends everything.
+    probe.replace_open_filter(None).unwrap();
+    let pid = opens(&[("/etc/passwd", false)]);
+    let evs = collect(&mut probe, Duration::from_secs(2), |e| e.tid() as i64 == pid, |_| false);
+    assert_eq!(names(&evs), ["/etc/passwd"]);
+    probe.replace_open_filter(Some(&OpenFilter::default())).unwrap();
+    let pid = opens(&[("/etc/hostname", false), ("/etc/passwd", true)]);
+    let evs = collect(&mut probe, Duration::from_secs(2), |e| e.tid() as i64 == pid, |_| false);
+    assert!(names(&evs).is_empty(), "{:?}", names(&evs));
+    assert!(of_type(&evs, T::SYSCALL_CLOSE_X).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
