@@ -117,6 +117,10 @@ pub struct Config {
     /// Leave out the syscalls of this process (default true), so a consumer
     /// that writes a capture does not capture its own writes.
     pub exclude_self: bool,
+    /// For benchmarks, with `baseline`: attach only one program that returns
+    /// at once on the `syscalls:sys_exit_openat` tracepoint, the cheapest
+    /// hook there is (every syscall then takes the kernel's traced path).
+    pub baseline_syscall_tracepoint: bool,
     /// For benchmarks: attach programs that return at once at the hooks the
     /// real probe would use, instead of the probe.
     pub baseline: bool,
@@ -131,6 +135,7 @@ impl Default for Config {
             syscalls: None,
             procexit: true,
             exclude_self: true,
+            baseline_syscall_tracepoint: false,
             baseline: false,
         }
     }
@@ -378,14 +383,19 @@ impl ModernBpf {
         // them (they run only for their syscall), else from the tp_btf
         // sys_enter dispatcher (which runs for every syscall).
         let tracepoints = wants_enter && !config.baseline && syscall_tracepoints();
+        let floor = config.baseline && config.baseline_syscall_tracepoint;
+        if floor && !syscall_tracepoints() {
+            return Err(Error::bpf("loading the baseline", "no syscall tracepoints (tracefs) on this kernel"));
+        }
         let mut full_programs = Vec::new();
         for mut prog in open.open_object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             let load = match name.as_str() {
                 "sys_exit" => !config.baseline,
                 "sys_enter" => !config.baseline && wants_enter && !tracepoints,
-                "bare_exit" => config.baseline,
-                "bare_enter" => config.baseline && wants_enter,
+                "bare_exit" => config.baseline && !floor,
+                "bare_enter" => config.baseline && !floor && wants_enter,
+                "bare_tp_exit_openat" => floor,
                 "sched_proc_exit" => !config.baseline && config.procexit,
                 n => {
                     if let Some(sc) = n.strip_prefix("sys_exit_") {
@@ -487,7 +497,9 @@ impl ModernBpf {
         // Attach.
         let wants_enter = wanted.iter().any(|s| s.enter_event.is_some());
         let mut attach: Vec<&str> = Vec::new();
-        if config.baseline {
+        if config.baseline && config.baseline_syscall_tracepoint {
+            attach.push("bare_tp_exit_openat");
+        } else if config.baseline {
             attach.push("bare_exit");
             if wants_enter {
                 attach.push("bare_enter");
