@@ -114,6 +114,12 @@ const ROWS: &[Row] = &[
         measure: Measure::Raw("getppid", Mode::Bare),
     },
     Row {
+        label: "getppid, program on tp_btf `sys_exit` that reads the events' clock",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("getppid", Mode::BareClock),
+    },
+    Row {
         label: "getppid, bare programs on tp_btf `sys_exit` + `sys_enter`",
         falco: "-",
         target: Target::None,
@@ -225,10 +231,13 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
     println!(
         "\nThe floor: one program that returns at once on `syscalls:sys_exit_openat` slows a getppid storm {:.2}x \
          here (every syscall then takes the kernel's traced slow path); one on tp_btf `sys_exit`, the hook the \
-         probe's dispatcher uses, {:.2}x; with one on `sys_enter` too, {:.2}x.",
+         probe's dispatcher uses, {:.2}x; one there that only reads the clock every event's timestamp comes from \
+         (bpf_ktime_get_boot_ns), {:.2}x; bare ones on `sys_exit` and `sys_enter`, {:.2}x. A getppid storm \
+         captured whole cannot go below the clock row.",
         slow[FLOOR],
         slow[FLOOR + 1],
-        slow[FLOOR + 2]
+        slow[FLOOR + 2],
+        slow[FLOOR + 3]
     );
     println!("load average before: {load_before}; after: {load_after}\n");
     println!(

@@ -15,9 +15,10 @@
 //! - `nothing`: the probe attached, no syscall interesting;
 //! - `all`: the probe capturing every syscall.
 //!
-//! (`cost.rs` uses three more: bare programs on tp_btf sys_exit and
-//! sys_enter, one bare program on the `syscalls:sys_exit_openat` tracepoint,
-//! and the probe capturing only openat and execve.)
+//! (`cost.rs` uses four more: bare programs on tp_btf sys_exit and
+//! sys_enter, one on tp_btf sys_exit that reads the clock, one bare program
+//! on the `syscalls:sys_exit_openat` tracepoint, and the probe capturing only
+//! openat and execve.)
 //!
 //! The legacy probe (`--driver ebpf`: the object `SAKER_BPF_PROBE` names, or
 //! one built for this kernel into target/) has no bare programs: its rows
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use saker_driver::{EventSource, Next};
 use saker_legacy_bpf::LegacyBpf;
-use saker_modern_bpf::{Config, ModernBpf};
+use saker_modern_bpf::{Baseline, Config, ModernBpf};
 
 /// The drivers a storm can run under.
 pub const DRIVERS: &[&str] = &["modern-ebpf", "ebpf"];
@@ -104,6 +105,8 @@ pub(crate) enum Mode {
     BareBoth,
     /// One bare program on the `syscalls:sys_exit_openat` tracepoint.
     BareTracepoint,
+    /// One program on tp_btf sys_exit that reads the clock and returns.
+    BareClock,
     /// The probe capturing only openat and execve.
     OpenExec,
 }
@@ -117,6 +120,7 @@ impl Mode {
             Mode::All => "capture all",
             Mode::BareBoth => "bare sys_exit + sys_enter",
             Mode::BareTracepoint => "bare syscalls:sys_exit_openat",
+            Mode::BareClock => "bare sys_exit reading the clock",
             Mode::OpenExec => "openat + execve",
         }
     }
@@ -131,7 +135,8 @@ impl Mode {
             Mode::All => Some(Config::default()),
             // Every syscall wanted: the enter hook too.
             Mode::BareBoth => Some(bare),
-            Mode::BareTracepoint => Some(Config { syscalls: none, baseline_syscall_tracepoint: true, ..bare }),
+            Mode::BareTracepoint => Some(Config { syscalls: none, baseline_kind: Baseline::SyscallTracepoint, ..bare }),
+            Mode::BareClock => Some(Config { syscalls: none, baseline_kind: Baseline::Clock, ..bare }),
             Mode::OpenExec => Some(Config {
                 syscalls: Some(["openat", "execve"].iter().map(|s| s.to_string()).collect()),
                 ..Config::default()

@@ -78,6 +78,16 @@ int BPF_PROG(bare_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+/* The cost of a timestamp: a bare program that reads the events' clock. */
+__u64 bare_clock_sink;
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(bare_clock_exit, struct pt_regs *regs, long ret)
+{
+	bare_clock_sink = now_ns();
+	return 0;
+}
+
 /*
  * The floor of the benchmark: one program that returns at once on one
  * syscall's own tracepoint. Any program there makes every syscall of every
