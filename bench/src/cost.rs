@@ -4,7 +4,8 @@
 //! by the same with the kernel-side filters off
 //! (`-o engine.modern_ebpf.kernel_filters=false`), and the floor: bare
 //! programs that return at once, on one syscall's own tracepoint and on the
-//! tp_btf hooks the probe uses.
+//! tp_btf hooks the probe uses, and one there that only reads the clock the
+//! events' timestamps come from.
 //!
 //! Every run measures the storm alone right before it runs under the probe
 //! or saker, so each slowdown compares runs of the same moment; the rows
