@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 /// One storm run under saker detect.
-struct Run {
-    off: f64,
-    on: f64,
-    events: f64,
-    drops: f64,
-    cpu: f64,
-    alerts: f64,
+pub(crate) struct Run {
+    pub(crate) off: f64,
+    pub(crate) on: f64,
+    pub(crate) events: f64,
+    pub(crate) drops: f64,
+    pub(crate) cpu: f64,
+    pub(crate) alerts: f64,
 }
 
 fn free_port() -> Result<u16> {
@@ -72,7 +72,7 @@ struct Detect {
 }
 
 impl Detect {
-    fn start(saker: &Path, rules: Option<&Path>) -> Result<Detect> {
+    fn start(saker: &Path, rules: Option<&Path>, options: &[&str]) -> Result<Detect> {
         let port = free_port()?;
         let mut cmd = Command::new(saker);
         cmd.arg("detect");
@@ -82,6 +82,7 @@ impl Detect {
         let child = cmd
             .args(["-o", "syslog_output.enabled=false", "-o", "json_output=true"])
             .args(["-o", &format!("webserver.listen_port={port}")])
+            .args(options.iter().flat_map(|o| ["-o", o]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -146,9 +147,11 @@ impl Drop for Detect {
     }
 }
 
-fn run_once(saker: &Path, rules: Option<&Path>, kind: &str, secs: f64) -> Result<Run> {
+/// One run: the storm alone, then under `saker detect` with `rules` and the
+/// extra `-o` settings `options`.
+pub(crate) fn run_once(saker: &Path, rules: Option<&Path>, options: &[&str], kind: &str, secs: f64) -> Result<Run> {
     let off = worker(kind, secs)?;
-    let mut d = Detect::start(saker, rules)?;
+    let mut d = Detect::start(saker, rules, options)?;
     let m0 = d.settled_metrics()?;
     let t0 = Instant::now();
     let on = worker(kind, secs)?;
@@ -186,7 +189,7 @@ pub fn bench(saker: &Path, stable: &Path, runs: usize, secs: f64, kinds: &[Strin
         for (label, rules) in rulesets {
             let mut r = Vec::new();
             for i in 0..runs {
-                let x = run_once(saker, rules, kind, secs)?;
+                let x = run_once(saker, rules, &[], kind, secs)?;
                 eprintln!(
                     "bench: detect-live {kind} {label} run {i}: off {:.0}/s, under saker detect {:.0}/s, {:.0} events/s, {} drops, saker CPU {:.0}%",
                     x.off,

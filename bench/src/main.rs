@@ -13,6 +13,7 @@ use clap::Parser;
 use saker_abi::Event;
 use saker_scap::{Reader, Writer};
 
+mod cost;
 mod detect_live;
 mod parse;
 mod ptrace;
@@ -22,9 +23,10 @@ mod storms;
 /// saker's benchmarks.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Runs per tool (the median is reported).
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
+    /// Runs per tool, the median is reported (default 5; storms,
+    /// detect-live and parse take at most 3; cost takes any, default 3).
+    #[arg(long)]
+    runs: Option<usize>,
     /// Events in each generated capture.
     #[arg(long, default_value_t = 5_000_000)]
     events: u64,
@@ -37,8 +39,15 @@ struct Args {
     /// storms: the drivers to measure, comma-separated: modern-ebpf (default), ebpf.
     #[arg(long, default_value = "modern-ebpf", value_delimiter = ',')]
     driver: Vec<String>,
-    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), ptrace, ptrace-floor, parse.
+    /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), cost (root), ptrace,
+    /// ptrace-floor, parse.
     entries: Vec<String>,
+}
+
+impl Args {
+    fn runs(&self) -> usize {
+        self.runs.unwrap_or(5)
+    }
 }
 
 fn main() -> Result<()> {
@@ -66,18 +75,22 @@ fn main() -> Result<()> {
         if let Some(d) = args.driver.iter().find(|d| !storms::DRIVERS.contains(&d.as_str())) {
             anyhow::bail!("--driver {d}: the storms know {}", storms::DRIVERS.join(", "));
         }
-        storms::storms(args.runs.min(3), secs, &kinds, &args.driver)?;
+        storms::storms(args.runs().min(3), secs, &kinds, &args.driver)?;
     }
     if (all && root) || args.entries.iter().any(|e| e == "detect-live") {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
         let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
-        detect_live::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs.min(3), secs, &kinds)?;
+        detect_live::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs().min(3), secs, &kinds)?;
+    }
+    if (all && root) || args.entries.iter().any(|e| e == "cost") {
+        let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
+        cost::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs.unwrap_or(3).max(1), secs)?;
     }
     if all || args.entries.iter().any(|e| e == "parse") {
-        parse::bench(&args.saker, args.runs.min(3))?;
+        parse::bench(&args.saker, args.runs().min(3))?;
     }
     if all || args.entries.iter().any(|e| e == "ptrace") {
-        ptrace::bench(args.runs)?;
+        ptrace::bench(args.runs())?;
     } else if args.entries.iter().any(|e| e == "ptrace-floor") {
         ptrace_floor::print(&ptrace_floor::measure()?);
     }
@@ -157,7 +170,7 @@ fn replay(args: &Args) -> Result<()> {
                 saker.push(filter);
                 sysdig.push(filter);
             }
-            let (a, b, ratio) = side_by_side(&saker, &sysdig, args.runs)?;
+            let (a, b, ratio) = side_by_side(&saker, &sysdig, args.runs())?;
             rows.push(vec![
                 src.to_string(),
                 format!("`{fmt}`"),
@@ -172,7 +185,8 @@ fn replay(args: &Args) -> Result<()> {
     }
     println!(
         "\nReplay: `saker trace -r` vs `sysdig -r` (0.29.3), {} events per file, output to /dev/null, median of {} runs\n",
-        args.events, args.runs
+        args.events,
+        args.runs()
     );
     print_table(
         &[
@@ -218,7 +232,7 @@ fn rules(args: &Args) -> Result<()> {
         let one: Vec<&str> = one.iter().map(String::as_str).collect();
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         // side_by_side's ratio is all-cores time over one-worker time.
-        let (a, b, ratio) = side_by_side(&one, &all, args.runs)?;
+        let (a, b, ratio) = side_by_side(&one, &all, args.runs())?;
         let speedup = 1.0 / ratio;
         rows.push(vec![
             src.to_string(),
@@ -230,7 +244,8 @@ fn rules(args: &Args) -> Result<()> {
     }
     println!(
         "\nRules: `saker detect -e` with falco_rules.yaml 5.1.0, {} events per file, median of {} runs ({cores} cores)\n",
-        args.events, args.runs
+        args.events,
+        args.runs()
     );
     let all = format!("{cores} workers events/s");
     print_table(&["capture", "1 worker events/s", &all, "speed-up", "peak RSS (all workers)"], &rows);

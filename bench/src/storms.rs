@@ -15,6 +15,11 @@
 //! - `nothing`: the probe attached, no syscall interesting;
 //! - `all`: the probe capturing every syscall.
 //!
+//! (`cost.rs` uses four more: bare programs on tp_btf sys_exit and
+//! sys_enter, one on tp_btf sys_exit that reads the clock, one bare program
+//! on the `syscalls:sys_exit_openat` tracepoint, and the probe capturing only
+//! openat and execve.)
+//!
 //! The legacy probe (`--driver ebpf`: the object `SAKER_BPF_PROBE` names, or
 //! one built for this kernel into target/) has no bare programs: its rows
 //! are `nothing` and `all`.
@@ -26,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use saker_driver::{EventSource, Next};
 use saker_legacy_bpf::LegacyBpf;
-use saker_modern_bpf::{Config, ModernBpf};
+use saker_modern_bpf::{Baseline, Config, ModernBpf};
 
 /// The drivers a storm can run under.
 pub const DRIVERS: &[&str] = &["modern-ebpf", "ebpf"];
@@ -91,11 +96,19 @@ fn workers(kind: &str) -> (&str, Vec<Option<usize>>) {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Mode {
+pub(crate) enum Mode {
     Off,
     Bare,
     Nothing,
     All,
+    /// Bare programs on tp_btf sys_exit and sys_enter.
+    BareBoth,
+    /// One bare program on the `syscalls:sys_exit_openat` tracepoint.
+    BareTracepoint,
+    /// One program on tp_btf sys_exit that reads the clock and returns.
+    BareClock,
+    /// The probe capturing only openat and execve.
+    OpenExec,
 }
 
 impl Mode {
@@ -105,21 +118,34 @@ impl Mode {
             Mode::Bare => "bare",
             Mode::Nothing => "nothing interesting",
             Mode::All => "capture all",
+            Mode::BareBoth => "bare sys_exit + sys_enter",
+            Mode::BareTracepoint => "bare syscalls:sys_exit_openat",
+            Mode::BareClock => "bare sys_exit reading the clock",
+            Mode::OpenExec => "openat + execve",
         }
     }
 
     fn config(self) -> Option<Config> {
         let none = Some(BTreeSet::new());
+        let bare = Config { procexit: false, baseline: true, ..Config::default() };
         match self {
             Mode::Off => None,
             Mode::Bare => Some(Config { syscalls: none, procexit: false, baseline: true, ..Config::default() }),
             Mode::Nothing => Some(Config { syscalls: none, procexit: false, ..Config::default() }),
             Mode::All => Some(Config::default()),
+            // Every syscall wanted: the enter hook too.
+            Mode::BareBoth => Some(bare),
+            Mode::BareTracepoint => Some(Config { syscalls: none, baseline_kind: Baseline::SyscallTracepoint, ..bare }),
+            Mode::BareClock => Some(Config { syscalls: none, baseline_kind: Baseline::Clock, ..bare }),
+            Mode::OpenExec => Some(Config {
+                syscalls: Some(["openat", "execve"].iter().map(|s| s.to_string()).collect()),
+                ..Config::default()
+            }),
         }
     }
 }
 
-fn pin(cpu: usize) {
+pub(crate) fn pin(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is valid; sched_setaffinity on ourselves.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
@@ -129,7 +155,7 @@ fn pin(cpu: usize) {
 }
 
 /// Online CPUs (not the affinity mask: the consumer pins itself to CPU 0).
-fn ncpus() -> usize {
+pub(crate) fn ncpus() -> usize {
     // SAFETY: sysconf has no preconditions.
     (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize
 }
@@ -182,11 +208,11 @@ pub fn worker(kind: &str, secs: f64, cpu: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-struct Run {
-    rate: f64,
-    events: u64,
-    drops: u64,
-    consumer_cpu: f64,
+pub(crate) struct Run {
+    pub(crate) rate: f64,
+    pub(crate) events: u64,
+    pub(crate) drops: u64,
+    pub(crate) consumer_cpu: f64,
 }
 
 fn thread_cpu() -> Duration {
@@ -197,7 +223,7 @@ fn thread_cpu() -> Duration {
 }
 
 /// Runs the worker once with the probe in `mode`, reading the rings meanwhile.
-fn run_once(kind: &str, driver: &str, mode: Mode, secs: f64) -> Result<Run> {
+pub(crate) fn run_once(kind: &str, driver: &str, mode: Mode, secs: f64) -> Result<Run> {
     let mut probe = match (mode.config(), driver) {
         (None, _) => None,
         (Some(c), "ebpf") => {

@@ -12,6 +12,9 @@
  * Every tail-called program is a tp_btf/sys_exit (or sys_enter) program too:
  * the kernel only lets programs of the same attach point share a PROG_ARRAY.
  * They are loaded but never attached (user space turns autoattach off).
+ *
+ * The bare_* programs are the benchmark's baselines (Config::baseline):
+ * loaded and attached only there, never with the probe.
  */
 #include "target.bpf.h"
 #include "fillers.h"
@@ -72,6 +75,28 @@ int BPF_PROG(bare_exit, struct pt_regs *regs, long ret)
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(bare_enter, struct pt_regs *regs, long id)
+{
+	return 0;
+}
+
+/* The cost of a timestamp: a bare program that reads the events' clock. */
+__u64 bare_clock_sink;
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(bare_clock_exit, struct pt_regs *regs, long ret)
+{
+	bare_clock_sink = now_ns();
+	return 0;
+}
+
+/*
+ * The floor of the benchmark: one program that returns at once on one
+ * syscall's own tracepoint. Any program there makes every syscall of every
+ * task take the kernel's traced slow path (syscall_trace_enter/exit), which
+ * is what a getppid storm pays under it.
+ */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int bare_tp_exit_openat(void *ctx)
 {
 	return 0;
 }

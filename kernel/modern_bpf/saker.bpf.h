@@ -392,21 +392,25 @@ static __always_inline void aev_submit(struct aev *ev)
  * Syscall arguments and the current task.
  */
 
+/* `regs` is the tp_btf argument (a BTF pointer the verifier trusts on every
+ * kernel the probe supports): direct loads, which it turns into inline
+ * fault-safe loads (0 on a fault, as bpf_probe_read_kernel leaves), cheaper
+ * than a helper call each. */
 static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i)
 {
 	switch (i) {
 	case 0:
-		return BPF_CORE_READ(regs, di);
+		return regs->di;
 	case 1:
-		return BPF_CORE_READ(regs, si);
+		return regs->si;
 	case 2:
-		return BPF_CORE_READ(regs, dx);
+		return regs->dx;
 	case 3:
-		return BPF_CORE_READ(regs, r10);
+		return regs->r10;
 	case 4:
-		return BPF_CORE_READ(regs, r8);
+		return regs->r8;
 	case 5:
-		return BPF_CORE_READ(regs, r9);
+		return regs->r9;
 	default:
 		return 0;
 	}

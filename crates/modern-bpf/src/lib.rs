@@ -118,6 +118,8 @@ pub struct Config {
     /// Leave out the syscalls of this process (default true), so a consumer
     /// that writes a capture does not capture its own writes.
     pub exclude_self: bool,
+    /// For benchmarks, with `baseline`: which programs.
+    pub baseline_kind: Baseline,
     /// For benchmarks: attach programs that return at once at the hooks the
     /// real probe would use, instead of the probe.
     pub baseline: bool,
@@ -135,10 +137,27 @@ impl Default for Config {
             syscalls: None,
             procexit: true,
             exclude_self: true,
+            baseline_kind: Baseline::Bare,
             baseline: false,
             open_filter: None,
         }
     }
+}
+
+/// The programs [`Config::baseline`] attaches instead of the probe.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Baseline {
+    /// Programs that return at once on tp_btf `sys_exit` (and `sys_enter`
+    /// when a syscall with an enter event is wanted), the probe's hooks.
+    #[default]
+    Bare,
+    /// One program on tp_btf `sys_exit` that reads the events' clock
+    /// (`bpf_ktime_get_boot_ns`) and returns: what a timestamp costs.
+    Clock,
+    /// One program that returns at once on the `syscalls:sys_exit_openat`
+    /// tracepoint, the cheapest hook there is (every syscall then takes the
+    /// kernel's traced path).
+    SyscallTracepoint,
 }
 
 impl Config {
@@ -383,14 +402,21 @@ impl ModernBpf {
         // them (they run only for their syscall), else from the tp_btf
         // sys_enter dispatcher (which runs for every syscall).
         let tracepoints = wants_enter && !config.baseline && syscall_tracepoints();
+        let kind = if config.baseline { Some(config.baseline_kind) } else { None };
+        let floor = kind == Some(Baseline::SyscallTracepoint);
+        if floor && !syscall_tracepoints() {
+            return Err(Error::bpf("loading the baseline", "no syscall tracepoints (tracefs) on this kernel"));
+        }
         let mut full_programs = Vec::new();
         for mut prog in open.open_object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             let load = match name.as_str() {
                 "sys_exit" => !config.baseline,
                 "sys_enter" => !config.baseline && wants_enter && !tracepoints,
-                "bare_exit" => config.baseline,
-                "bare_enter" => config.baseline && wants_enter,
+                "bare_exit" => kind == Some(Baseline::Bare),
+                "bare_enter" => kind == Some(Baseline::Bare) && wants_enter,
+                "bare_clock_exit" => kind == Some(Baseline::Clock),
+                "bare_tp_exit_openat" => floor,
                 "sched_proc_exit" => !config.baseline && config.procexit,
                 // close's enter serves the open filter only (filter.bpf.h).
                 "tp_enter_close" | "sys_enter_close" => {
@@ -502,7 +528,11 @@ impl ModernBpf {
         // Attach.
         let wants_enter = wanted.iter().any(|s| s.enter_event.is_some());
         let mut attach: Vec<&str> = Vec::new();
-        if config.baseline {
+        if config.baseline && config.baseline_kind == Baseline::SyscallTracepoint {
+            attach.push("bare_tp_exit_openat");
+        } else if config.baseline && config.baseline_kind == Baseline::Clock {
+            attach.push("bare_clock_exit");
+        } else if config.baseline {
             attach.push("bare_exit");
             if wants_enter {
                 attach.push("bare_enter");
