@@ -482,6 +482,16 @@ impl Field {
         matches!(self.id, Id::Fd(d) if !matches!(d, ListNums | ListNames | ListCips | ListSips | ListCports | ListSports))
     }
 
+    /// Whether extracting the field changes what it extracts next: the
+    /// time since the previous event it saw (`evt.deltatime*`) and the
+    /// relative and delta styles of `evt.outputtime` remember the events
+    /// they were extracted on, so skipping an extraction changes later
+    /// values.
+    pub fn remembers_events(&self) -> bool {
+        use evt::E::*;
+        matches!(self.id, Id::Evt(Deltatime | DeltatimeS | DeltatimeNs | Outputtime))
+    }
+
     /// Whether the field, as written, has several values per event: the
     /// any-ancestor fields without an index (`proc.aname`, `proc.apid`,
     /// `proc.aexe`, `proc.aexepath`, `proc.acmdline`, `proc.aenv`), the
