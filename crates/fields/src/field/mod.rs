@@ -583,6 +583,37 @@ impl Field {
             out.truncate(start);
             return false;
         };
+        self.emit(raw, start, out);
+        true
+    }
+
+    /// [`Field::write`], with the fields that only read the event's header
+    /// or its number (`evt.num`, `evt.dir`, `evt.type`, `evt.cpu`,
+    /// `thread.tid`: those of most lines) taken here, inlined into the
+    /// caller's loop, rather than through the general extraction, whose
+    /// dispatch and set-up cost more than the value itself. Their values
+    /// are those [`Field::raw`] gives, written the same way.
+    #[inline]
+    pub(crate) fn write_inline(&self, ctx: &EventContext<'_>, out: &mut Vec<u8>) -> bool {
+        let ev = &ctx.event;
+        let raw = match self.id {
+            Id::Evt(evt::E::Num) => Raw::Uint(ctx.num),
+            Id::Evt(evt::E::Dir) => Raw::Str(if ev.event_type().is_enter() { b">" } else { b"<" }),
+            Id::Evt(evt::E::Type) => Raw::Str(evt::type_name(ev).as_bytes()),
+            Id::Evt(evt::E::Cpu) => Raw::Int(ctx.cpu as i16 as i64),
+            Id::Proc(proc::P::Tid) => Raw::Int(ev.tid() as i64),
+            _ => return self.write(ctx, out),
+        };
+        let start = out.len();
+        self.emit(raw, start, out);
+        true
+    }
+
+    /// Appends `raw`, the value extracted (a [`Raw::Built`] one is already
+    /// at `out[start..]`). Inlined: [`Field::write_inline`] knows which
+    /// kind of value each of its fields has, and the rest of the match goes.
+    #[inline(always)]
+    fn emit(&self, raw: Raw<'_>, start: usize, out: &mut Vec<u8>) {
         match raw {
             Raw::Built => {}
             Raw::Str(s) => {
@@ -600,7 +631,6 @@ impl Field {
         if self.info.flags & flag::SANITIZE != 0 && matches!(raw, Raw::Built) {
             sanitize_from(out, start);
         }
-        true
     }
 
     /// Appends the field's value as a JSON value, as sysdig's `-j` prints
