@@ -217,9 +217,16 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             }
             last_flush = Instant::now();
         }
+        // Events of types the filter cannot match (delivered for the state)
+        // go before the context is built.
+        if let Some(f) = &filter
+            && !f.event_types().contains(rec.event.event_type())
+        {
+            continue;
+        }
         let ctx = EventContext { event: rec.event, num: counts.read, cpu: rec.cpu, time: &time, state: &state };
         if let Some(f) = &filter
-            && !(f.event_types().contains(rec.event.event_type()) && f.matches(&ctx))
+            && !f.matches(&ctx)
         {
             continue;
         }
