@@ -207,7 +207,7 @@ pub(crate) fn write_param(
                     out.push(l4);
                 }
                 out.push(b'>');
-                crate::field::extend_printable(out, &fd.name);
+                crate::field::extend_printable(out, fd.name);
             }
             resolved = Some(r..out.len());
         }
