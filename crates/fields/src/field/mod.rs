@@ -589,7 +589,8 @@ impl Field {
 
     /// [`Field::write`], with the fields that only read the event's header
     /// or its number (`evt.num`, `evt.dir`, `evt.type`, `evt.cpu`,
-    /// `thread.tid`: those of most lines) taken here, inlined into the
+    /// `thread.tid`) or its thread's name (`proc.name`), those of most
+    /// lines, taken here, inlined into the
     /// caller's loop, rather than through the general extraction, whose
     /// dispatch and set-up cost more than the value itself. Their values
     /// are those [`Field::raw`] gives, written the same way.
@@ -602,6 +603,11 @@ impl Field {
             Id::Evt(evt::E::Type) => Raw::Str(evt::type_name(ev).as_bytes()),
             Id::Evt(evt::E::Cpu) => Raw::Int(ctx.cpu as i16 as i64),
             Id::Proc(proc::P::Tid) => Raw::Int(ev.tid() as i64),
+            // The thread's command name: one table lookup.
+            Id::Proc(proc::P::Name) => match ctx.state.state().and_then(|s| s.thread(ev.tid() as i64)) {
+                Some(t) => Raw::Str(t.comm()),
+                None => return false,
+            },
             _ => return self.write(ctx, out),
         };
         let start = out.len();
