@@ -589,8 +589,8 @@ impl Field {
 
     /// [`Field::write`], with the fields that only read the event's header
     /// or its number (`evt.num`, `evt.dir`, `evt.type`, `evt.cpu`,
-    /// `thread.tid`) or its thread's name (`proc.name`), those of most
-    /// lines, taken here, inlined into the
+    /// `thread.tid`) or its thread's name and fd's name (`proc.name`,
+    /// `fd.name`), those of most lines, taken here, inlined into the
     /// caller's loop, rather than through the general extraction, whose
     /// dispatch and set-up cost more than the value itself. Their values
     /// are those [`Field::raw`] gives, written the same way.
@@ -607,6 +607,17 @@ impl Field {
             Id::Proc(proc::P::Name) => match ctx.state.state().and_then(|s| s.thread(ev.tid() as i64)) {
                 Some(t) => Raw::Str(t.comm()),
                 None => return false,
+            },
+            // The name of the event's fd when the table has it; a connect
+            // exit (whose fd may be named after the tuple tried) and an fd
+            // missing from the table (named after its creating event) go the
+            // general way.
+            Id::Fd(fd::F::Name) => match fd::event_fd(ctx) {
+                None => return false,
+                Some(e) => match e.fd {
+                    Some(f) if ev.event_type() != saker_abi::EventType::SOCKET_CONNECT_X => Raw::Str(&f.name),
+                    _ => return self.write(ctx, out),
+                },
             },
             _ => return self.write(ctx, out),
         };

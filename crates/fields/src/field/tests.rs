@@ -962,11 +962,15 @@ mod output {
             b.param_u64(140);
         });
         let unknown = event(EventType(u16::MAX - 1), 12345678, |_| {});
-        for bytes in [read_enter(200, 3), generic, unknown] {
+        // fds in the table, one that is not, and one named by its creating event.
+        let open = event(EventType::SYSCALL_OPEN_E, 200, |b| {
+            b.param_str(b"/etc/hosts").param_u64(1).param_u64(0);
+        });
+        for bytes in [read_enter(200, 3), read_enter(200, 4), read_enter(200, 99), open, generic, unknown] {
             let ev = Event::parse(&bytes).unwrap();
             for (num, cpu) in [(0, 0), (1, 3), (u64::MAX, u16::MAX)] {
                 let ctx = EventContext { event: ev, num, cpu, time: &time, state: &s };
-                for name in ["evt.num", "evt.dir", "evt.type", "evt.cpu", "thread.tid", "proc.name"] {
+                for name in ["evt.num", "evt.dir", "evt.type", "evt.cpu", "thread.tid", "proc.name", "fd.name"] {
                     let f = Field::parse(name).unwrap();
                     let (mut a, mut b) = (b"x".to_vec(), b"x".to_vec());
                     assert_eq!(f.write(&ctx, &mut a), f.write_inline(&ctx, &mut b), "{name}");
