@@ -106,6 +106,8 @@ const REPLAY_CASES: &[(&str, &str)] = &[
     // The foundation's event-level fields.
     ("%evt.num %evt.type %evt.dir %thread.tid", ""),
     ("%evt.num %evt.time %evt.cpu %evt.type %evt.dir %thread.tid %evt.res", ""),
+    // Every event with its process and fd names (state at work on each line).
+    ("%evt.num %proc.name %fd.name", ""),
     // Six fields and a filter on process and fd fields (state at work).
     (
         "%evt.num %evt.time %proc.name %thread.tid %evt.type %fd.name",

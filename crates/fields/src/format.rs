@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use saker_abi::EventTypeSet;
+
 use crate::field::{EventContext, Field, FieldError};
 
 /// sysdig's default line: number, time, CPU, process, thread, direction, type, info.
@@ -59,6 +61,24 @@ impl Format {
     /// Which optional parts of the state its fields read ([`Field::state_reads`]).
     pub fn state_reads(&self) -> saker_state::Reads {
         self.json.iter().fold(saker_state::Reads::NONE, |r, j| r.union(j.field.state_reads()))
+    }
+
+    /// The event types on which the format can print a line: a format
+    /// that requires every value and shows a field of the event's fd
+    /// ([`Field::needs_event_fd`]) prints nothing for events without one,
+    /// so that the caller need not try (nor, when nothing else looks at
+    /// them, be given) those events. Every type when the format prints
+    /// missing values as `<NA>`, or when a field remembers the events it
+    /// was extracted on ([`Field::remembers_events`]): then every attempt
+    /// counts.
+    pub fn printable_types(&self) -> EventTypeSet {
+        let fields = || self.json.iter().map(|j| &j.field);
+        if !self.require_all || fields().any(Field::remembers_events) {
+            return EventTypeSet::all();
+        }
+        fields()
+            .filter(|f| f.needs_event_fd())
+            .fold(EventTypeSet::all(), |acc, _| acc.intersect(&EventTypeSet::with_fd()))
     }
 
     /// Compiles `text`. A field's width (`%20proc.name`) is at most
@@ -126,10 +146,13 @@ impl Format {
         let start = out.len();
         for seg in &self.segments {
             match seg {
+                // Most literals are the one space between two fields: a push
+                // costs less than a call to copy one byte.
+                Segment::Text(t) if t.len() == 1 => out.push(t[0]),
                 Segment::Text(t) => out.extend_from_slice(t),
                 Segment::Field { field, width } => {
                     let before = out.len();
-                    if !field.write(ctx, out) {
+                    if !field.write_inline(ctx, out) {
                         if self.require_all {
                             out.truncate(start);
                             return false;

@@ -207,7 +207,7 @@ pub(crate) fn write_param(
                     out.push(l4);
                 }
                 out.push(b'>');
-                out.extend(fd.name.iter().copied().filter(|b| (0x20..0x7f).contains(b)));
+                crate::field::extend_printable(out, fd.name);
             }
             resolved = Some(r..out.len());
         }
@@ -303,7 +303,7 @@ pub(crate) fn write_param(
             }
         }
         (ParamType::Fspath | ParamType::Fsrelpath, Value::Str(s)) => {
-            out.extend(s.iter().copied().filter(|b| (0x20..0x7f).contains(b)));
+            crate::field::extend_printable(out, s);
             if !s.starts_with(b"/") && s != b"<NA>" {
                 let r = out.len();
                 write_resolved_path(ev, p, s, state, out);
@@ -542,7 +542,7 @@ fn write_sockaddr(a: &SockAddr<'_>, out: &mut Vec<u8>) {
             out.push(b':');
             write_u64(out, *port as u64);
         }
-        SockAddr::Unix(path) => out.extend(path.iter().copied().filter(|b| (0x20..0x7f).contains(b))),
+        SockAddr::Unix(path) => crate::field::extend_printable(out, path),
         SockAddr::Other(2, _) => out.extend_from_slice(b"INVALID IPv4"),
         SockAddr::Other(10, _) => out.extend_from_slice(b"INVALID IPv6"),
         SockAddr::Other(fam, _) => {
@@ -586,7 +586,7 @@ fn write_socktuple(t: &SockTuple<'_>, out: &mut Vec<u8>) {
         SockTuple::Unix(src, dst, path) => {
             use std::io::Write;
             let _ = write!(out, "{src:x}->{dst:x} ");
-            out.extend(path.iter().copied().filter(|b| (0x20..0x7f).contains(b)));
+            crate::field::extend_printable(out, path);
         }
         SockTuple::Other(2, _) => out.extend_from_slice(b"INVALID IPv4"),
         SockTuple::Other(10, _) => out.extend_from_slice(b"INVALID IPv6"),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use saker_abi::{Category, EventType};
+use saker_abi::{Category, EventType, EventTypeSet};
 use saker_driver::{Next, SourceStats, StopHandle};
 use saker_fields::{BufferStyle, DEFAULT_FORMAT, EventContext, Format, OutputTime, TimeFormatter};
 use saker_filter::Filter;
@@ -118,14 +118,26 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
     };
     let source::Opened { mut source, mut state, header, tracer, launched, driver: opened_driver } =
         source::open(&request)?;
-    // Events that neither the filter can match nor the state needs for the
-    // fields in use are read and counted, but not delivered (a capture
-    // passes them over on its reading thread). Without a filter, or when
-    // writing a capture, every event is needed.
-    if args.write.is_none()
-        && let Some(f) = &filter
-    {
-        source::pass_over_unneeded(source.as_mut(), f.state_reads().union(format.state_reads()), f.event_types());
+    // The event types the format can print a line for (those with an fd,
+    // for a format that requires an fd field's value): other events are
+    // not formatted at all.
+    let printable = format.printable_types();
+    // When only printed lines come out (no capture written, nothing that
+    // counts the events the filter matches: -n, -S, --stats), an event the
+    // format cannot print is needed only by the state.
+    let only_printed = args.write.is_none() && args.count.is_none() && !args.summary && !args.stats && !args.quiet;
+    // Events that neither the filter can match (nor, when only printed
+    // lines come out, the format print) nor the state needs for the fields
+    // in use are read and counted, but not delivered (a capture passes
+    // them over on its reading thread). When writing a capture, every
+    // event is needed.
+    if args.write.is_none() {
+        let reads = filter.as_ref().map_or(format.state_reads(), |f| f.state_reads().union(format.state_reads()));
+        let matched = filter.as_ref().map_or(EventTypeSet::all(), |f| *f.event_types());
+        let wanted = if only_printed { matched.intersect(&printable) } else { matched };
+        if filter.is_some() || !wanted.is_all() {
+            source::pass_over_unneeded(source.as_mut(), reads, &wanted);
+        }
     }
     let stop = source.stop_handle();
     if live {
@@ -209,9 +221,16 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             }
             last_flush = Instant::now();
         }
+        // Events of types the filter cannot match (delivered for the state)
+        // go before the context is built.
+        if let Some(f) = &filter
+            && !f.event_types().contains(rec.event.event_type())
+        {
+            continue;
+        }
         let ctx = EventContext { event: rec.event, num: counts.read, cpu: rec.cpu, time: &time, state: &state };
         if let Some(f) = &filter
-            && !(f.event_types().contains(rec.event.event_type()) && f.matches(&ctx))
+            && !f.matches(&ctx)
         {
             continue;
         }
@@ -225,7 +244,9 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
                 Err(e) => break Err(e),
             }
         }
-        if args.quiet || !visibility.shows(rec.event.event_type()) {
+        // An event the format cannot print is not tried (the attempt would
+        // fail on a missing value, after formatting the fields before it).
+        if args.quiet || !visibility.shows(rec.event.event_type()) || !printable.contains(rec.event.event_type()) {
             continue;
         }
         // Fields append to the output block; a line without all its values

@@ -482,6 +482,16 @@ impl Field {
         matches!(self.id, Id::Fd(d) if !matches!(d, ListNums | ListNames | ListCips | ListSips | ListCports | ListSports))
     }
 
+    /// Whether extracting the field changes what it extracts next: the
+    /// time since the previous event it saw (`evt.deltatime*`) and the
+    /// relative and delta styles of `evt.outputtime` remember the events
+    /// they were extracted on, so skipping an extraction changes later
+    /// values.
+    pub fn remembers_events(&self) -> bool {
+        use evt::E::*;
+        matches!(self.id, Id::Evt(Deltatime | DeltatimeS | DeltatimeNs | Outputtime))
+    }
+
     /// Whether the field, as written, has several values per event: the
     /// any-ancestor fields without an index (`proc.aname`, `proc.apid`,
     /// `proc.aexe`, `proc.aexepath`, `proc.acmdline`, `proc.aenv`), the
@@ -573,11 +583,59 @@ impl Field {
             out.truncate(start);
             return false;
         };
+        self.emit(raw, start, out);
+        true
+    }
+
+    /// [`Field::write`], with the fields that only read the event's header
+    /// or its number (`evt.num`, `evt.dir`, `evt.type`, `evt.cpu`,
+    /// `thread.tid`) or its thread's name and fd's name (`proc.name`,
+    /// `fd.name`), those of most lines, taken here, inlined into the
+    /// caller's loop, rather than through the general extraction, whose
+    /// dispatch and set-up cost more than the value itself. Their values
+    /// are those [`Field::raw`] gives, written the same way.
+    #[inline]
+    pub(crate) fn write_inline(&self, ctx: &EventContext<'_>, out: &mut Vec<u8>) -> bool {
+        let ev = &ctx.event;
+        let raw = match self.id {
+            Id::Evt(evt::E::Num) => Raw::Uint(ctx.num),
+            Id::Evt(evt::E::Dir) => Raw::Str(if ev.event_type().is_enter() { b">" } else { b"<" }),
+            Id::Evt(evt::E::Type) => Raw::Str(evt::type_name(ev).as_bytes()),
+            Id::Evt(evt::E::Cpu) => Raw::Int(ctx.cpu as i16 as i64),
+            Id::Proc(proc::P::Tid) => Raw::Int(ev.tid() as i64),
+            // The thread's command name: one table lookup.
+            Id::Proc(proc::P::Name) => match ctx.state.state().and_then(|s| s.thread(ev.tid() as i64)) {
+                Some(t) => Raw::Str(t.comm()),
+                None => return false,
+            },
+            // The name of the event's fd when the table has it; a connect
+            // exit (whose fd may be named after the tuple tried) and an fd
+            // missing from the table (named after its creating event) go the
+            // general way.
+            Id::Fd(fd::F::Name) => match fd::event_fd(ctx) {
+                None => return false,
+                Some(e) => match e.fd {
+                    Some(f) if ev.event_type() != saker_abi::EventType::SOCKET_CONNECT_X => Raw::Str(&f.name),
+                    _ => return self.write(ctx, out),
+                },
+            },
+            _ => return self.write(ctx, out),
+        };
+        let start = out.len();
+        self.emit(raw, start, out);
+        true
+    }
+
+    /// Appends `raw`, the value extracted (a [`Raw::Built`] one is already
+    /// at `out[start..]`). Inlined: [`Field::write_inline`] knows which
+    /// kind of value each of its fields has, and the rest of the match goes.
+    #[inline(always)]
+    fn emit(&self, raw: Raw<'_>, start: usize, out: &mut Vec<u8>) {
         match raw {
             Raw::Built => {}
             Raw::Str(s) => {
                 if self.info.flags & flag::SANITIZE != 0 {
-                    out.extend(s.iter().copied().filter(|b| (0x20..0x7f).contains(b)));
+                    extend_printable(out, s);
                 } else {
                     out.extend_from_slice(s);
                 }
@@ -590,7 +648,6 @@ impl Field {
         if self.info.flags & flag::SANITIZE != 0 && matches!(raw, Raw::Built) {
             sanitize_from(out, start);
         }
-        true
     }
 
     /// Appends the field's value as a JSON value, as sysdig's `-j` prints
@@ -806,7 +863,20 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 /// Appends the printable ASCII bytes of `s` (libsinsp's sanitizing of
 /// names and command lines).
 pub(crate) fn extend_printable(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend(s.iter().copied().filter(|b| (0x20..0x7f).contains(b)));
+    // Names (fd names of every line) are nearly always printable already:
+    // one copy then, rather than a test and a push per byte.
+    if all_printable(s) {
+        out.extend_from_slice(s);
+    } else {
+        out.extend(s.iter().copied().filter(|b| (0x20..0x7f).contains(b)));
+    }
+}
+
+/// Whether every byte of `s` is printable ASCII (0x20..0x7E). Written
+/// without an early exit, so that the compiler checks many bytes a step.
+#[inline]
+fn all_printable(s: &[u8]) -> bool {
+    s.iter().fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
 }
 
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
@@ -862,6 +932,9 @@ pub(crate) fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
 
 /// Removes the bytes outside 0x20..0x7E from `out[start..]`.
 fn sanitize_from(out: &mut Vec<u8>, start: usize) {
+    if all_printable(&out[start..]) {
+        return;
+    }
     let mut w = start;
     for r in start..out.len() {
         let b = out[r];

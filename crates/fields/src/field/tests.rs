@@ -955,6 +955,60 @@ mod output {
     }
 
     #[test]
+    fn inline_fields_write_what_the_general_path_writes() {
+        let s = state();
+        let time = TimeFormatter::new(TimeZone::UTC);
+        let generic = event(EventType::GENERIC_X, 200, |b| {
+            b.param_u64(140);
+        });
+        let unknown = event(EventType(u16::MAX - 1), 12345678, |_| {});
+        // fds in the table, one that is not, and one named by its creating event.
+        let open = event(EventType::SYSCALL_OPEN_E, 200, |b| {
+            b.param_str(b"/etc/hosts").param_u64(1).param_u64(0);
+        });
+        for bytes in [read_enter(200, 3), read_enter(200, 4), read_enter(200, 99), open, generic, unknown] {
+            let ev = Event::parse(&bytes).unwrap();
+            for (num, cpu) in [(0, 0), (1, 3), (u64::MAX, u16::MAX)] {
+                let ctx = EventContext { event: ev, num, cpu, time: &time, state: &s };
+                for name in ["evt.num", "evt.dir", "evt.type", "evt.cpu", "thread.tid", "proc.name", "fd.name"] {
+                    let f = Field::parse(name).unwrap();
+                    let (mut a, mut b) = (b"x".to_vec(), b"x".to_vec());
+                    assert_eq!(f.write(&ctx, &mut a), f.write_inline(&ctx, &mut b), "{name}");
+                    assert_eq!(a, b, "{name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn formats_that_need_an_fd_print_only_events_with_one() {
+        let with_fd = saker_abi::EventTypeSet::with_fd();
+        assert_eq!(Format::parse("%evt.num %proc.name %fd.name").unwrap().printable_types(), with_fd);
+        assert_eq!(Format::parse("%fd.num %fd.typechar").unwrap().printable_types(), with_fd);
+        let all = saker_abi::EventTypeSet::all();
+        // `*`: missing values print as <NA>, every event prints.
+        assert_eq!(Format::parse("*%evt.num %fd.name").unwrap().printable_types(), all);
+        assert_eq!(Format::parse("%evt.num %proc.name").unwrap().printable_types(), all);
+        // fdlist.* has values on the poll family, which names no fd itself.
+        assert_eq!(Format::parse("%fdlist.names").unwrap().printable_types(), all);
+        // Fields that remember the events they were extracted on must see
+        // every attempt.
+        assert_eq!(Format::parse("%evt.deltatime %fd.name").unwrap().printable_types(), all);
+        assert_eq!(Format::parse("%evt.outputtime %fd.name").unwrap().printable_types(), all);
+        // And the format indeed prints nothing on an event without an fd.
+        let mut s = state();
+        let switch = event(EventType::SCHEDSWITCH_6_E, 200, |b| {
+            b.param_i64(100);
+        });
+        assert!(!with_fd.contains(EventType::SCHEDSWITCH_6_E));
+        let ev = Event::parse(&switch).unwrap();
+        s.apply(&ev, 0);
+        let time = TimeFormatter::new(TimeZone::UTC);
+        let ctx = EventContext { event: ev, num: 1, cpu: 0, time: &time, state: &s };
+        assert!(!Format::parse("%evt.num %fd.name").unwrap().write(&ctx, &mut Vec::new()));
+    }
+
+    #[test]
     fn formats_bound_field_widths() {
         assert!(Format::parse("%20proc.name").is_ok());
         assert!(Format::parse("%4096proc.name").is_ok());
