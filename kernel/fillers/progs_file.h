@@ -33,10 +33,9 @@ static __always_inline __u32 opened_flags(struct file *f, __u64 flags, __u32 *de
 
 /*
  * The open family asks the target's OPEN_WANTED(call, user path, scap flags,
- * fd, opened file) first: whether the kernel filters derived from the rules
- * let the event through (see kernel/README.md); the enter event asks with
- * fd -1 and no file. close asks CLOSE_WANTED(fd): not for the fd of an open
- * left out. A target without filters defines both as 1.
+ * opened file or NULL) first: whether the kernel filters derived from the
+ * rules let the event through (see kernel/README.md); the enter event asks
+ * with no file. A target without filters defines it as 1.
  */
 #define OPEN_CALL_OPEN 0
 #define OPEN_CALL_OPENAT 1
@@ -52,7 +51,7 @@ static __always_inline struct file *opened_file(long ret)
 /* open(path, flags, mode) */
 static __always_inline int enter_open(unsigned long path, unsigned long flags, unsigned long mode, unsigned long a3)
 {
-	if (!OPEN_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags), -1, NULL))
+	if (!OPEN_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags), NULL))
 		return 0;
 	AEV(PPME_SYSCALL_OPEN_E);
 	aev_ustr(&ev, path, MAX_PATH);
@@ -69,7 +68,7 @@ SYS_EXIT(open)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	if (!OPEN_WANTED(OPEN_CALL_OPEN, ARG(0), open_flags_to_scap(flags), ret, f))
+	if (!OPEN_WANTED(OPEN_CALL_OPEN, ARG(0), open_flags_to_scap(flags), f))
 		return 0;
 	__u32 sflags = opened_flags(f, flags, &dev, &ino);
 	AEV(PPME_SYSCALL_OPEN_X);
@@ -87,7 +86,7 @@ SYS_EXIT(open)
 static __always_inline int enter_openat(unsigned long dirfd, unsigned long path, unsigned long flags,
 					unsigned long mode)
 {
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags), -1, NULL))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags), NULL))
 		return 0;
 	AEV(PPME_SYSCALL_OPENAT_2_E);
 	aev_s64(&ev, (int)dirfd);
@@ -105,7 +104,7 @@ SYS_EXIT(openat)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT, ARG(1), open_flags_to_scap(flags), ret, f))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT, ARG(1), open_flags_to_scap(flags), f))
 		return 0;
 	__u32 sflags = opened_flags(f, flags, &dev, &ino);
 	AEV(PPME_SYSCALL_OPENAT_2_X);
@@ -126,7 +125,7 @@ static __always_inline int enter_openat2(unsigned long dirfd, unsigned long path
 {
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)uhow);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags), -1, NULL))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags), NULL))
 		return 0;
 	AEV(PPME_SYSCALL_OPENAT2_E);
 	aev_s64(&ev, (int)dirfd);
@@ -146,7 +145,7 @@ SYS_EXIT(openat2)
 	__u32 dev;
 	__u64 ino;
 	struct file *f = opened_file(ret);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, ARG(1), open_flags_to_scap(how.flags), ret, f))
+	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, ARG(1), open_flags_to_scap(how.flags), f))
 		return 0;
 	__u32 sflags = opened_flags(f, how.flags, &dev, &ino);
 	AEV(PPME_SYSCALL_OPENAT2_X);
@@ -165,7 +164,7 @@ SYS_EXIT(openat2)
 /* creat(path, mode) */
 static __always_inline int enter_creat(unsigned long path, unsigned long mode, unsigned long a2, unsigned long a3)
 {
-	if (!OPEN_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC), -1, NULL))
+	if (!OPEN_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC), NULL))
 		return 0;
 	AEV(PPME_SYSCALL_CREAT_E);
 	aev_ustr(&ev, path, MAX_PATH);
@@ -181,7 +180,7 @@ SYS_EXIT(creat)
 	__u64 ino;
 	struct file *f = opened_file(ret);
 	__u32 sflags = open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC);
-	if (!OPEN_WANTED(OPEN_CALL_CREAT, ARG(0), sflags, ret, f))
+	if (!OPEN_WANTED(OPEN_CALL_CREAT, ARG(0), sflags, f))
 		return 0;
 	opened_flags(f, K_O_CREAT | K_O_WRONLY | K_O_TRUNC, &dev, &ino);
 	AEV(PPME_SYSCALL_CREAT_X);
@@ -197,8 +196,6 @@ SYS_EXIT(creat)
 
 SYS_EXIT(close)
 {
-	if (!CLOSE_WANTED(IARG(0)))
-		return 0;
 	REV(PPME_SYSCALL_CLOSE_X);
 	rev_s64(&ev, ret);
 	rev_s64(&ev, IARG(0));

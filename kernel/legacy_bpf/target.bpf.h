@@ -424,8 +424,7 @@ static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i)
 #define REV(EVT) AEV(EVT)
 
 /* The legacy probe sends every open: no kernel filters (kernel/modern_bpf/filter.bpf.h). */
-#define OPEN_WANTED(call, upath, sflags, ret, f) ((void)(call), (void)(upath), (void)(sflags), (void)(ret), (void)(f), 1)
-#define CLOSE_WANTED(fd) ((void)(fd), 1)
+#define OPEN_WANTED(call, upath, sflags, f) ((void)(call), (void)(upath), (void)(sflags), (void)(f), 1)
 
 #define SYS_EXIT(name)                                                                  \
 	static __always_inline int fill_exit_##name(struct pt_regs *regs, long ret);   \

@@ -3,12 +3,11 @@
 //! (`saker_engine::kernel_filters`), so that events none of them can match
 //! never cross the ring.
 //!
-//! Only the open family (open, openat, openat2, creat) is filtered, and the
-//! closes of the fds of the opens left out (user space never learned of
-//! them): opens are the most frequent events the usual rules want, and their
-//! path and flags are known in the kernel. An open is sent when one of the
-//! filter's terms holds for it, or when the kernel cannot tell cheaply what
-//! user space would make of its path; see [`OpenFilter`].
+//! Only the open family (open, openat, openat2, creat) is filtered: opens
+//! are the most frequent events the usual rules want, and their path and
+//! flags are known in the kernel. An open is sent when one of the filter's
+//! terms holds for it, or when the kernel cannot tell cheaply what user
+//! space would make of its path; see [`OpenFilter`].
 
 use std::fmt;
 

@@ -418,12 +418,6 @@ impl ModernBpf {
                 "bare_clock_exit" => kind == Some(Baseline::Clock),
                 "bare_tp_exit_openat" => floor,
                 "sched_proc_exit" => !config.baseline && config.procexit,
-                // close's enter serves the open filter only (filter.bpf.h).
-                "tp_enter_close" | "sys_enter_close" => {
-                    let wants_close = wanted.iter().any(|s| s.name == "close");
-                    let kind_ok = if name == "tp_enter_close" { tracepoints } else { wants_enter && !tracepoints };
-                    !config.baseline && config.open_filter.is_some() && wants_close && kind_ok
-                }
                 n => {
                     if let Some(sc) = n.strip_prefix("sys_exit_") {
                         let want = !config.baseline && wanted.iter().any(|s| s.name == sc);
@@ -606,7 +600,15 @@ impl ModernBpf {
         }
         let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| Error::bpf("setting up", "no .bss"))?;
         for (i, t) in filter.terms.iter().enumerate() {
-            bss.open_term_flags[i] = t.flags_any;
+            // The probe compares the access mode only (the bits a term
+            // derived from the rules can need); a term needing another
+            // bit accepts every mode, which sends more, never less.
+            let need = if t.flags_any & !3 != 0 { 0 } else { t.flags_any };
+            for (mode, slot) in bss.open_terms_accepting.iter_mut().enumerate() {
+                if need == 0 || need & mode as u32 != 0 {
+                    *slot |= 1 << i;
+                }
+            }
             for c in 0..OPEN_CALLS.len() {
                 if t.calls & (1 << c) != 0 {
                     bss.open_terms_of_call[c] |= 1 << i;
@@ -631,7 +633,7 @@ impl ModernBpf {
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         bss.open_terms_of_call = Default::default();
         bss.open_terms_any_path = Default::default();
-        bss.open_term_flags = Default::default();
+        bss.open_terms_accepting = Default::default();
         let keys: Vec<Vec<u8>> = self.skel.maps.open_paths.keys().collect();
         for k in keys {
             self.skel.maps.open_paths.delete(&k).map_err(|e| Error::bpf("clearing the open filter", e))?;
