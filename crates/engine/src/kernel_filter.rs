@@ -171,6 +171,10 @@ const SOCKET_FIELDS: &[&str] = &[
     "fd.rip.name",
 ];
 
+/// Walks conditions. The needs of macro bodies already walked are kept by
+/// body (its address), context and polarity; each entry keeps its body
+/// alive, so that the address is not reused.
+#[derive(Default)]
 struct Deriver {
     memo: HashMap<(usize, bool, Ctx), Need>,
     keep: Vec<Arc<Expr>>,
@@ -359,14 +363,14 @@ fn push_field(f: &FieldRef, v: &mut Vec<String>) {
 pub(crate) struct FilterBuilder {
     /// (calls, flags) -> paths (`None`: any).
     terms: BTreeMap<(u8, u32), Option<BTreeSet<PathMatch>>>,
-    deriver: Option<Deriver>,
+    deriver: Deriver,
 }
 
 impl FilterBuilder {
     /// Adds one rule: its condition, the fields its output prints, and the
     /// event types it can match.
     pub(crate) fn add_rule(&mut self, cond: &Expr, output_fields: &[&str], types: &EventTypeSet) {
-        let d = self.deriver.get_or_insert_with(|| Deriver { memo: HashMap::new(), keep: Vec::new() });
+        let d = &mut self.deriver;
         let names = field_names(cond);
         let all_fields = || names.iter().map(String::as_str).chain(output_fields.iter().copied());
         // Fields over all of a process's fds (their types, their count)

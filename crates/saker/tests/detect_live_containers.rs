@@ -185,16 +185,7 @@ fn falco_container_rules_fire_live() {
     let hosts_s = hosts.to_str().unwrap();
     let rules = falco_rules();
     let d = LiveDetect::start_wrapped(
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
-            hosts_s,
-        ],
+        &own_hosts_wrapper(hosts_s),
         &[
             "-r",
             rules.to_str().unwrap(),

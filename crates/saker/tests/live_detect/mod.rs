@@ -232,6 +232,13 @@ impl Drop for LiveDetect {
     }
 }
 
+/// A wrapper for [`LiveDetect::start_wrapped`]: saker in a private mount
+/// namespace of its own where `hosts` is bind-mounted on /etc/hosts, so it
+/// resolves the names a test gives there.
+pub fn own_hosts_wrapper(hosts: &str) -> [&str; 8] {
+    ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts]
+}
+
 /// The nanoseconds since the epoch now (the clock of `evt.time`).
 pub fn now_ns() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64

@@ -295,16 +295,7 @@ pub fn run_group(g: &Group, w: &Path, n: &str, actions: &[Action]) -> GroupResul
     );
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let hosts = w.join(format!("hosts-{}", g.label));
-    let hosts_wrapper = [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
-        hosts.to_str().unwrap(),
-    ];
+    let hosts_wrapper = own_hosts_wrapper(hosts.to_str().unwrap());
     let wrapper: &[&str] = if g.hosts.is_empty() { &[] } else { &hosts_wrapper };
     let d = if g.hosts.is_empty() {
         LiveDetect::start(&argv)
