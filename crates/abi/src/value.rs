@@ -136,14 +136,7 @@ impl<'a> Param<'a> {
     /// The value as an unsigned integer, if it is one of the fixed-size integer types.
     #[inline]
     pub fn as_u64(&self) -> Option<u64> {
-        // The same answer as through `value()`, without building a `Value`:
-        // this is on the state's per-event path.
-        let signed = integer_signedness(self.info.ty)?;
-        let d = self.data;
-        if d.is_empty() || self.info.ty.fixed_size() != Some(d.len()) {
-            return None;
-        }
-        Some(if signed { int_le(d) as u64 } else { uint_le(d) })
+        int_value(self.info.ty, self.data)
     }
 
     /// The value as a signed integer, if it is one of the fixed-size integer types.
@@ -206,6 +199,18 @@ fn integer_signedness(ty: ParamType) -> Option<bool> {
         | T::Enumflags32 => Some(false),
         _ => None,
     }
+}
+
+/// Bytes of type `ty` as an integer, when `ty` is a fixed-size integer type
+/// and the bytes have its size: the answer `decode_value` gives, without
+/// building a `Value` (this is on the state's per-event path).
+#[inline(always)]
+pub(crate) fn int_value(ty: ParamType, d: &[u8]) -> Option<u64> {
+    let signed = integer_signedness(ty)?;
+    if d.is_empty() || ty.fixed_size() != Some(d.len()) {
+        return None;
+    }
+    Some(if signed { int_le(d) as u64 } else { uint_le(d) })
 }
 
 /// Decodes bytes as a value of type `ty`.

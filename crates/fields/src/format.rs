@@ -4,7 +4,7 @@ use std::fmt;
 
 use saker_abi::EventTypeSet;
 
-use crate::field::{EventContext, Field, FieldError};
+use crate::field::{EventContext, Field, FieldError, LineThread};
 
 /// sysdig's default line: number, time, CPU, process, thread, direction, type, info.
 pub const DEFAULT_FORMAT: &str =
@@ -144,6 +144,7 @@ impl Format {
     /// requires all of them.
     pub fn write(&self, ctx: &EventContext<'_>, out: &mut Vec<u8>) -> bool {
         let start = out.len();
+        let mut thread = LineThread::default();
         for seg in &self.segments {
             match seg {
                 // Most literals are the one space between two fields: a push
@@ -152,7 +153,7 @@ impl Format {
                 Segment::Text(t) => out.extend_from_slice(t),
                 Segment::Field { field, width } => {
                     let before = out.len();
-                    if !field.write_inline(ctx, out) {
+                    if !field.write_inline(ctx, &mut thread, out) {
                         if self.require_all {
                             out.truncate(start);
                             return false;

@@ -197,3 +197,24 @@ fn gzip_is_detected() {
     assert!(!plain.is_gzip());
     assert_eq!(plain.path().unwrap().file_name().unwrap(), "libs__sample.scap");
 }
+
+/// `Event::int_param`, the state's one-step integer read, gives what the
+/// typed parameter does (`param(i)?.as_u64()`) for every parameter of every
+/// real event, past the last one included, and reads integers where there are.
+#[test]
+fn int_param_agrees_with_the_typed_parameter_on_every_real_event() {
+    let (mut checked, mut integers) = (0u64, 0u64);
+    for p in common::all_captures() {
+        let mut r = Reader::open(&p).unwrap();
+        while let Some(rec) = r.next_event().unwrap() {
+            let ev = rec.event;
+            for i in 0..=ev.nparams() as usize + 1 {
+                let want = ev.param(i).and_then(|p| p.as_u64());
+                assert_eq!(ev.int_param(i), want, "{}: {ev:?} parameter {i}", p.display());
+                checked += 1;
+                integers += want.is_some() as u64;
+            }
+        }
+    }
+    assert!(integers > 30_000 && checked > integers, "{integers} integers of {checked} parameters");
+}

@@ -252,12 +252,12 @@ fn exit_ev_fd_param(ty: u16) -> Option<usize> {
 
 #[inline]
 fn pi64(ev: &Event<'_>, i: usize) -> Option<i64> {
-    ev.param(i)?.as_i64()
+    ev.int_param(i).map(|v| v as i64)
 }
 
 #[inline]
 fn pu64(ev: &Event<'_>, i: usize) -> Option<u64> {
-    ev.param(i)?.as_u64()
+    ev.int_param(i)
 }
 
 /// A parameter's raw bytes, `None` when absent or empty.

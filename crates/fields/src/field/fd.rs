@@ -80,17 +80,27 @@ pub(crate) struct EvFd<'s> {
 /// names none), and the fd of that number. `None` for events about no fd
 /// and for unknown threads.
 pub(crate) fn event_fd<'s>(ctx: &'s EventContext<'_>) -> Option<EvFd<'s>> {
-    let ev = &ctx.event;
-    let info = ev.info()?;
-    let f = info.flags.0;
-    if f & (EventFlags::CREATES_FD.0 | EventFlags::USES_FD.0 | EventFlags::DESTROYS_FD.0) == 0 {
+    if !about_fd(&ctx.event) {
         return None;
     }
     let s = ctx.state.state()?;
-    let tid = ev.tid() as i64;
     // One lookup of the thread, one of its process, one of the fd: this runs
     // for every fd field of every event.
-    let thread = s.thread(tid)?;
+    event_fd_of(s, s.thread(ctx.event.tid() as i64)?)
+}
+
+/// Whether the event creates, uses or destroys an fd (else it has no
+/// event fd).
+#[inline]
+pub(crate) fn about_fd(ev: &saker_abi::Event<'_>) -> bool {
+    let f = ev.info().map_or(0, |i| i.flags.0);
+    f & (EventFlags::CREATES_FD.0 | EventFlags::USES_FD.0 | EventFlags::DESTROYS_FD.0) != 0
+}
+
+/// [`event_fd`] of an event about an fd ([`about_fd`]), its thread already
+/// looked up.
+#[inline]
+pub(crate) fn event_fd_of<'s>(s: &'s State, thread: &'s Thread) -> Option<EvFd<'s>> {
     let num = thread.last_event_fd();
     let fd = if num >= 0 {
         let process = if thread.is_main_thread() { Some(thread) } else { s.thread(thread.pid) };
@@ -165,7 +175,7 @@ fn client_is_local(ctx: &EventContext<'_>, e: &Ends) -> Option<bool> {
 /// `fd.name` of an event whose fd is not in the table: what the event
 /// tried to create (a failed open's path, a failed connect's tuple), or
 /// empty for other exit events (libsinsp's `extract_fdname_from_creator`).
-fn name_from_creator<'s>(ctx: &'s EventContext<'_>, buf: &mut Vec<u8>, raw: bool) -> Option<Raw<'s>> {
+pub(crate) fn name_from_creator<'s>(ctx: &'s EventContext<'_>, buf: &mut Vec<u8>, raw: bool) -> Option<Raw<'s>> {
     let ev = &ctx.event;
     let ty = ev.event_type();
     if ty.is_enter() {

@@ -30,6 +30,25 @@ use crate::time::TimeFormatter;
 
 pub use registry::FIELDS;
 
+/// The state and the thread of the event a line is written for, looked up
+/// once, on first use, by the fields of the line that write inline
+/// ([`Field::write_inline`]): `proc.name` and `fd.name` on one line cost
+/// one lookup of the thread.
+#[derive(Default)]
+pub(crate) struct LineThread<'s> {
+    found: Option<Option<(&'s saker_state::State, &'s saker_state::Thread)>>,
+}
+
+impl<'s> LineThread<'s> {
+    #[inline]
+    fn get(&mut self, ctx: &'s EventContext<'_>) -> Option<(&'s saker_state::State, &'s saker_state::Thread)> {
+        *self.found.get_or_insert_with(|| {
+            let s = ctx.state.state()?;
+            Some((s, s.thread(ctx.event.tid() as i64)?))
+        })
+    }
+}
+
 /// What an event is extracted in: the event and where it came from.
 pub struct EventContext<'a> {
     /// The event.
@@ -595,33 +614,43 @@ impl Field {
     /// dispatch and set-up cost more than the value itself. Their values
     /// are those [`Field::raw`] gives, written the same way.
     #[inline]
-    pub(crate) fn write_inline(&self, ctx: &EventContext<'_>, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn write_inline<'s>(
+        &self,
+        ctx: &'s EventContext<'_>,
+        thread: &mut LineThread<'s>,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let ev = &ctx.event;
+        let start = out.len();
         let raw = match self.id {
             Id::Evt(evt::E::Num) => Raw::Uint(ctx.num),
             Id::Evt(evt::E::Dir) => Raw::Str(if ev.event_type().is_enter() { b">" } else { b"<" }),
             Id::Evt(evt::E::Type) => Raw::Str(evt::type_name(ev).as_bytes()),
             Id::Evt(evt::E::Cpu) => Raw::Int(ctx.cpu as i16 as i64),
             Id::Proc(proc::P::Tid) => Raw::Int(ev.tid() as i64),
-            // The thread's command name: one table lookup.
-            Id::Proc(proc::P::Name) => match ctx.state.state().and_then(|s| s.thread(ev.tid() as i64)) {
-                Some(t) => Raw::Str(t.comm()),
+            // The thread's command name.
+            Id::Proc(proc::P::Name) => match thread.get(ctx) {
+                Some((_, t)) => Raw::Str(t.comm()),
                 None => return false,
             },
-            // The name of the event's fd when the table has it; a connect
-            // exit (whose fd may be named after the tuple tried) and an fd
-            // missing from the table (named after its creating event) go the
-            // general way.
-            Id::Fd(fd::F::Name) => match fd::event_fd(ctx) {
-                None => return false,
-                Some(e) => match e.fd {
-                    Some(f) if ev.event_type() != saker_abi::EventType::SOCKET_CONNECT_X => Raw::Str(&f.name),
-                    _ => return self.write(ctx, out),
-                },
-            },
+            // The name of the event's fd when the table has it, else the
+            // name its creating event gives; a connect exit (whose fd may
+            // be named after the tuple tried) goes the general way.
+            Id::Fd(fd::F::Name) if ev.event_type() != saker_abi::EventType::SOCKET_CONNECT_X => {
+                if !fd::about_fd(ev) {
+                    return false;
+                }
+                let Some(e) = thread.get(ctx).and_then(|(s, t)| fd::event_fd_of(s, t)) else { return false };
+                match e.fd {
+                    Some(f) => Raw::Str(&f.name),
+                    None => match fd::name_from_creator(ctx, out, false) {
+                        Some(raw) => raw,
+                        None => return false,
+                    },
+                }
+            }
             _ => return self.write(ctx, out),
         };
-        let start = out.len();
         self.emit(raw, start, out);
         true
     }

@@ -956,28 +956,61 @@ mod output {
 
     #[test]
     fn inline_fields_write_what_the_general_path_writes() {
-        let s = state();
         let time = TimeFormatter::new(TimeZone::UTC);
         let generic = event(EventType::GENERIC_X, 200, |b| {
             b.param_u64(140);
         });
         let unknown = event(EventType(u16::MAX - 1), 12345678, |_| {});
-        // fds in the table, one that is not, and one named by its creating event.
+        // fds in the table, one that is not, and one named by its creating
+        // event: an open's enter, a failed open's exit (its path, a byte
+        // that does not print in it), and a read's exit on an fd missing
+        // from the table (an empty name).
         let open = event(EventType::SYSCALL_OPEN_E, 200, |b| {
             b.param_str(b"/etc/hosts").param_u64(1).param_u64(0);
         });
-        for bytes in [read_enter(200, 3), read_enter(200, 4), read_enter(200, 99), open, generic, unknown] {
-            let ev = Event::parse(&bytes).unwrap();
+        let failed_open = event(EventType::SYSCALL_OPEN_X, 200, |b| {
+            b.param_i64(-2).param_str(b"/etc/no\x07pe").param_u64(1).param_u64(0);
+        });
+        let read_exit = event(EventType::SYSCALL_READ_X, 200, |b| {
+            b.param_i64(5).param_raw(b"hello");
+        });
+        let sequences: [&[&[u8]]; 8] = [
+            &[&read_enter(200, 3)],
+            &[&read_enter(200, 4)],
+            &[&read_enter(200, 99)],
+            &[&open],
+            &[&open, &failed_open],
+            &[&read_enter(200, 99), &read_exit],
+            &[&generic],
+            &[&unknown],
+        ];
+        let mut fd_names = Vec::new();
+        for events in sequences {
+            let mut s = state();
+            for bytes in events {
+                s.apply(&Event::parse(bytes).unwrap(), 0);
+            }
+            let ev = Event::parse(events.last().unwrap()).unwrap();
             for (num, cpu) in [(0, 0), (1, 3), (u64::MAX, u16::MAX)] {
                 let ctx = EventContext { event: ev, num, cpu, time: &time, state: &s };
                 for name in ["evt.num", "evt.dir", "evt.type", "evt.cpu", "thread.tid", "proc.name", "fd.name"] {
                     let f = Field::parse(name).unwrap();
                     let (mut a, mut b) = (b"x".to_vec(), b"x".to_vec());
-                    assert_eq!(f.write(&ctx, &mut a), f.write_inline(&ctx, &mut b), "{name}");
+                    assert_eq!(
+                        f.write(&ctx, &mut a),
+                        f.write_inline(&ctx, &mut LineThread::default(), &mut b),
+                        "{name}"
+                    );
                     assert_eq!(a, b, "{name}");
+                    if name == "fd.name" && num == 0 {
+                        fd_names.push(String::from_utf8_lossy(&b).into_owned());
+                    }
                 }
             }
         }
+        // Written (or not: "x" alone, and false above) per sequence.
+        let socket = "x10.0.0.1:40000->93.184.216.34:80";
+        assert_eq!(fd_names, ["x/etc/passwd", socket, "x", "x", "x/etc/nope", "x", "x", "x"]);
     }
 
     #[test]
