@@ -126,6 +126,18 @@ const ROWS: &[Row] = &[
         target: Target::None,
         measure: Measure::Raw("getppid", Mode::BareBoth),
     },
+    Row {
+        label: "open+read+close, bare program on tp_btf `sys_exit`",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("open-read-close", Mode::Bare),
+    },
+    Row {
+        label: "open+read+close, bare programs on tp_btf `sys_exit` + `sys_enter`",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("open-read-close", Mode::BareBoth),
+    },
 ];
 
 /// The row whose slowdown is the floor of `Target::NearFloor`.
@@ -234,11 +246,15 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
          here (every syscall then takes the kernel's traced slow path); one on tp_btf `sys_exit`, the hook the \
          probe's dispatcher uses, {:.2}x; one there that only reads the clock every event's timestamp comes from \
          (bpf_ktime_get_boot_ns), {:.2}x; bare ones on `sys_exit` and `sys_enter`, {:.2}x. A getppid storm \
-         captured whole cannot go below the clock row.",
+         captured whole cannot go below the clock row. On the open+read+close storm, a bare program on \
+         `sys_exit` costs {:.2}x, bare ones on both hooks {:.2}x: what the open+read+close rows pay before \
+         the probe does anything.",
         slow[FLOOR],
         slow[FLOOR + 1],
         slow[FLOOR + 2],
-        slow[FLOOR + 3]
+        slow[FLOOR + 3],
+        slow[FLOOR + 4],
+        slow[FLOOR + 5]
     );
     println!("load average before: {load_before}; after: {load_after}\n");
     println!(
