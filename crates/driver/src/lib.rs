@@ -154,6 +154,13 @@ pub trait EventSource {
         let _ = types;
     }
 
+    /// Like [`EventSource::pass_over`], for exit events of these types
+    /// that come right after their own enter event, of the same thread,
+    /// delivered just before (`saker_state::State::unneeded_exits_after_enter`).
+    fn pass_over_exits_after_enter(&mut self, types: &saker_abi::EventTypeSet) {
+        let _ = types;
+    }
+
     /// Changes, while running, the system calls a live source captures
     /// (`None`: all of them), when the rules in force change (a reload).
     /// Returns false if the source cannot (a capture, which has what it

@@ -240,6 +240,15 @@ impl EventSource for CaptureSource {
         }
     }
 
+    fn pass_over_exits_after_enter(&mut self, types: &EventTypeSet) {
+        match &mut self.input {
+            Input::Direct(reader) | Input::Unstarted(Some(reader)) => reader.pass_over_exits_after_enter(*types),
+            Input::Unstarted(None) | Input::Batches(_) => {
+                panic!("pass_over_exits_after_enter is called before the first event")
+            }
+        }
+    }
+
     fn stats(&self) -> SourceStats {
         // Events passed over after the last one delivered count too.
         let pending = match &self.input {

@@ -396,6 +396,12 @@ pub fn pass_over_unneeded(source: &mut dyn EventSource, reads: Reads, matched: &
     if !unneeded.is_empty() {
         source.pass_over(&unneeded);
     }
+    if !reads.last_event {
+        let exits = State::unneeded_exits_after_enter().intersect(&matched.complement());
+        if !exits.is_empty() {
+            source.pass_over_exits_after_enter(&exits);
+        }
+    }
 }
 
 /// The source of `engine.kind: nodriver`: no events, until stopped.

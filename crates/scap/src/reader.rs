@@ -171,9 +171,18 @@ pub struct Reader {
     stats: ReadStats,
     /// Event types read and checked but not returned (`None`: no type).
     pass: Option<EventTypeSet>,
+    /// Exit event types passed over when they come right after their own
+    /// enter event, of the same thread, returned just before them.
+    exits_after_enter: Option<EventTypeSet>,
+    /// The thread and type of the event before the next one, when it was
+    /// returned (else `NO_PREVIOUS`).
+    previous: (u64, u16),
     /// Events passed over since the last event returned.
     passed: u64,
 }
+
+/// [`Reader::previous`] when the event before was passed over, or was no event.
+const NO_PREVIOUS: (u64, u16) = (u64::MAX, u16::MAX);
 
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -258,6 +267,8 @@ impl Reader {
             conv: Vec::new(),
             stats: ReadStats::default(),
             pass: None,
+            exits_after_enter: None,
+            previous: NO_PREVIOUS,
             passed: 0,
         };
         r.read_header().map_err(|e| r.ctx(e))?;
@@ -307,6 +318,29 @@ impl Reader {
         self.pass = (!types.is_empty()).then_some(types);
     }
 
+    /// Exit events of these types are passed over as [`Reader::pass_over`]
+    /// does, but only when they come right after their own enter event,
+    /// of the same thread, which was returned (not passed over): for a
+    /// reader whose state gets nothing from such an exit once it has the
+    /// enter (`saker_state::State::unneeded_exits_after_enter`).
+    pub fn pass_over_exits_after_enter(&mut self, types: EventTypeSet) {
+        self.exits_after_enter = (!types.is_empty()).then_some(types);
+    }
+
+    /// Whether `ev`, the next event, is passed over; keeps
+    /// [`Reader::previous`] for the one after.
+    #[inline]
+    fn pass_next(&self, ev: &Event<'_>, previous: &mut (u64, u16)) -> bool {
+        let ty = ev.event_type();
+        let pass = self.pass.as_ref().is_some_and(|p| p.contains(ty))
+            || self
+                .exits_after_enter
+                .as_ref()
+                .is_some_and(|x| x.contains(ty) && *previous == (ev.tid(), ty.0.wrapping_sub(1)));
+        *previous = if pass { NO_PREVIOUS } else { (ev.tid(), ty.0) };
+        pass
+    }
+
     /// For a memory-mapped capture, hands over the keeping of its resident
     /// pages: the reader stops giving read pages back to the kernel, and
     /// whoever finishes with the events (another thread, holding copies of
@@ -327,16 +361,21 @@ impl Reader {
     /// set and it is well formed (a malformed one is returned, as an error).
     #[inline]
     fn passes(&mut self, loc: Loc) -> bool {
-        let Some(pass) = &self.pass else { return false };
+        if self.pass.is_none() && self.exits_after_enter.is_none() {
+            return false;
+        }
         let bytes = match loc.src {
             Src::Input(s, e) => &self.input.data()[s..e],
             Src::Conv => &self.conv[..],
         };
-        // The type first (a header check), the parameters only for those to pass over.
+        // The type first (a header check), the parameters only for those
+        // to pass over; a malformed event is returned (as an error).
         let Ok(ev) = Event::parse_checked(bytes) else { return false };
-        if !pass.contains(ev.event_type()) || Event::parse(bytes).is_err() {
+        let mut previous = self.previous;
+        if !self.pass_next(&ev, &mut previous) || Event::parse(bytes).is_err() {
             return false;
         }
+        self.previous = previous;
         self.passed += 1;
         self.stats.passed_over += 1;
         true
@@ -352,7 +391,10 @@ impl Reader {
                 Ok(Step::End) => return Ok(None),
                 Ok(Step::Event(loc)) if self.passes(loc) => {}
                 Ok(Step::Event(loc)) => return self.record(loc).map(Some),
-                Ok(Step::Meta(m)) => self.merge(*m),
+                Ok(Step::Meta(m)) => {
+                    self.previous = NO_PREVIOUS;
+                    self.merge(*m)
+                }
                 Err(e) => return Err(self.ctx(e)),
             }
         }
@@ -397,12 +439,13 @@ impl Reader {
         let start = self.input.pos;
         let stop = start.saturating_add(until.saturating_sub(self.input.offset()) as usize);
         let (mut pos, mut events, mut passed_now, mut passed) = (start, 0u64, 0u64, self.passed);
+        let mut previous = self.previous;
         // Stream offset of data[0].
         let base = self.input.offset() - start as u64;
         while batch.byte_len() < bytes && pos < stop {
             let Some(b) = V2Block::at(&data[pos..]) else { break };
             let Ok(event) = Event::parse(&data[pos + b.head..pos + b.total - 4]) else { break };
-            if self.pass.as_ref().is_some_and(|p| p.contains(event.event_type())) {
+            if self.pass_next(&event, &mut previous) {
                 passed += 1;
                 passed_now += 1;
             } else {
@@ -417,6 +460,7 @@ impl Reader {
         self.stats.events += events;
         self.stats.passed_over += passed_now;
         self.passed = passed;
+        self.previous = previous;
     }
 
     /// The next block: an event or, after the first event block, a metadata
@@ -427,7 +471,10 @@ impl Reader {
                 Ok(Step::End) => Ok(None),
                 Ok(Step::Event(loc)) if self.passes(loc) => continue,
                 Ok(Step::Event(loc)) => self.record(loc).map(|r| Some(Item::Event(r))),
-                Ok(Step::Meta(m)) => Ok(Some(Item::Metadata(*m))),
+                Ok(Step::Meta(m)) => {
+                    self.previous = NO_PREVIOUS;
+                    Ok(Some(Item::Metadata(*m)))
+                }
                 Err(e) => Err(self.ctx(e)),
             };
         }
@@ -443,6 +490,7 @@ impl Reader {
         match Event::parse(bytes) {
             Ok(event) => {
                 self.passed = 0;
+                self.previous = (event.tid(), event.event_type().0);
                 Ok(EventRecord { cpu: loc.cpu, dump_flags: loc.flags, offset: loc.offset, event, passed_over })
             }
             Err(e) => Err(self.ctx(Error::new(ErrorKind::MalformedEvent(e), loc.offset))),

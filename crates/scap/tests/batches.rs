@@ -60,15 +60,33 @@ fn common_pass_set() -> EventTypeSet {
     set
 }
 
+/// Exits passed over right after their own enter: the generic event's
+/// (most system calls in older captures), nanosleep's, futex's, mprotect's.
+fn exits_after_enter() -> EventTypeSet {
+    let mut set = EventTypeSet::none();
+    for code in [
+        EventType::GENERIC_X,
+        EventType::SYSCALL_NANOSLEEP_X,
+        EventType::SYSCALL_FUTEX_X,
+        EventType::SYSCALL_MPROTECT_X,
+    ] {
+        set.insert(code);
+    }
+    set
+}
+
 #[test]
 fn batches_hold_what_next_event_returns() {
     let mut delivered = 0;
     for p in common::all_captures() {
-        for pass in [None, Some(common_pass_set())] {
+        for (pass, after_enter) in [(None, false), (Some(common_pass_set()), false), (Some(common_pass_set()), true)] {
             let open = |opts: ReadOptions| {
                 let mut r = Reader::open_with(&p, opts).unwrap();
                 if let Some(pass) = pass {
                     r.pass_over(pass);
+                }
+                if after_enter {
+                    r.pass_over_exits_after_enter(exits_after_enter());
                 }
                 r
             };
@@ -81,7 +99,13 @@ fn batches_hold_what_next_event_returns() {
             let streamed = ReadOptions { mmap: false, buffer_size: 1 };
             for (opts, bytes) in [(mapped, 1), (mapped, 300), (mapped, 1 << 20), (streamed, 4096)] {
                 let got = in_batches(open(opts), bytes);
-                assert!(got == expected, "{} pass={} bytes={bytes} mmap={}", p.display(), pass.is_some(), opts.mmap);
+                assert!(
+                    got == expected,
+                    "{} pass={} after_enter={after_enter} bytes={bytes} mmap={}",
+                    p.display(),
+                    pass.is_some(),
+                    opts.mmap
+                );
             }
         }
     }
@@ -146,4 +170,71 @@ fn passing_over_everything_still_moves_on_in_steps() {
     assert!(calls > 10, "a capture read in steps: {calls}");
     assert_eq!(r.passed_over_pending(), total_events);
     assert_eq!(r.stats().passed_over, total_events);
+}
+
+/// An exit is passed over (with `Reader::pass_over_exits_after_enter`) only
+/// when the event right before it is its own enter event, of the same
+/// thread, and was returned: not after another thread's event, not after
+/// an event passed over, not without its enter.
+#[test]
+fn exits_are_passed_over_only_right_after_their_own_enter() {
+    use saker_abi::{Event, EventBuilder};
+    use saker_scap::{CaptureHeader, Writer};
+    let nanosleep = |tid: u64, enter: bool| {
+        let mut buf = Vec::new();
+        let ty = if enter { EventType::SYSCALL_NANOSLEEP_E } else { EventType::SYSCALL_NANOSLEEP_X };
+        let mut b = EventBuilder::new(&mut buf, 1_000 + tid, tid, ty);
+        if enter {
+            b.param_u64(5);
+        } else {
+            b.param_i64(0);
+        }
+        b.finish();
+        buf
+    };
+    let switch = |tid: u64| {
+        let mut buf = Vec::new();
+        let mut b = EventBuilder::new(&mut buf, 1_000, tid, EventType::SCHEDSWITCH_6_E);
+        b.param_i64(7).param_u64(0).param_u64(0).param_u64(0).param_u64(0).param_u64(0);
+        b.finish();
+        buf
+    };
+    // (event, passed over?)
+    let events: Vec<(Vec<u8>, bool)> = vec![
+        (nanosleep(1, true), false),
+        (nanosleep(1, false), true),  // right after its enter
+        (nanosleep(1, false), false), // no enter before it
+        (nanosleep(1, true), false),
+        (nanosleep(2, false), false), // another thread's exit
+        (nanosleep(2, true), false),
+        (nanosleep(1, true), false),
+        (nanosleep(2, false), false), // its enter, but not right before
+        (nanosleep(3, true), false),
+        (switch(3), true),            // passed over by type
+        (nanosleep(3, false), false), // the event before was passed over
+        (nanosleep(4, true), false),
+        (nanosleep(4, false), true),
+    ];
+    let mut set = EventTypeSet::none();
+    set.insert(EventType::SCHEDSWITCH_6_E);
+    let mut exits = EventTypeSet::none();
+    exits.insert(EventType::SYSCALL_NANOSLEEP_X);
+    let mut w = Writer::new(Vec::new());
+    w.write_header(&CaptureHeader::default()).unwrap();
+    for (e, _) in &events {
+        w.write_event(0, &Event::parse(e).unwrap()).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    let mut r = Reader::from_bytes(bytes).unwrap();
+    r.pass_over(set);
+    r.pass_over_exits_after_enter(exits);
+    let (mut got, mut passed) = (Vec::new(), Vec::new());
+    while let Some(rec) = r.next_event().unwrap() {
+        got.push(rec.event.as_bytes().to_vec());
+        passed.push(rec.passed_over);
+    }
+    let want: Vec<Vec<u8>> = events.iter().filter(|(_, p)| !p).map(|(e, _)| e.clone()).collect();
+    assert_eq!(got, want);
+    assert_eq!(passed, [0, 1, 0, 0, 0, 0, 0, 0, 1, 0]);
+    assert_eq!(r.passed_over_pending(), 1);
 }

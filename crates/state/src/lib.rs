@@ -148,7 +148,10 @@ pub struct Counters {
 /// none of a part's fields can leave unapplied the events that only update
 /// that part ([`State::unneeded_event_types`]): scheduler switches are often
 /// a capture's most frequent events, and a capture can repeat its user list
-/// by the hundred thousand.
+/// by the hundred thousand. Likewise, a reader of no field that looks at
+/// the last exit of a thread as such can leave out the exits that only
+/// close a system call, right after their enter event
+/// ([`State::unneeded_exits_after_enter`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Reads {
     /// The user and group tables (`user.*`, `group.*`, and the user and
@@ -157,17 +160,28 @@ pub struct Reads {
     /// Threads' page-fault counts and processes' memory sizes, which come
     /// from scheduler switches (`thread.pfmajor`, `proc.vmsize`...).
     pub memory: bool,
+    /// What a thread's last exit event left in its last-event record
+    /// beyond the fd: its latency (`evt.latency`, `evt.wait_latency`, `-t
+    /// d`) and whether it followed its enter event (the fd libsinsp
+    /// attaches to the event: `evt.category`, `evt.buflen`,
+    /// `evt.is_syslog`, `evt.count.error.*`), which events that do not
+    /// update that record show (scheduler switches, user lists).
+    pub last_event: bool,
 }
 
 impl Reads {
     /// Reads nothing from the optional parts.
-    pub const NONE: Reads = Reads { users: false, memory: false };
+    pub const NONE: Reads = Reads { users: false, memory: false, last_event: false };
     /// Reads everything (every event must be applied).
-    pub const ALL: Reads = Reads { users: true, memory: true };
+    pub const ALL: Reads = Reads { users: true, memory: true, last_event: true };
 
     /// What either reads.
     pub fn union(self, o: Reads) -> Reads {
-        Reads { users: self.users || o.users, memory: self.memory || o.memory }
+        Reads {
+            users: self.users || o.users,
+            memory: self.memory || o.memory,
+            last_event: self.last_event || o.last_event,
+        }
     }
 }
 
@@ -467,6 +481,27 @@ impl State {
                 parse::Changes::Anything => false,
             };
             if unneeded {
+                set.insert(saker_abi::EventType(code));
+            }
+        }
+        set
+    }
+
+    /// The exit event types an event reader whose fields do not read
+    /// [`Reads::last_event`] may leave unapplied when one comes right after
+    /// its own enter event, of the same thread, applied just before it.
+    /// Such an exit changes only its thread's last-event record, and after
+    /// an exit that followed its enter, nothing a reader of other fields
+    /// sees there: the fd stays the enter's (none: these system calls have
+    /// no fd), and the latency and the enter/exit match it sets are
+    /// replaced by the thread's next enter or exit before any event that
+    /// fields read them on (switches and user lists aside, which is what
+    /// `last_event` is about). The exits' own parsing is none: the state
+    /// asks its parser, once per type, with an empty event.
+    pub fn unneeded_exits_after_enter() -> saker_abi::EventTypeSet {
+        let mut set = saker_abi::EventTypeSet::none();
+        for code in 0..saker_abi::EVENT_TYPE_COUNT as u16 {
+            if parse::exit_unneeded_after_enter(code) {
                 set.insert(saker_abi::EventType(code));
             }
         }

@@ -607,7 +607,10 @@ fn switch_counters(ev: &Event<'_>) -> [Option<u64>; 5] {
     [(); 5].map(|()| p.next().flatten())
 }
 
-fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
+/// Parses the event's own changes. Returns false when its type has none
+/// (only the last-event record [`apply`] keeps changes with it): see
+/// [`changes_only_last_event`].
+fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) -> bool {
     match cx.ty {
         t::OPEN_X | t::CREAT_X | t::OPENAT_X | t::OPENAT_2_X | t::OPENAT2_X | t::OPEN_BY_HANDLE_AT_X => {
             parse_open_exit(s, cx)
@@ -743,8 +746,52 @@ fn dispatch(s: &mut State, cx: &mut Ctx<'_, '_>, _info: &EventInfo) {
                 }
             }
         }
-        _ => {}
+        _ => return false,
     }
+    true
+}
+
+/// Whether an event of type `ty` changes nothing but its thread's
+/// last-event record (which [`apply`] keeps for every event): no parsing
+/// of its own ([`dispatch`] has no case for it, asked once per type with
+/// an empty event on a scratch state), no fd, no enter event kept for its
+/// exit, no thread created or ended by it.
+fn changes_only_last_event(ty: u16) -> bool {
+    static TABLE: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut scratch = State::new(&crate::Limits::default());
+        let mut buf = Vec::new();
+        (0..saker_abi::EVENT_TYPE_COUNT as u16)
+            .map(|code| {
+                let Some(info) = saker_abi::EventType(code).info() else { return false };
+                let fd_flags = EventFlags::USES_FD.0 | EventFlags::CREATES_FD.0 | EventFlags::DESTROYS_FD.0;
+                if changes(code) != Changes::Anything
+                    || info.flags.0 & fd_flags != 0
+                    || fd_param(code).is_some()
+                    || exit_fd_param(code).is_some()
+                    || exit_ev_fd_param(code).is_some()
+                    || stores_enter(code)
+                    || is_clone_exit(code)
+                    || matches!(code, t::CONTAINER_JSON_E | t::CONTAINER_JSON_2_E | t::CONTAINER_E)
+                {
+                    return false;
+                }
+                buf.clear();
+                saker_abi::EventBuilder::new(&mut buf, 1, 1, saker_abi::EventType(code)).finish();
+                let ev = Event::parse(&buf).expect("an event without parameters");
+                let mut cx = Ctx { ev: &ev, ty: code, tid: 1, known: false, fd: None, enter: None, num: 0 };
+                !dispatch(&mut scratch, &mut cx, info)
+            })
+            .collect()
+    });
+    table.get(ty as usize).copied().unwrap_or(false)
+}
+
+/// The exit event types that may be left unapplied when they come right
+/// after their own enter event of the same thread (and that enter event
+/// was applied): see [`crate::State::unneeded_exits_after_enter`].
+pub(crate) fn exit_unneeded_after_enter(ty: u16) -> bool {
+    ty & 1 == 1 && changes_only_last_event(ty) && changes_only_last_event(ty - 1)
 }
 
 impl State {

@@ -481,7 +481,26 @@ impl Field {
             self.id,
             Id::Proc(P::Vmsize | P::Vmrss | P::Vmswap | P::ThreadVmsize | P::ThreadVmrss | P::Pfmajor | P::Pfminor)
         );
-        saker_state::Reads { users, memory }
+        // The fields that look at the thread's last exit as such (see
+        // `Reads::last_event`); `evt.outputtime` does under `-t d`.
+        let last_event = matches!(
+            self.id,
+            Id::Evt(
+                evt::E::Outputtime
+                    | evt::E::Latency
+                    | evt::E::LatencyS
+                    | evt::E::LatencyNs
+                    | evt::E::LatencyHuman
+                    | evt::E::WaitLatency
+                    | evt::E::Buflen
+                    | evt::E::IsSyslog
+                    | evt::E::Category
+                    | evt::E::CountErrorFile
+                    | evt::E::CountErrorNet
+                    | evt::E::CountErrorOther
+            )
+        );
+        saker_state::Reads { users, memory, last_event }
     }
 
     /// The type of the field's values. For `evt.rawarg.NAME` it is the type
