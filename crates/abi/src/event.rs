@@ -199,23 +199,12 @@ impl<'a> Event<'a> {
 
     /// Parameter `i` as an unsigned integer (signed types sign-extended):
     /// what `self.param(i)?.as_u64()` gives, in one step. The state reads a
-    /// few integers of nearly every event (fds, results, sizes); walking
-    /// the lengths once, with the table's entry found once, halves their
-    /// cost.
+    /// few integers of nearly every event (fds, results, sizes): with the
+    /// decoding inlined here, and no `Param` built, they cost half as much.
     #[inline]
     pub fn int_param(&self, i: usize) -> Option<u64> {
         let info = self.info()?.params.get(i)?;
-        let n = self.nparams() as usize;
-        if i >= n {
-            return None;
-        }
-        // A plain loop: `i` is small (the integers come first), too few
-        // lengths for the vectorized sum `Event::parse` uses to pay.
-        let mut off = HEADER_LEN + n * self.len_size as usize;
-        for j in 0..i {
-            off += self.param_len(j);
-        }
-        crate::value::int_value(info.ty, &self.bytes[off..off + self.param_len(i)])
+        crate::value::int_value(info.ty, self.raw_param(i)?)
     }
 
     /// Parameter `i`, typed by the table. `None` if the event does not carry it

@@ -18,6 +18,30 @@ fn fields() -> Vec<Field> {
     v
 }
 
+/// Asserts that each field gives on `b` what it gives on `a` (`twins`, a
+/// copy of `fields`, on `b`: `evt.deltatime` remembers the event it was
+/// last extracted on); returns how many values it compared.
+fn same_values(
+    fields: &[&Field],
+    twins: &[Field],
+    a: &EventContext<'_>,
+    b: &EventContext<'_>,
+    on: impl Fn() -> String,
+) -> u64 {
+    for (f, twin) in fields.iter().zip(twins) {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        let (vx, vy) = (f.write(a, &mut x), twin.write(b, &mut y));
+        assert_eq!(
+            (vx, String::from_utf8_lossy(&x)),
+            (vy, String::from_utf8_lossy(&y)),
+            "{} on {}",
+            f.info().name,
+            on()
+        );
+    }
+    fields.len() as u64
+}
+
 #[test]
 fn fields_that_do_not_read_what_unneeded_events_update_keep_their_values() {
     let all = fields();
@@ -59,19 +83,8 @@ fn fields_that_do_not_read_what_unneeded_events_update_keep_their_values() {
                 partial.count_unapplied(other.passed_over);
                 partial.apply(&other.event, other.cpu);
                 let ctx = |state| EventContext { event: rec.event, num, cpu: rec.cpu, time: &time, state };
-                let (a, b) = (ctx(&full), ctx(&partial));
-                for (f, twin) in checked.iter().zip(&twins) {
-                    let (mut x, mut y) = (Vec::new(), Vec::new());
-                    let (vx, vy) = (f.write(&a, &mut x), twin.write(&b, &mut y));
-                    assert_eq!(
-                        (vx, String::from_utf8_lossy(&x)),
-                        (vy, String::from_utf8_lossy(&y)),
-                        "{} on event {num} of {} (reading {reads:?})",
-                        f.info().name,
-                        file.display()
-                    );
-                    compared += 1;
-                }
+                let on = || format!("event {num} of {} (reading {reads:?})", file.display());
+                compared += same_values(&checked, &twins, &ctx(&full), &ctx(&partial), on);
             }
             assert!(some.next_event().unwrap().is_none(), "{}", file.display());
             assert_eq!(some.passed_over_pending(), skipped, "{}", file.display());
@@ -162,19 +175,8 @@ fn exits_right_after_their_enter_can_be_left_out() {
             partial.count_unapplied(*passed_over);
             partial.apply(&Event::parse(bytes).unwrap(), *cpu);
             let ctx = |state| EventContext { event: rec.event, num, cpu: rec.cpu, time: &time, state };
-            let (a, b) = (ctx(&full), ctx(&partial));
-            for (f, twin) in checked.iter().zip(&twins) {
-                let (mut x, mut y) = (Vec::new(), Vec::new());
-                let (vx, vy) = (f.write(&a, &mut x), twin.write(&b, &mut y));
-                assert_eq!(
-                    (vx, String::from_utf8_lossy(&x)),
-                    (vy, String::from_utf8_lossy(&y)),
-                    "{} on event {num} of {}",
-                    f.info().name,
-                    file.display()
-                );
-                compared += 1;
-            }
+            let on = || format!("event {num} of {}", file.display());
+            compared += same_values(&checked, &twins, &ctx(&full), &ctx(&partial), on);
             delivered = next(&mut some);
         }
         assert!(delivered.is_none(), "{}", file.display());
