@@ -13,6 +13,7 @@ use clap::Parser;
 use saker_abi::Event;
 use saker_scap::{Reader, Writer};
 
+mod bpf_stats;
 mod cost;
 mod detect_live;
 mod parse;
@@ -69,6 +70,8 @@ fn main() -> Result<()> {
     }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    let storms_run = ["storms", "detect-live", "cost"].iter().any(|e| args.entries.iter().any(|a| a == e));
+    let _stats_off = ((all || storms_run) && root).then(bpf_stats::StatsOff::new);
     if (all && root) || args.entries.iter().any(|e| e == "storms") {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
         let kinds: Vec<String> = args.entries.iter().filter(|e| storms::KINDS.contains(&e.as_str())).cloned().collect();
