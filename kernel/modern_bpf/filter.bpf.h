@@ -9,8 +9,9 @@
  * the path is in the term's set (an exact name or a prefix, looked up in an
  * LPM trie whose value is the mask of the terms naming that entry or a
  * prefix of it) and the open's access mode has one of the term's bits (or
- * the term needs none: `open_terms_accepting`). Whatever the terms say, it is sent when user space would
- * resolve its path with state the kernel does not have, so that the rules
+ * the term needs none: `open_terms_accepting`). Whatever the terms say, it
+ * is sent when user space would resolve its path with state the kernel
+ * does not have, so that the rules
  * see every open they would have seen: a relative path, one not in normal
  * form (`//`, `/./`, a `..` anywhere, a trailing `/`), one too long to
  * compare or unreadable, and the opening of a directory (a later `*at` call
