@@ -2,12 +2,19 @@
 /*
  * saker modern probe.
  *
- * `sys_exit` (tp_btf/sys_exit) is the only program attached for syscalls: it
- * checks the `interesting` table and tail-calls the program of the syscall
- * (`exit_progs`, indexed by native number); a syscall without a program of
- * its own gets a generic event. `sys_enter` (tp_btf/sys_enter) is attached
- * only when open/openat/openat2/creat/connect are wanted, to read their path
- * or address before the kernel acts. `sched_proc_exit` emits procexit.
+ * A syscall's exit is caught one of two ways, user space chooses
+ * (crates/modern-bpf):
+ * - the dispatcher, `sys_exit` (tp_btf/sys_exit), run for every syscall: it
+ *   checks the `interesting` table and tail-calls the program of the syscall
+ *   (`exit_progs`, indexed by native number); a syscall without a program of
+ *   its own gets a generic event. Used when every syscall is wanted, on
+ *   kernels before 5.15, and when a wanted syscall has no tracepoint.
+ * - each wanted syscall's own tracepoint (`syscalls:sys_exit_<name>`), with
+ *   its program there (`tp_exit_<name>`, SYS_EXIT in target.bpf.h) or
+ *   `tp_exit_generic`: the syscalls nobody wants run no program at all.
+ * `sys_enter` (tp_btf/sys_enter) or the per-syscall enter tracepoints catch
+ * open/openat/openat2/creat/connect, to read their path or address before
+ * the kernel acts. `sched_proc_exit` emits procexit.
  *
  * Every tail-called program is a tp_btf/sys_exit (or sys_enter) program too:
  * the kernel only lets programs of the same attach point share a PROG_ARRAY.
@@ -52,6 +59,21 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (mode == INTERESTING_FULL)
 		bpf_tail_call(ctx, &exit_progs, id);
 	return generic_event(id, tid);
+}
+
+/*
+ * The generic event of a syscall on its own tracepoint: user space attaches
+ * this one program to the `syscalls:sys_exit_*` tracepoint of every wanted
+ * syscall without a program of its own (as it attaches `tp_exit_<name>` to
+ * those with one), where the kernel lets the exit fillers run there.
+ */
+SEC("tp")
+int tp_exit_generic(struct syscall_trace_exit *ctx)
+{
+	__u32 tid;
+	if (skip_current(&tid))
+		return 0;
+	return generic_event(ctx->nr, tid);
 }
 
 SEC("tp_btf/sys_enter")

@@ -416,6 +416,15 @@ static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i)
 	}
 }
 
+/* The registers of the current syscall, for the programs on per-syscall
+ * tracepoints, whose context has only its number and result (loaded only
+ * where the kernel has bpf_task_pt_regs, 5.15+). A BTF pointer, read with
+ * direct loads as the tp_btf argument is. */
+static __always_inline struct pt_regs *current_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
 /* The current task, for BPF_CORE_READ (never dereferenced directly: before
  * 5.11 there is no bpf_get_current_task_btf and the pointer is untrusted).
  * The branch is resolved when the probe loads; the verifier sees only one. */

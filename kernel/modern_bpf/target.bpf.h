@@ -11,8 +11,28 @@
 
 #include "saker.bpf.h"
 
-#define SYS_EXIT(name) \
-	SEC("tp_btf/sys_exit") int BPF_PROG(sys_exit_##name, struct pt_regs *regs, long ret)
+/*
+ * An exit filler is the body of two programs: one tail-called by the tp_btf
+ * sys_exit dispatcher (`sys_exit_<name>`, the registers are the hook's
+ * argument), and one attached by user space to the syscall's own tracepoint
+ * (`tp_exit_<name>`, on `syscalls:sys_exit_<name>` or the kernel's name for
+ * it), preferred where the kernel has bpf_task_pt_regs (5.15+): it runs only
+ * for its syscall, so the syscalls nobody wants pay no program at all.
+ */
+#define SYS_EXIT(name)                                                              \
+	static __always_inline int exit_##name(struct pt_regs *regs, long ret);     \
+	SEC("tp_btf/sys_exit") int BPF_PROG(sys_exit_##name, struct pt_regs *regs, long ret) \
+	{                                                                           \
+		return exit_##name(regs, ret);                                      \
+	}                                                                           \
+	SEC("tp") int tp_exit_##name(struct syscall_trace_exit *ctx)                \
+	{                                                                           \
+		__u32 tid;                                                          \
+		if (skip_current(&tid))                                             \
+			return 0;                                                   \
+		return exit_##name(current_regs(), ctx->ret);                       \
+	}                                                                           \
+	static __always_inline int exit_##name(struct pt_regs *regs, long ret)
 #define SYS_ENTER(name) \
 	SEC("tp_btf/sys_enter") int BPF_PROG(sys_enter_##name, struct pt_regs *regs, long id)
 

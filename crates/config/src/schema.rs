@@ -130,6 +130,7 @@ pub const KEYS: &[Key] = &[
     ),
     k("engine.modern_ebpf.buffer_size", Int),
     k("engine.modern_ebpf.kernel_filters", Bool),
+    k("engine.modern_ebpf.unimplemented_syscalls", Bool),
     k("engine.kmod", Section),
     k("engine.kmod.buf_size_preset", Int),
     k("engine.kmod.drop_failed_exit", Bool),

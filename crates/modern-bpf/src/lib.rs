@@ -4,11 +4,16 @@ saker's modern eBPF driver: the primary type is [`ModernBpf`], an
 
 The kernel side (`kernel/modern_bpf/`, C, CO-RE) is compiled at build time
 and embedded through a libbpf-rs skeleton: nothing to install or download.
-One `tp_btf/sys_exit` dispatcher checks a table of interesting syscalls and
-tail-calls one program per syscall, which writes the event with the layout of
-the current event table (`saker-abi`); syscalls without a program of their own
-produce a generic event. Enter events exist only for open, openat, openat2,
-creat and connect, whose arguments must be read before the kernel acts.
+One program per syscall writes the event with the layout of the current event
+table (`saker-abi`); syscalls without a program of their own produce a generic
+event. When every syscall is wanted, one `tp_btf/sys_exit` dispatcher, run on
+every syscall, checks a table of interesting syscalls and tail-calls them;
+when only some are ([`Config::syscalls`]), each is attached to its own
+`syscalls:sys_exit_*` tracepoint (kernels 5.15+), so that the others run no
+program at all, unless one has no tracepoint (one the kernel does not
+implement: see [`Config::unimplemented_syscalls`]) and the dispatcher takes
+them all. Enter events exist only for open, openat, openat2, creat and
+connect, whose arguments must be read before the kernel acts.
 
 Events go to BPF ring buffers, one per [`Config::cpus_for_each_buffer`] CPUs.
 The consumer maps them itself, merges their heads by timestamp, and never
@@ -126,6 +131,13 @@ pub struct Config {
     /// The kernel filter of the open family (derived from the rules by
     /// `saker_engine::Engine::open_filter`); `None` sends every open.
     pub open_filter: Option<OpenFilter>,
+    /// Capture the wanted syscalls the kernel does not implement (default
+    /// true): their calls can only fail with ENOSYS, and only the tp_btf
+    /// dispatcher, which runs for every syscall, sees them. Off, they are
+    /// left out ([`ModernBpf::left_out`]) and, when every other wanted
+    /// syscall has a tracepoint of its own, the syscalls nobody wants run
+    /// no program at all.
+    pub unimplemented_syscalls: bool,
 }
 
 impl Default for Config {
@@ -140,6 +152,7 @@ impl Default for Config {
             baseline_kind: Baseline::Bare,
             baseline: false,
             open_filter: None,
+            unimplemented_syscalls: true,
         }
     }
 }
@@ -241,13 +254,16 @@ fn boot_time_ns() -> u64 {
     real.saturating_sub(boot)
 }
 
-/// Whether per-syscall tracepoints (`syscalls:sys_enter_*`) can be attached,
-/// mounting tracefs at /sys/kernel/tracing if nothing is there yet (it is
-/// not mounted at boot on some systems; libbpf finds tracepoint ids there).
-fn syscall_tracepoints() -> bool {
+/// Where per-syscall tracepoints (`syscalls:sys_enter_*`) are described
+/// (libbpf finds their ids there), mounting tracefs at /sys/kernel/tracing if
+/// nothing is there yet (it is not mounted at boot on some systems); `None`
+/// if the kernel has none.
+fn tracefs_root() -> Option<&'static str> {
     let probe = |root: &str| std::path::Path::new(&format!("{root}/events/syscalls/sys_enter_openat/id")).exists();
-    if probe("/sys/kernel/tracing") || probe("/sys/kernel/debug/tracing") {
-        return true;
+    for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+        if probe(root) {
+            return Some(root);
+        }
     }
     let empty = std::fs::read_dir("/sys/kernel/tracing").is_ok_and(|mut d| d.next().is_none());
     if empty {
@@ -255,11 +271,91 @@ fn syscall_tracepoints() -> bool {
         let rc = unsafe {
             libc::mount(c"nodev".as_ptr(), c"/sys/kernel/tracing".as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null())
         };
-        if rc == 0 {
-            return probe("/sys/kernel/tracing");
+        if rc == 0 && probe("/sys/kernel/tracing") {
+            return Some("/sys/kernel/tracing");
         }
     }
-    false
+    None
+}
+
+/// The kernel's names of the exit tracepoints of syscalls whose tracepoint
+/// is not `sys_exit_<name>` (x86_64: the `new*` stats and uname, sendfile64,
+/// umount).
+const EXIT_TRACEPOINT_ALIASES: &[(&str, &str)] = &[
+    ("stat", "sys_exit_newstat"),
+    ("fstat", "sys_exit_newfstat"),
+    ("lstat", "sys_exit_newlstat"),
+    ("uname", "sys_exit_newuname"),
+    ("sendfile", "sys_exit_sendfile64"),
+    ("umount2", "sys_exit_umount"),
+];
+
+/// Where the probe catches the exit of a syscall (`kernel/modern_bpf/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ExitHook {
+    /// The tp_btf `sys_exit` dispatcher, which runs for every syscall and
+    /// tail-calls the program of the wanted ones.
+    Dispatcher,
+    /// The syscall's own tracepoint (`syscalls:<this>`), which runs only
+    /// for it: its program there (`tp_exit_<name>`) or the generic one.
+    Tracepoint(String),
+    /// None of its own: the kernel does not implement it (a weak ENOSYS stub
+    /// `__x64_sys_<name>`, or no function at all), so it has no tracepoint
+    /// and only the dispatcher sees its calls, which can only fail.
+    Unimplemented,
+}
+
+/// Per native syscall number, where its exit can be caught: on its own
+/// tracepoint, where the kernel has one and has bpf_task_pt_regs (5.15+),
+/// through which the programs there read the arguments; else by the
+/// dispatcher (`Unimplemented` tells the syscalls the kernel lacks, read from
+/// /proc/kallsyms only when some syscall has no tracepoint). All
+/// `Dispatcher` where the kernel lacks either.
+fn exit_hooks(root: Option<&str>) -> Vec<ExitHook> {
+    let mut table = vec![ExitHook::Dispatcher; SYSCALL_TABLE_SIZE];
+    let Some(root) = root else { return table };
+    // SAFETY: probing a helper loads nothing that outlives the call.
+    let pt_regs = unsafe {
+        libbpf_rs::libbpf_sys::libbpf_probe_bpf_helper(
+            libbpf_rs::libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
+            libbpf_rs::libbpf_sys::BPF_FUNC_task_pt_regs,
+            std::ptr::null(),
+        )
+    };
+    if pt_regs != 1 {
+        return table;
+    }
+    let mut missing = Vec::new();
+    for s in &SYSCALLS {
+        let name = EXIT_TRACEPOINT_ALIASES
+            .iter()
+            .find(|(n, _)| *n == s.name)
+            .map_or_else(|| format!("sys_exit_{}", s.name), |(_, tp)| tp.to_string());
+        if std::path::Path::new(&format!("{root}/events/syscalls/{name}/id")).exists() {
+            table[s.nr as usize] = ExitHook::Tracepoint(name);
+        } else {
+            missing.push(s);
+        }
+    }
+    if !missing.is_empty()
+        && let Ok(kallsyms) = std::fs::read_to_string("/proc/kallsyms")
+    {
+        // `__x64_sys_<name>` as a strong symbol: implemented.
+        let implemented: BTreeSet<&str> = kallsyms
+            .lines()
+            .filter_map(|l| l.split_once(" T __x64_sys_").or_else(|| l.split_once(" t __x64_sys_")))
+            .map(|(_, n)| n.split_whitespace().next().unwrap_or(""))
+            .collect();
+        // Without addresses (kptr_restrict) every line still names its symbol.
+        if !implemented.is_empty() {
+            for s in missing {
+                if !implemented.contains(s.name) {
+                    table[s.nr as usize] = ExitHook::Unimplemented;
+                }
+            }
+        }
+    }
+    table
 }
 
 /// This process's id as the kernel's initial pid namespace numbers it, which
@@ -300,6 +396,20 @@ const BACKOFF_MAX: Duration = Duration::from_millis(32);
 pub struct ModernBpf {
     // Declared first: dropped (detached) before the object and the rings.
     links: Vec<Link>,
+    /// Per native syscall number, the link of its program on its own exit
+    /// tracepoint while the syscall is wanted.
+    exit_links: Vec<Option<Link>>,
+    /// The tp_btf sys_exit dispatcher, attached while a wanted syscall has
+    /// no exit tracepoint it can use.
+    dispatcher: Option<Link>,
+    /// Per native syscall number, where its exit is caught.
+    exit_hooks: Vec<ExitHook>,
+    /// Wanted syscalls left out: unimplemented by the kernel, with
+    /// [`Config::unimplemented_syscalls`] off.
+    left_out: Vec<&'static str>,
+    /// Wanted syscalls that brought the dispatcher back: no tracepoint.
+    without_tracepoint: Vec<&'static str>,
+    unimplemented_syscalls: bool,
     skel: ManuallyDrop<ProbeSkel<'static>>,
     storage: *mut MaybeUninit<OpenObject>,
     rings: Vec<Ring>,
@@ -334,7 +444,39 @@ impl ModernBpf {
         let _guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
         let storage_ptr: *mut MaybeUninit<OpenObject> = storage;
-        let loaded = Self::load(&config, &wanted, ncpus, storage);
+        let mut exit_hooks = if config.baseline || config.syscalls.is_none() {
+            // Every syscall wanted: the dispatcher alone is the cheapest (a
+            // program on each syscall's own tracepoint costs more per event,
+            // on a path of the kernel's made for perf).
+            vec![ExitHook::Dispatcher; SYSCALL_TABLE_SIZE]
+        } else {
+            exit_hooks(tracefs_root())
+        };
+        let mut left_out = Vec::new();
+        let mut wanted = wanted;
+        if !config.unimplemented_syscalls {
+            left_out = wanted
+                .iter()
+                .filter(|s| exit_hooks[s.nr as usize] == ExitHook::Unimplemented)
+                .map(|s| s.name)
+                .collect();
+            wanted.retain(|s| !left_out.contains(&s.name));
+        }
+        // A wanted syscall only the dispatcher sees: the dispatcher runs for
+        // every syscall anyway, and takes them all (a program on a
+        // syscall's own tracepoint would only add to it).
+        let mut without_tracepoint = Vec::new();
+        if exit_hooks.iter().any(|h| matches!(h, ExitHook::Tracepoint(_))) {
+            without_tracepoint = wanted
+                .iter()
+                .filter(|s| !matches!(exit_hooks[s.nr as usize], ExitHook::Tracepoint(_)))
+                .map(|s| s.name)
+                .collect();
+        }
+        if wanted.iter().any(|s| !matches!(exit_hooks[s.nr as usize], ExitHook::Tracepoint(_))) {
+            exit_hooks.iter_mut().for_each(|h| *h = ExitHook::Dispatcher);
+        }
+        let loaded = Self::load(&config, &wanted, &exit_hooks, ncpus, storage);
         let (skel, ring_maps, full_programs, tracepoints) = match loaded {
             Ok(v) => v,
             Err(e) => {
@@ -345,6 +487,12 @@ impl ModernBpf {
         };
         let mut probe = ModernBpf {
             links: Vec::new(),
+            exit_links: (0..SYSCALL_TABLE_SIZE).map(|_| None).collect(),
+            dispatcher: None,
+            exit_hooks,
+            left_out,
+            without_tracepoint,
+            unimplemented_syscalls: config.unimplemented_syscalls,
             skel: ManuallyDrop::new(skel),
             storage: storage_ptr,
             rings: Vec::new(),
@@ -367,6 +515,7 @@ impl ModernBpf {
     fn load(
         config: &Config,
         wanted: &[&'static SyscallInfo],
+        exit_hooks: &[ExitHook],
         ncpus: u32,
         storage: &'static mut MaybeUninit<OpenObject>,
     ) -> Result<(ProbeSkel<'static>, Vec<MapHandle>, Vec<&'static str>, bool), Error> {
@@ -401,10 +550,11 @@ impl ModernBpf {
         // Enter events come from per-syscall tracepoints when the kernel has
         // them (they run only for their syscall), else from the tp_btf
         // sys_enter dispatcher (which runs for every syscall).
-        let tracepoints = wants_enter && !config.baseline && syscall_tracepoints();
+        let root = tracefs_root();
+        let tracepoints = wants_enter && !config.baseline && root.is_some();
         let kind = if config.baseline { Some(config.baseline_kind) } else { None };
         let floor = kind == Some(Baseline::SyscallTracepoint);
-        if floor && !syscall_tracepoints() {
+        if floor && root.is_none() {
             return Err(Error::bpf("loading the baseline", "no syscall tracepoints (tracefs) on this kernel"));
         }
         let mut full_programs = Vec::new();
@@ -418,13 +568,28 @@ impl ModernBpf {
                 "bare_clock_exit" => kind == Some(Baseline::Clock),
                 "bare_tp_exit_openat" => floor,
                 "sched_proc_exit" => !config.baseline && config.procexit,
+                "tp_exit_generic" => exit_hooks.iter().any(|h| matches!(h, ExitHook::Tracepoint(_))),
                 n => {
+                    // A wanted syscall's filler loads as the program of its
+                    // own exit tracepoint where it has one, else as the
+                    // dispatcher's tail call.
+                    let wanted_exit = |sc: &str| {
+                        wanted
+                            .iter()
+                            .find(|s| s.name == sc)
+                            .filter(|_| !config.baseline)
+                            .map(|s| (s, matches!(exit_hooks[s.nr as usize], ExitHook::Tracepoint(_))))
+                    };
                     if let Some(sc) = n.strip_prefix("sys_exit_") {
-                        let want = !config.baseline && wanted.iter().any(|s| s.name == sc);
-                        if want {
-                            full_programs.push(wanted.iter().find(|s| s.name == sc).map(|s| s.name).unwrap_or(""));
+                        match wanted_exit(sc) {
+                            Some((s, own_tp)) => {
+                                full_programs.push(s.name);
+                                !own_tp
+                            }
+                            None => false,
                         }
-                        want
+                    } else if let Some(sc) = n.strip_prefix("tp_exit_") {
+                        wanted_exit(sc).is_some_and(|(_, own_tp)| own_tp)
                     } else if let Some(sc) = n.strip_prefix("sys_enter_") {
                         !config.baseline && !tracepoints && wanted.iter().any(|s| s.name == sc)
                     } else if let Some(sc) = n.strip_prefix("tp_enter_") {
@@ -508,11 +673,17 @@ impl ModernBpf {
                 .map_err(|e| Error::bpf(&format!("installing the program of {sc}"), e))?;
         }
 
-        // Interesting syscalls: 2 = tail call to its program, 1 = generic event.
+        // Interesting syscalls of the dispatcher: 2 = tail call to its
+        // program, 1 = generic event; 0 for those caught on their own
+        // exit tracepoint.
         let loaded = self.full_programs.clone();
         let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| Error::bpf("setting up", "no .bss"))?;
+        let mut dispatched = false;
         for s in wanted {
-            bss.interesting[s.nr as usize] = if loaded.contains(&s.name) { 2 } else { 1 };
+            if self.exit_hooks[s.nr as usize] == ExitHook::Dispatcher {
+                bss.interesting[s.nr as usize] = if loaded.contains(&s.name) { 2 } else { 1 };
+                dispatched = true;
+            }
         }
 
         if let Some(filter) = &config.open_filter {
@@ -532,7 +703,9 @@ impl ModernBpf {
                 attach.push("bare_enter");
             }
         } else {
-            attach.push("sys_exit");
+            if dispatched {
+                attach.push("sys_exit");
+            }
             if wants_enter && !tracepoints {
                 attach.push("sys_enter");
             }
@@ -544,18 +717,45 @@ impl ModernBpf {
         for prog in self.skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             let tp_enter = tracepoints && prog.autoload() && name.starts_with("tp_enter_");
-            if tp_enter || attach.contains(&name.as_str()) {
+            if name == "sys_exit" && attach.contains(&"sys_exit") {
+                self.dispatcher = Some(prog.attach().map_err(|e| Error::bpf("attaching sys_exit", e))?);
+            } else if tp_enter || attach.contains(&name.as_str()) {
                 let link = prog.attach().map_err(|e| Error::bpf(&format!("attaching {name}"), e))?;
                 links.push(link);
             }
         }
         self.links = links;
+        if !config.baseline {
+            for s in wanted {
+                self.attach_exit(s)?;
+            }
+        }
 
         for m in &ring_maps {
             self.rings.push(Ring::map(m.as_fd(), config.buffer_size)?);
             self.pollfds.push(libc::pollfd { fd: m.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 });
         }
         self._ring_maps = ring_maps;
+        Ok(())
+    }
+
+    /// Attaches the program of syscall `s` to its own exit tracepoint, if
+    /// it is caught there: its program if loaded, else the generic one.
+    fn attach_exit(&mut self, s: &SyscallInfo) -> Result<(), Error> {
+        let nr = s.nr as usize;
+        let ExitHook::Tracepoint(tp) = self.exit_hooks[nr].clone() else { return Ok(()) };
+        let own = format!("tp_exit_{}", s.name);
+        let has_own = self.skel.object().progs().any(|p| p.autoload() && p.name() == own.as_str());
+        let name = if has_own { own.as_str() } else { "tp_exit_generic" };
+        let object = self.skel.object_mut();
+        let prog = object
+            .progs_mut()
+            .find(|p| p.autoload() && p.name() == name)
+            .ok_or_else(|| Error::bpf(&format!("attaching {tp}"), "no program loaded for it"))?;
+        let link = prog
+            .attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, &tp)
+            .map_err(|e| Error::bpf(&format!("attaching {tp}"), e))?;
+        self.exit_links[nr] = Some(link);
         Ok(())
     }
 
@@ -658,7 +858,30 @@ impl ModernBpf {
     /// Turns capture of syscall `nr` on or off while running (only syscalls
     /// whose programs were loaded get full events; others become generic).
     pub fn set_interesting(&mut self, nr: u32, on: bool) {
-        let full = syscall_by_nr(nr).is_some_and(|s| self.full_programs.contains(&s.name));
+        let Some(s) = syscall_by_nr(nr) else { return };
+        if self.exit_hooks[nr as usize] == ExitHook::Unimplemented && !self.unimplemented_syscalls {
+            if on && !self.left_out.contains(&s.name) {
+                self.left_out.push(s.name);
+            }
+            return;
+        }
+        if matches!(self.exit_hooks[nr as usize], ExitHook::Tracepoint(_)) {
+            if !on {
+                self.exit_links[nr as usize] = None;
+            }
+            if !on || self.detached || self.exit_links[nr as usize].is_some() || self.attach_exit(s).is_ok() {
+                return;
+            }
+            // Not attached there: the dispatcher takes it.
+        }
+        if on && self.dispatcher.is_none() && !self.detached {
+            let object = self.skel.object_mut();
+            match object.progs_mut().find(|p| p.name() == "sys_exit").map(|p| p.attach()) {
+                Some(Ok(link)) => self.dispatcher = Some(link),
+                _ => return,
+            }
+        }
+        let full = self.full_programs.contains(&s.name);
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut()
             && (nr as usize) < SYSCALL_TABLE_SIZE
         {
@@ -672,9 +895,30 @@ impl ModernBpf {
         }
     }
 
+    /// Wanted syscalls not captured: the kernel does not implement them and
+    /// [`Config::unimplemented_syscalls`] is off.
+    pub fn left_out(&self) -> &[&'static str] {
+        &self.left_out
+    }
+
+    /// Wanted syscalls without a tracepoint of their own, on a kernel where
+    /// the others have one: the dispatcher catches every syscall for them.
+    pub fn without_tracepoint(&self) -> &[&'static str] {
+        &self.without_tracepoint
+    }
+
+    /// Whether the tp_btf `sys_exit` dispatcher is attached: it runs for
+    /// every syscall. It is not when only some syscalls are wanted and each
+    /// is caught on its own tracepoint.
+    pub fn dispatcher_attached(&self) -> bool {
+        self.dispatcher.is_some()
+    }
+
     /// Detaches every program: nothing new enters the rings.
     pub fn detach(&mut self) {
         self.links.clear();
+        self.exit_links.iter_mut().for_each(|l| *l = None);
+        self.dispatcher = None;
         self.detached = true;
     }
 
@@ -796,7 +1040,7 @@ impl EventSource for ModernBpf {
 
 impl Drop for ModernBpf {
     fn drop(&mut self) {
-        self.links.clear();
+        self.detach();
         self.rings.clear();
         // SAFETY: dropped once, before the storage it borrows.
         unsafe { ManuallyDrop::drop(&mut self.skel) };

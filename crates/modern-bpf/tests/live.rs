@@ -191,3 +191,73 @@ fn stop_drains_then_ends() {
     }
     assert_eq!(n, 100, "what was buffered before the stop is delivered");
 }
+
+/// Whether this kernel lets the exit programs run on each syscall's own
+/// tracepoint (bpf_task_pt_regs, 5.15+).
+fn own_tracepoints() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    saker_modern_bpf::kernel_version(release.trim()).is_some_and(|v| (v.0, v.1) >= (5, 15))
+}
+
+/// The native numbers of the generic events a child making getppid and
+/// getpid gets.
+fn generic_of_child(probe: &mut ModernBpf) -> Vec<u64> {
+    let pid = fork_run(|| unsafe {
+        libc::syscall(libc::SYS_getppid);
+        libc::syscall(libc::SYS_getpid);
+    });
+    events_of(probe, pid).iter().filter(|o| o.ev().event_type() == T::GENERIC_X).map(|o| uint(&o.ev(), 1)).collect()
+}
+
+/// Where only some syscalls are wanted, each is caught on its own exit
+/// tracepoint (5.15+) and the others run no program; changing the set while
+/// running attaches and detaches them. A wanted syscall the kernel does not
+/// implement (init_module without module support) brings the dispatcher
+/// back, and its calls, which can only fail, are captured; with
+/// `unimplemented_syscalls: false` it is left out, and said.
+#[test]
+fn selected_syscalls_on_their_own_tracepoints() {
+    if !can_run("selected_syscalls") {
+        return;
+    }
+    let own = own_tracepoints();
+    if !own {
+        eprintln!("SKIP-PART selected_syscalls: kernel < 5.15, every exit goes through the dispatcher");
+    }
+    let mut probe = ModernBpf::open(Config { syscalls: set(&["getppid"]), ..Config::default() }).unwrap();
+    assert_eq!(probe.dispatcher_attached(), !own);
+    assert_eq!(generic_of_child(&mut probe), vec![libc::SYS_getppid as u64]);
+    assert!(probe.set_syscalls(set(&["getpid"]).as_ref()));
+    assert_eq!(generic_of_child(&mut probe), vec![libc::SYS_getpid as u64]);
+    assert_eq!(probe.dispatcher_attached(), !own);
+
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    if kallsyms.lines().any(|l| l.ends_with(" T __x64_sys_init_module")) {
+        eprintln!("SKIP-PART selected_syscalls: this kernel implements init_module (module support)");
+        return;
+    }
+    let buf = resident([7u8; 8]);
+    let init_module = |probe: &mut ModernBpf| {
+        let pid = fork_run(|| unsafe {
+            libc::syscall(libc::SYS_init_module, buf.as_ptr(), 8, c"".as_ptr());
+        });
+        events_of(probe, pid)
+    };
+    drop(probe);
+    let mut probe = ModernBpf::open(Config { syscalls: set(&["getpid", "init_module"]), ..Config::default() }).unwrap();
+    assert!(probe.dispatcher_attached());
+    assert!(probe.left_out().is_empty());
+    assert_eq!(int(&one(&init_module(&mut probe), T::SYSCALL_INIT_MODULE_X), 0), -(libc::ENOSYS as i64));
+    assert_eq!(generic_of_child(&mut probe), vec![libc::SYS_getpid as u64]);
+    drop(probe);
+
+    let config =
+        Config { syscalls: set(&["getpid", "init_module"]), unimplemented_syscalls: false, ..Config::default() };
+    let mut probe = ModernBpf::open(config).unwrap();
+    assert_eq!(probe.left_out(), ["init_module"]);
+    assert_eq!(probe.dispatcher_attached(), !own);
+    let evs = init_module(&mut probe);
+    assert!(of_type(&evs, T::SYSCALL_INIT_MODULE_X).is_empty() && of_type(&evs, T::GENERIC_X).is_empty());
+    assert_eq!(of_type(&evs, T::PROCEXIT_1_E).len(), 1, "the child's exit, the only event");
+    assert_eq!(generic_of_child(&mut probe), vec![libc::SYS_getpid as u64]);
+}

@@ -49,6 +49,10 @@ pub struct LiveOptions {
     /// The open-family filter to install (only the modern probe has
     /// kernel filters); `None` sends every open.
     pub open_filter: Option<saker_driver::kernel_filter::OpenFilter>,
+    /// Whether the modern probe captures the wanted syscalls the kernel
+    /// does not implement (`engine.modern_ebpf.unimplemented_syscalls`,
+    /// default true).
+    pub unimplemented_syscalls: bool,
 }
 
 impl Default for LiveOptions {
@@ -62,6 +66,7 @@ impl Default for LiveOptions {
             drop_failed_exit: false,
             kernel_filters: true,
             open_filter: None,
+            unimplemented_syscalls: d.unimplemented_syscalls,
         }
     }
 }
@@ -206,12 +211,28 @@ pub fn open(req: &SourceRequest<'_>) -> Result<Opened> {
         snaplen: req.live.snaplen,
         syscalls: req.live.syscalls.clone(),
         open_filter: req.live.open_filter.clone(),
+        unimplemented_syscalls: req.live.unimplemented_syscalls,
         ..saker_modern_bpf::Config::default()
     };
     let probe = saker_modern_bpf::ModernBpf::open(config).map_err(|e| match e.kind() {
         saker_modern_bpf::ErrorKind::Config(_) => anyhow::Error::new(UsageError(e.to_string())),
         _ => anyhow::Error::new(e).context(format!("cannot open the {driver} driver")),
     })?;
+    if !probe.left_out().is_empty() {
+        crate::log::warn(format!(
+            "not capturing {}: this kernel does not implement them (their calls can only fail with ENOSYS) and \
+             engine.modern_ebpf.unimplemented_syscalls is false",
+            probe.left_out().join(", ")
+        ));
+    }
+    let without = probe.without_tracepoint();
+    if !without.is_empty() {
+        let (has, its, them) = if without.len() == 1 { ("has", "its", "it") } else { ("have", "their", "them") };
+        crate::log::info(format!(
+            "{} {has} no tracepoint of {its} own on this kernel: a program runs on every system call to see {them}",
+            without.join(", ")
+        ));
+    }
     let (state, header) = kernel_driver_state(req)?;
     Ok(Opened { source: Box::new(probe), state, header, tracer: None, launched: false, driver })
 }
@@ -504,6 +525,10 @@ pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, 
     live.kernel_filters = config
         .get::<bool>("engine.modern_ebpf.kernel_filters")
         .map_err(|e| UsageError(format!("key 'engine.modern_ebpf.kernel_filters' must be a boolean ({e})")))?
+        .unwrap_or(true);
+    live.unimplemented_syscalls = config
+        .get::<bool>("engine.modern_ebpf.unimplemented_syscalls")
+        .map_err(|e| UsageError(format!("key 'engine.modern_ebpf.unimplemented_syscalls' must be a boolean ({e})")))?
         .unwrap_or(true);
     match get_u64("engine.modern_ebpf.buffer_size")? {
         None | Some(0) => {}

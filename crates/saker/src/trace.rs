@@ -109,6 +109,7 @@ pub fn run(args: TraceArgs) -> Result<ExitCode> {
             // written to a capture, read with any filter later.
             kernel_filters: false,
             open_filter: None,
+            unimplemented_syscalls: true,
         },
         limits: Limits::default(),
         command: &args.command,
