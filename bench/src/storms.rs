@@ -109,6 +109,10 @@ pub(crate) enum Mode {
     BareClock,
     /// The probe capturing only openat and execve.
     OpenExec,
+    /// The probe capturing only openat, with an open filter that sends no
+    /// absolute path: each open's path read and looked up at its enter and
+    /// exit, nothing sent (what filtering every open costs).
+    OpenFilteredOut,
 }
 
 impl Mode {
@@ -122,6 +126,7 @@ impl Mode {
             Mode::BareTracepoint => "bare syscalls:sys_exit_openat",
             Mode::BareClock => "bare sys_exit reading the clock",
             Mode::OpenExec => "openat + execve",
+            Mode::OpenFilteredOut => "openat, every open filtered out",
         }
     }
 
@@ -141,6 +146,20 @@ impl Mode {
                 syscalls: Some(["openat", "execve"].iter().map(|s| s.to_string()).collect()),
                 ..Config::default()
             }),
+            Mode::OpenFilteredOut => {
+                use saker_driver::kernel_filter::{OpenFilter, OpenTerm, PathMatch};
+                let term = OpenTerm {
+                    calls: 0b10, // openat (kernel_filter::OPEN_CALLS)
+                    paths: Some(vec![PathMatch::Exact("/nonexistent/saker-bench".into())]),
+                    flags_any: 0,
+                };
+                Some(Config {
+                    syscalls: Some(["openat".to_string()].into()),
+                    procexit: false,
+                    open_filter: Some(OpenFilter { terms: vec![term] }),
+                    ..Config::default()
+                })
+            }
         }
     }
 }
