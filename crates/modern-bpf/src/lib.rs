@@ -340,13 +340,8 @@ fn exit_hooks(root: Option<&str>) -> Vec<ExitHook> {
     if !missing.is_empty()
         && let Ok(kallsyms) = std::fs::read_to_string("/proc/kallsyms")
     {
-        // `__x64_sys_<name>` as a strong symbol: implemented.
-        let implemented: BTreeSet<&str> = kallsyms
-            .lines()
-            .filter_map(|l| l.split_once(" T __x64_sys_").or_else(|| l.split_once(" t __x64_sys_")))
-            .map(|(_, n)| n.split_whitespace().next().unwrap_or(""))
-            .collect();
-        // Without addresses (kptr_restrict) every line still names its symbol.
+        let implemented = implemented_syscalls(&kallsyms);
+        // Without it (no symbols listed), none is taken for unimplemented.
         if !implemented.is_empty() {
             for s in missing {
                 if !implemented.contains(s.name) {
@@ -356,6 +351,22 @@ fn exit_hooks(root: Option<&str>) -> Vec<ExitHook> {
         }
     }
     table
+}
+
+/// The syscalls the kernel implements, from /proc/kallsyms: a strong text
+/// symbol `__x64_sys_<name>`. One the kernel leaves out (init_module
+/// without CONFIG_MODULES) is a weak stub returning ENOSYS (`W`), or has no
+/// symbol at all (the unused numbers of the table).
+fn implemented_syscalls(kallsyms: &str) -> BTreeSet<&str> {
+    kallsyms
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_addr, kind, name) = (f.next()?, f.next()?, f.next()?);
+            if matches!(kind, "T" | "t") { name.strip_prefix("__x64_sys_") } else { None }
+        })
+        .filter(|n| *n != "ni_syscall")
+        .collect()
 }
 
 /// This process's id as the kernel's initial pid namespace numbers it, which
@@ -1053,6 +1064,18 @@ impl Drop for ModernBpf {
 mod tests {
     use super::*;
     use saker_driver::DropsByCategory;
+
+    #[test]
+    fn implemented_syscalls_leave_out_enosys_stubs() {
+        let kallsyms = "ffffffff81312770 T __x64_sys_ni_syscall\n\
+                        ffffffff81398ba0 W __x64_sys_init_module\n\
+                        ffffffff813193e0 T __x64_sys_set_thread_area\n\
+                        0000000000000000 T __x64_sys_openat\n\
+                        ffffffffc0000000 t __x64_sys_fake\t[some_module]\n\
+                        ffffffff81400000 T sys_uselib\n";
+        let got: Vec<&str> = implemented_syscalls(kallsyms).into_iter().collect();
+        assert_eq!(got, ["fake", "openat", "set_thread_area"]);
+    }
 
     #[test]
     fn cpu_lists() {
