@@ -2178,6 +2178,15 @@ fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
     let mut tid = cx.tid;
     let (vtid, vpid) = if v20 { (pi64(ev, 18).unwrap_or(tid), pi64(ev, 19).unwrap_or(-1)) } else { (tid, -1) };
     let in_container = flags & tf::CHILD_IN_PIDNS != 0 || tid != vtid;
+    // The caller's event cannot describe the child when the child is in
+    // another pid namespace (its tid there is unknown) or has another
+    // parent than the caller (CLONE_PARENT: the caller's parent, as runc's
+    // init stages make each other): the child's own event carries both.
+    // Deciding here, not by which of the two events comes first, keeps the
+    // parent the same whatever order two CPUs' events are merged in.
+    // Falco's modern probe never sets CHILD_IN_PIDNS, hence the clone
+    // flags too (as libsinsp does).
+    let child_decides = in_container || flags & (tf::CLONE_NEWPID | tf::CLONE_PARENT) != 0;
     let mut inverted = false;
     if childtid == 0 {
         // The child's side.
@@ -2203,8 +2212,7 @@ fn parse_clone_exit(s: &mut State, cx: &mut Ctx<'_, '_>) {
                 return;
             }
         }
-    } else if in_container {
-        // The parent sees the child's namespace tid: wait for the child's event.
+    } else if child_decides {
         return;
     } else if s.exited_before_parent.remove(&childtid) {
         // The child came, went, and was removed before this event.

@@ -12,6 +12,7 @@ pub mod thread_flags {
     pub const CLONE_FILES: u32 = 1 << 0;
     pub const CLONE_FS: u32 = 1 << 1;
     pub const CLONE_NEWPID: u32 = 1 << 6;
+    pub const CLONE_PARENT: u32 = 1 << 8;
     pub const CLONE_THREAD: u32 = 1 << 13;
     pub const CLONE_VM: u32 = 1 << 15;
     pub const CLONE_INVERTED: u32 = 1 << 16;

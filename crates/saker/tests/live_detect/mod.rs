@@ -306,6 +306,7 @@ impl Unfiltered {
                 && a.field("proc.name").as_deref() != Some("saker")
                 && a.field("proc.pname").as_deref() != Some("saker")
         };
+        // (rule and fields compared exactly, container fields, evt.time)
         let split = |a: &Alert| {
             let mut base: Vec<(String, String)> = Vec::new();
             let mut container: Vec<(String, String)> = Vec::new();
@@ -321,15 +322,17 @@ impl Unfiltered {
                     base.push((k.clone(), v))
                 }
             }
-            (format!("{} {} {base:?}", a.rule, a.priority), container)
+            let t = a.fields.get("evt.time").and_then(Value::as_u64).unwrap_or(0);
+            ((a.rule.clone(), a.priority.clone(), base), container, t)
         };
-        let mut with: Vec<_> = filtered.alerts().iter().filter(|a| keep(a)).map(split).collect();
-        let mut without: Vec<_> = unfiltered.alerts().iter().filter(|a| keep(a)).map(split).collect();
+        type Split = ((String, String, Vec<(String, String)>), Vec<(String, String)>, u64);
+        let mut with: Vec<Split> = filtered.alerts().iter().filter(|a| keep(a)).map(split).collect();
+        let mut without: Vec<Split> = unfiltered.alerts().iter().filter(|a| keep(a)).map(split).collect();
         with.sort();
         without.sort();
         let unknown = |v: &str| v.is_empty() || v == "<NA>";
         let same = with.len() == without.len()
-            && with.iter().zip(&without).all(|((a, ca), (b, cb))| {
+            && with.iter().zip(&without).all(|((a, ca, _), (b, cb, _))| {
                 a == b
                     && ca.len() == cb.len()
                     && ca
@@ -338,8 +341,39 @@ impl Unfiltered {
                         .all(|((k1, v1), (k2, v2))| k1 == k2 && (v1 == v2 || unknown(v1) || unknown(v2)))
             });
         if !same {
-            let only = |x: &[(String, Vec<(String, String)>)], y: &[(String, Vec<(String, String)>)]| {
-                x.iter().filter(|(a, _)| !y.iter().any(|(b, _)| a == b)).map(|(a, _)| a.clone()).collect::<Vec<_>>()
+            // Each alert without an equal one on the other side, with the
+            // fields in which the nearest of the same rule there differs.
+            let only = |x: &[Split], y: &[Split]| {
+                let mut out = Vec::new();
+                for ((rule, prio, base), _, t) in x {
+                    if y.iter().any(|(b, _, _)| b.0 == *rule && b.1 == *prio && b.2 == *base) {
+                        continue;
+                    }
+                    let nearest = y.iter().filter(|(b, _, _)| b.0 == *rule).min_by_key(|(_, _, u)| u.abs_diff(*t));
+                    let what = match nearest {
+                        Some(((_, _, other), _, u)) => {
+                            let differ: Vec<String> = base
+                                .iter()
+                                .filter(|kv| !other.contains(kv))
+                                .map(|(k, v)| {
+                                    let o = other.iter().find(|(k2, _)| k2 == k).map_or("(absent)", |(_, v2)| v2);
+                                    format!("{k}: {v:?} here, {o:?} there")
+                                })
+                                .collect();
+                            format!(
+                                "the nearest of the rule there ({} us apart) differs in {}",
+                                u.abs_diff(*t) / 1000,
+                                differ.join(", ")
+                            )
+                        }
+                        None => "none of the rule there".to_string(),
+                    };
+                    out.push(format!(
+                        "{rule} {prio} evt.time {t} {base:?}
+  -> {what}"
+                    ));
+                }
+                out
             };
             return Err(format!(
                 "with kernel filters {} alerts, without {}; only with them:\n{}\nonly without them:\n{}\n(filtered saker: {})",

@@ -179,6 +179,28 @@ fn child_clone_first_creates_the_thread() {
     assert!(s.thread(300).unwrap().flags & thread_flags::CLONE_INVERTED != 0);
 }
 
+/// runc's init stages: 200 (bash's child) clones 300 with CLONE_PARENT,
+/// whose parent is then bash. Whichever of the two clone exits comes first
+/// (they run on two CPUs), 300's parent is the one the kernel gave it.
+#[test]
+fn clone_parent_children_take_the_kernels_parent_in_either_order() {
+    for child_first in [false, true] {
+        let mut s = state();
+        clone20(&mut s, BASH, 200, BASH, 1, 0, b"");
+        let flags = thread_flags::CLONE_PARENT as u64;
+        if child_first {
+            clone20(&mut s, 300, 0, 300, BASH, flags, b"");
+            clone20(&mut s, 200, 300, 200, BASH, flags, b"");
+        } else {
+            clone20(&mut s, 200, 300, 200, BASH, flags, b"");
+            // The caller's event leaves the child to the child's own.
+            assert!(s.thread(300).is_none(), "child first: {child_first}");
+            clone20(&mut s, 300, 0, 300, BASH, flags, b"");
+        }
+        assert_eq!(ppid_of(&s, 300), BASH, "child first: {child_first}");
+    }
+}
+
 #[test]
 fn a_parents_late_clone_exit_does_not_bring_back_an_exited_child() {
     let mut s = state();
