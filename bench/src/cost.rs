@@ -193,28 +193,36 @@ fn measure(saker: &Path, rules: &Path, m: Measure, secs: f64) -> Result<Sample> 
     })
 }
 
+/// NaN when there is none (a row not run).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |s| s.trim().to_string())
 }
 
-/// Runs every row `runs` times, the rows alternating in each round, and
-/// prints the table.
-pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
+/// Runs every row (or those of `only`, numbered from 1) `runs` times, the
+/// rows alternating in each round, and prints the table.
+pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64, only: &[usize]) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         anyhow::bail!("cost needs root (the modern probe loads BPF programs)");
     }
+    if let Some(n) = only.iter().find(|&&n| n == 0 || n > ROWS.len()) {
+        anyhow::bail!("--rows {n}: the cost table has rows 1 to {}", ROWS.len());
+    }
+    let runs_row = |i: usize| only.is_empty() || only.contains(&(i + 1));
     // The raw consumer reads on CPU 0, the storm runs on the last CPU.
     storms::pin(0);
     let load_before = loadavg();
     let mut samples: Vec<Vec<Sample>> = ROWS.iter().map(|_| Vec::new()).collect();
     for round in 0..runs {
-        for (row, out) in ROWS.iter().zip(samples.iter_mut()) {
+        for (i, (row, out)) in ROWS.iter().zip(samples.iter_mut()).enumerate() {
+            if !runs_row(i) {
+                continue;
+            }
             // A fork+exec storm makes few operations a second (about 1700
             // here), each of varying length: three times as long a run
             // narrows its rounds' spread.
@@ -235,6 +243,7 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
     }
     let load_after = loadavg();
 
+    // (NaN for the rows not run: printed as such, never met)
     let slow: Vec<f64> = samples.iter().map(|v| median(v.iter().map(|s| s.off / s.on).collect())).collect();
     let cpu: Vec<f64> = samples.iter().map(|v| median(v.iter().map(|s| s.cpu).collect())).collect();
     let floor = slow[FLOOR];
@@ -248,6 +257,9 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
     println!("| storm | Falco (issue 19) | saker | target | met |");
     println!("|---|---|---|---|---|");
     for (i, row) in ROWS.iter().enumerate() {
+        if !runs_row(i) {
+            continue;
+        }
         let saker = match row.measure {
             Measure::Raw(..) => format!("{:.2}x", slow[i]),
             Measure::Detect(..) => format!("{:.2}x, agent CPU {:.0} %", slow[i], cpu[i] * 100.0),
@@ -258,6 +270,7 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
             Target::SlowdownCpu(t, c) => {
                 (format!("<= {t}x, CPU <= {:.0} %", c * 100.0), yes(slow[i] <= t && cpu[i] <= c))
             }
+            Target::NearFloor(_) if floor.is_nan() => ("floor row not run".to_string(), "-".to_string()),
             Target::NearFloor(r) => (
                 format!("within {:.0} % of the floor ({floor:.2}x)", (r - 1.0) * 100.0),
                 format!("{} ({:+.1} %)", yes(slow[i] <= floor * r), (slow[i] / floor - 1.0) * 100.0),
@@ -265,24 +278,10 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
         };
         println!("| {} | {} | {saker} | {target} | {met} |", row.label, row.falco);
     }
-    println!(
-        "\nThe floor: one program that returns at once on `syscalls:sys_exit_openat` slows a getppid storm {:.2}x \
-         here (every syscall then takes the kernel's traced slow path); one on tp_btf `sys_exit`, the hook the \
-         probe's dispatcher uses, {:.2}x; one there that only reads the clock every event's timestamp comes from \
-         (bpf_ktime_get_boot_ns), {:.2}x; bare ones on `sys_exit` and `sys_enter`, {:.2}x. A getppid storm \
-         captured whole cannot go below the clock row. On the open+read+close storm, the probe reading and \
-         looking up each open's path at its enter and exit and sending nothing costs {:.2}x: what `detect` pays \
-         before it sends an event, since its filters must look at every open; a bare program on `sys_exit` \
-         costs {:.2}x, bare ones on both hooks {:.2}x: what the open+read+close rows pay before the probe does \
-         anything.",
-        slow[FLOOR],
-        slow[FLOOR + 1],
-        slow[FLOOR + 2],
-        slow[FLOOR + 3],
-        slow[FLOOR + 4],
-        slow[FLOOR + 5],
-        slow[FLOOR + 6]
-    );
+    let floor_rows = FLOOR..FLOOR + 7;
+    if floor_rows.clone().all(|i| !slow[i].is_nan()) {
+        print_floor(&slow[floor_rows]);
+    }
     println!(
         "\nWhen only some syscalls are wanted (`detect`, the openat+execve row), each is caught on its own \
          tracepoint where the kernel allows it (5.15+), so the syscalls no rule wants run no program and pay only \
@@ -296,7 +295,7 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
         "| storm | ops/s alone | ops/s under saker | events/s to user space | drops (sum) | consumer / agent CPU |"
     );
     println!("|---|---|---|---|---|---|");
-    for (row, v) in ROWS.iter().zip(&samples) {
+    for (row, v) in ROWS.iter().zip(&samples).filter(|(_, v)| !v.is_empty()) {
         let m = |f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
         println!(
             "| {} | {:.0} | {:.0} | {:.2} M | {:.0} | {:.0} % |",
@@ -309,6 +308,22 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The paragraph on the floor rows (`s`: their slowdowns, in order).
+fn print_floor(s: &[f64]) {
+    println!(
+        "\nThe floor: one program that returns at once on `syscalls:sys_exit_openat` slows a getppid storm {:.2}x \
+         here (every syscall then takes the kernel's traced slow path); one on tp_btf `sys_exit`, the hook the \
+         probe's dispatcher uses, {:.2}x; one there that only reads the clock every event's timestamp comes from \
+         (bpf_ktime_get_boot_ns), {:.2}x; bare ones on `sys_exit` and `sys_enter`, {:.2}x. A getppid storm \
+         captured whole cannot go below the clock row. On the open+read+close storm, the probe reading and \
+         looking up each open's path (at its enter; the exit takes that verdict) and sending nothing costs {:.2}x: what `detect` pays \
+         before it sends an event, since its filters must look at every open; a bare program on `sys_exit` \
+         costs {:.2}x, bare ones on both hooks {:.2}x: what the open+read+close rows pay before the probe does \
+         anything.",
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6]
+    );
 }
 
 fn yes(b: bool) -> String {

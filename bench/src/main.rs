@@ -40,6 +40,10 @@ struct Args {
     /// storms: the drivers to measure, comma-separated: modern-ebpf (default), ebpf.
     #[arg(long, default_value = "modern-ebpf", value_delimiter = ',')]
     driver: Vec<String>,
+    /// cost: only these rows, numbered from 1 as the table prints them,
+    /// comma-separated (default: every row).
+    #[arg(long, value_delimiter = ',')]
+    rows: Vec<usize>,
     /// Entries to run (default: all): replay, rules, storms (root), detect-live (root), cost (root), ptrace,
     /// ptrace-floor, parse.
     entries: Vec<String>,
@@ -87,7 +91,7 @@ fn main() -> Result<()> {
     }
     if (all && root) || args.entries.iter().any(|e| e == "cost") {
         let secs = std::env::var("SAKER_STORM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
-        cost::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs.unwrap_or(3).max(1), secs)?;
+        cost::bench(&args.saker, &shared_rules("falco_rules.yaml"), args.runs.unwrap_or(3).max(1), secs, &args.rows)?;
     }
     if all || args.entries.iter().any(|e| e == "parse") {
         parse::bench(&args.saker, args.runs().min(3))?;

@@ -110,8 +110,9 @@ pub(crate) enum Mode {
     /// The probe capturing only openat and execve.
     OpenExec,
     /// The probe capturing only openat, with an open filter that sends no
-    /// absolute path: each open's path read and looked up at its enter and
-    /// exit, nothing sent (what filtering every open costs).
+    /// absolute path: each open's path read and looked up (at its enter,
+    /// the exit taking that verdict), nothing sent (what filtering every
+    /// open costs).
     OpenFilteredOut,
 }
 

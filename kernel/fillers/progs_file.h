@@ -32,10 +32,11 @@ static __always_inline __u32 opened_flags(struct file *f, __u64 flags, __u32 *de
 }
 
 /*
- * The open family asks the target's OPEN_WANTED(call, user path, scap flags,
- * opened file or NULL) first: whether the kernel filters derived from the
- * rules let the event through (see kernel/README.md); the enter event asks
- * with no file. A target without filters defines it as 1.
+ * The open family asks the target first whether the kernel filters derived
+ * from the rules let the event through (see kernel/README.md): the enter
+ * with OPEN_ENTER_WANTED(call, user path, scap flags), the exit with
+ * OPEN_WANTED(call, user path, scap flags, opened file or NULL). A target
+ * without filters defines both as 1.
  */
 #define OPEN_CALL_OPEN 0
 #define OPEN_CALL_OPENAT 1
@@ -51,7 +52,7 @@ static __always_inline struct file *opened_file(long ret)
 /* open(path, flags, mode) */
 static __always_inline int enter_open(unsigned long path, unsigned long flags, unsigned long mode, unsigned long a3)
 {
-	if (!OPEN_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags), NULL))
+	if (!OPEN_ENTER_WANTED(OPEN_CALL_OPEN, path, open_flags_to_scap(flags)))
 		return 0;
 	AEV(PPME_SYSCALL_OPEN_E);
 	aev_ustr(&ev, path, MAX_PATH);
@@ -86,7 +87,7 @@ SYS_EXIT(open)
 static __always_inline int enter_openat(unsigned long dirfd, unsigned long path, unsigned long flags,
 					unsigned long mode)
 {
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags), NULL))
+	if (!OPEN_ENTER_WANTED(OPEN_CALL_OPENAT, path, open_flags_to_scap(flags)))
 		return 0;
 	AEV(PPME_SYSCALL_OPENAT_2_E);
 	aev_s64(&ev, (int)dirfd);
@@ -125,7 +126,7 @@ static __always_inline int enter_openat2(unsigned long dirfd, unsigned long path
 {
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)uhow);
-	if (!OPEN_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags), NULL))
+	if (!OPEN_ENTER_WANTED(OPEN_CALL_OPENAT2, path, open_flags_to_scap(how.flags)))
 		return 0;
 	AEV(PPME_SYSCALL_OPENAT2_E);
 	aev_s64(&ev, (int)dirfd);
@@ -164,7 +165,7 @@ SYS_EXIT(openat2)
 /* creat(path, mode) */
 static __always_inline int enter_creat(unsigned long path, unsigned long mode, unsigned long a2, unsigned long a3)
 {
-	if (!OPEN_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC), NULL))
+	if (!OPEN_ENTER_WANTED(OPEN_CALL_CREAT, path, open_flags_to_scap(K_O_CREAT | K_O_WRONLY | K_O_TRUNC)))
 		return 0;
 	AEV(PPME_SYSCALL_CREAT_E);
 	aev_ustr(&ev, path, MAX_PATH);

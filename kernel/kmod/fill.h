@@ -471,6 +471,7 @@ typedef int (*saker_enter_filler)(struct pt_regs *regs);
 
 /* The module sends every open: no kernel filters (kernel/modern_bpf/filter.bpf.h). */
 #define OPEN_WANTED(call, upath, sflags, f) ((void)(call), (void)(upath), (void)(sflags), (void)(f), 1)
+#define OPEN_ENTER_WANTED(call, upath, sflags) ((void)(call), (void)(upath), (void)(sflags), 1)
 #define SYS_EXIT(name) static int sys_exit_##name(struct pt_regs *regs, long ret)
 #define ENTER_PROGS(name)                                                     \
 	static int sys_enter_##name(struct pt_regs *regs)                     \

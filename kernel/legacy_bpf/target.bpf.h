@@ -425,6 +425,7 @@ static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i)
 
 /* The legacy probe sends every open: no kernel filters (kernel/modern_bpf/filter.bpf.h). */
 #define OPEN_WANTED(call, upath, sflags, f) ((void)(call), (void)(upath), (void)(sflags), (void)(f), 1)
+#define OPEN_ENTER_WANTED(call, upath, sflags) ((void)(call), (void)(upath), (void)(sflags), 1)
 
 #define SYS_EXIT(name)                                                                  \
 	static __always_inline int fill_exit_##name(struct pt_regs *regs, long ret);   \

@@ -19,7 +19,7 @@
  * n_filtered, apart from the drops.
  *
  * Included by probe.bpf.c after fillers.h (file_is_dir) and before the
- * programs, whose open family calls OPEN_WANTED.
+ * programs, whose open family calls OPEN_ENTER_WANTED and OPEN_WANTED.
  */
 #ifndef SAKER_FILTER_BPF_H
 #define SAKER_FILTER_BPF_H
@@ -44,13 +44,30 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } open_paths SEC(".maps");
 
-/* The key of the current lookup, per CPU (too large for the stack). */
+/*
+ * Per CPU: the key of the current lookup (too large for the stack), and the
+ * path's verdict at the last open's enter on this CPU, which its exit takes
+ * instead of reading and looking up the path again when it is the same
+ * syscall's: the same thread, which has not been switched out since (its
+ * count of context switches unchanged), so nothing else ran here between.
+ * Otherwise (the thread slept in the open, or the enter was not seen) the
+ * exit decides by itself. Measured on an open+read+close storm with every
+ * open left out: 1.41x before, 1.35-1.37x with it (the path read and the
+ * trie lookup of each exit saved).
+ */
+struct open_scratch {
+	struct path_key key;
+	__u64 switches;
+	__u32 tid; /* 0: no verdict (no open enters from the idle task) */
+	__u32 path_wanted;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct path_key);
-} path_keys SEC(".maps");
+	__type(value, struct open_scratch);
+} open_scratches SEC(".maps");
 
 /* Written by user space before the programs are attached. */
 __u32 open_filter_on;                   /* 0: every open is sent */
@@ -101,9 +118,60 @@ static __always_inline void count_filtered(void)
 		c->n_filtered++;
 }
 
-/* Whether the open of `call` (path `upath` in user memory, scap flags
- * `sflags`, the file it opened: NULL at its enter, or when it failed) is
- * sent. */
+/* The current thread's id and its count of context switches. */
+static __always_inline __u64 current_switches(__u32 *tid)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		*tid = (__u32)t->pid;
+		return t->nvcsw + t->nivcsw;
+	}
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	*tid = (__u32)bpf_get_current_pid_tgid();
+	return BPF_CORE_READ(t, nvcsw) + BPF_CORE_READ(t, nivcsw);
+}
+
+/* Whether the path (in user memory) is one a term of call `c` with access
+ * bits `accepting` names, or one user space resolves with state. */
+static __always_inline bool open_path_wanted(struct path_key *k, int c, unsigned long upath, __u32 accepting)
+{
+	long n = bpf_probe_read_user_str(k->data, FILTER_PATH_LEN, (const void *)upath);
+	if (n <= 1 || n >= FILTER_PATH_LEN)
+		return true;
+	if (path_needs_state(k->data))
+		return true;
+	k->prefixlen = n * 8;
+	__u32 *terms = bpf_map_lookup_elem(&open_paths, k);
+	return terms && (*terms & open_terms_of_call[c] & accepting);
+}
+
+/* Whether the enter of the open of `call` (path `upath` in user memory,
+ * scap flags `sflags`) is sent; its verdict on the path is kept for the
+ * exit. */
+static __always_inline bool open_enter_wanted(int call, unsigned long upath, __u32 sflags)
+{
+	if (!open_filter_on)
+		return true;
+	int c = call & (OPEN_CALLS - 1);
+	__u32 accepting = open_terms_accepting[sflags & 3];
+	if (open_terms_any_path[c] & accepting)
+		return true;
+	__u32 zero = 0;
+	struct open_scratch *s = bpf_map_lookup_elem(&open_scratches, &zero);
+	if (!s)
+		return true;
+	bool wanted = open_path_wanted(&s->key, c, upath, accepting);
+	s->switches = current_switches(&s->tid);
+	s->path_wanted = wanted;
+	if (!wanted)
+		count_filtered();
+	return wanted;
+}
+
+/* Whether the exit of the open of `call` (as above; `f` the file it
+ * opened, NULL when it failed) is sent: the enter's verdict on the path,
+ * or a directory opened (a later `*at` call or fchdir names paths through
+ * it). */
 static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sflags, struct file *f)
 {
 	if (!open_filter_on)
@@ -113,17 +181,18 @@ static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sfl
 	if (open_terms_any_path[c] & accepting)
 		return true;
 	__u32 zero = 0;
-	struct path_key *k = bpf_map_lookup_elem(&path_keys, &zero);
-	if (!k)
+	struct open_scratch *s = bpf_map_lookup_elem(&open_scratches, &zero);
+	if (!s)
 		return true;
-	long n = bpf_probe_read_user_str(k->data, FILTER_PATH_LEN, (const void *)upath);
-	if (n <= 1 || n >= FILTER_PATH_LEN)
-		return true;
-	if (path_needs_state(k->data))
-		return true;
-	k->prefixlen = n * 8;
-	__u32 *terms = bpf_map_lookup_elem(&open_paths, k);
-	if (terms && (*terms & open_terms_of_call[c] & accepting))
+	__u32 tid;
+	__u64 switches = current_switches(&tid);
+	bool wanted;
+	if (s->tid == tid && s->switches == switches)
+		wanted = s->path_wanted;
+	else
+		wanted = open_path_wanted(&s->key, c, upath, accepting);
+	s->tid = 0;
+	if (wanted)
 		return true;
 	/* Last, as it reads the file: only what would be left out pays. */
 	if (file_is_dir(f))
@@ -132,6 +201,7 @@ static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sfl
 	return false;
 }
 
+#define OPEN_ENTER_WANTED(call, upath, sflags) open_enter_wanted(call, upath, sflags)
 #define OPEN_WANTED(call, upath, sflags, f) open_wanted(call, upath, sflags, f)
 
 #endif /* SAKER_FILTER_BPF_H */

@@ -476,16 +476,18 @@ impl ModernBpf {
         // A wanted syscall only the dispatcher sees: the dispatcher runs for
         // every syscall anyway, and takes them all (a program on a
         // syscall's own tracepoint would only add to it).
-        let mut without_tracepoint = Vec::new();
-        if exit_hooks.iter().any(|h| matches!(h, ExitHook::Tracepoint(_))) {
-            without_tracepoint = wanted
-                .iter()
-                .filter(|s| !matches!(exit_hooks[s.nr as usize], ExitHook::Tracepoint(_)))
-                .map(|s| s.name)
-                .collect();
-        }
-        if wanted.iter().any(|s| !matches!(exit_hooks[s.nr as usize], ExitHook::Tracepoint(_))) {
+        let has_tracepoints = exit_hooks.iter().any(|h| matches!(h, ExitHook::Tracepoint(_)));
+        let mut without_tracepoint: Vec<&'static str> = wanted
+            .iter()
+            .filter(|s| !matches!(exit_hooks[s.nr as usize], ExitHook::Tracepoint(_)))
+            .map(|s| s.name)
+            .collect();
+        if !without_tracepoint.is_empty() {
             exit_hooks.iter_mut().for_each(|h| *h = ExitHook::Dispatcher);
+        }
+        if !has_tracepoints {
+            // Not a choice made by syscall: the kernel has no such hooks.
+            without_tracepoint.clear();
         }
         let loaded = Self::load(&config, &wanted, &exit_hooks, ncpus, storage);
         let (skel, ring_maps, full_programs, tracepoints) = match loaded {
@@ -756,13 +758,18 @@ impl ModernBpf {
         let nr = s.nr as usize;
         let ExitHook::Tracepoint(tp) = self.exit_hooks[nr].clone() else { return Ok(()) };
         let own = format!("tp_exit_{}", s.name);
-        let has_own = self.skel.object().progs().any(|p| p.autoload() && p.name() == own.as_str());
-        let name = if has_own { own.as_str() } else { "tp_exit_generic" };
-        let object = self.skel.object_mut();
-        let prog = object
-            .progs_mut()
-            .find(|p| p.autoload() && p.name() == name)
-            .ok_or_else(|| Error::bpf(&format!("attaching {tp}"), "no program loaded for it"))?;
+        let mut generic = None;
+        let mut prog = None;
+        for p in self.skel.object_mut().progs_mut().filter(|p| p.autoload()) {
+            if p.name() == own.as_str() {
+                prog = Some(p);
+                break;
+            } else if p.name() == "tp_exit_generic" {
+                generic = Some(p);
+            }
+        }
+        let prog =
+            prog.or(generic).ok_or_else(|| Error::bpf(&format!("attaching {tp}"), "no program loaded for it"))?;
         let link = prog
             .attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, &tp)
             .map_err(|e| Error::bpf(&format!("attaching {tp}"), e))?;

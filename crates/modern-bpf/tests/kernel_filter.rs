@@ -41,6 +41,37 @@ fn opens(paths: &[(&str, bool)]) -> i64 {
     pid as i64
 }
 
+/// Forks a child that opens the FIFO `fifo` for reading, which keeps it
+/// asleep in the open until this process opens the writing end a moment
+/// later; the child's pid.
+fn open_fifo_asleep(fifo: &str) -> i64 {
+    let c = CString::new(fifo).unwrap();
+    // SAFETY: the child makes raw syscalls on prepared data, then exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: a valid NUL-terminated path.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
+        if fd >= 0 {
+            // SAFETY: our own fd.
+            unsafe { libc::close(fd) };
+        }
+        // SAFETY: leaving the child without the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: a valid NUL-terminated path; our own fd then.
+    unsafe {
+        let w = libc::open(c.as_ptr(), libc::O_WRONLY);
+        assert!(w >= 0, "opening {fifo} for writing");
+        libc::close(w);
+    }
+    let mut st = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    pid as i64
+}
+
 fn names(evs: &[Owned]) -> Vec<String> {
     of_type(evs, T::SYSCALL_OPENAT_2_X).iter().map(|e| text(&e.ev(), 2)).collect()
 }
@@ -117,5 +148,39 @@ fn opens_no_term_holds_for_are_left_out() {
     let evs = collect(&mut probe, Duration::from_secs(2), |e| e.tid() as i64 == pid, |_| false);
     assert!(names(&evs).is_empty(), "{:?}", names(&evs));
     assert_eq!(of_type(&evs, T::SYSCALL_CLOSE_X).len(), 2);
+
+    // An open that sleeps (other threads run on its CPU before its exit):
+    // the exit decides by itself, as the enter did.
+    let named = dir.join("named");
+    std::fs::create_dir_all(&named).unwrap();
+    let (sent, left) = (named.join("fifo"), dir.join("fifo"));
+    for p in [&sent, &left] {
+        let c = CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {p:?}");
+    }
+    let prefix = format!("{}/", named.to_str().unwrap());
+    let only_named = OpenFilter {
+        terms: vec![OpenTerm { calls: 0b0111, paths: Some(vec![PathMatch::Prefix(prefix)]), flags_any: 1 }],
+    };
+    probe.replace_open_filter(Some(&only_named)).unwrap();
+    let before = probe.stats().filtered;
+    let pid_sent = open_fifo_asleep(sent.to_str().unwrap());
+    let pid_left = open_fifo_asleep(left.to_str().unwrap());
+    let evs =
+        collect(&mut probe, Duration::from_secs(2), |e| [pid_sent, pid_left].contains(&(e.tid() as i64)), |_| false);
+    let of = |pid: i64, ty| evs.iter().filter(|e| e.ev().tid() as i64 == pid && e.ev().event_type() == ty).count();
+    assert_eq!(
+        (of(pid_sent, T::SYSCALL_OPENAT_2_E), of(pid_sent, T::SYSCALL_OPENAT_2_X)),
+        (1, 1),
+        "the named FIFO's open: enter and exit"
+    );
+    assert_eq!(
+        (of(pid_left, T::SYSCALL_OPENAT_2_E), of(pid_left, T::SYSCALL_OPENAT_2_X)),
+        (0, 0),
+        "the other FIFO's open: left out"
+    );
+    assert!(probe.stats().filtered - before >= 2);
+    assert_eq!(probe.stats().drops(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
