@@ -145,19 +145,30 @@ static __always_inline bool open_path_wanted(struct path_key *k, int c, unsigned
 	return terms && (*terms & open_terms_of_call[c] & accepting);
 }
 
+/* This CPU's scratch when whether the open of `call` (scap flags `sflags`)
+ * is sent depends on its path, with the call's index `*c` and the terms
+ * its access mode satisfies `*accepting`; NULL when it is sent whatever
+ * the path (no filter, or a term without paths holds). */
+static __always_inline struct open_scratch *open_path_decides(int call, __u32 sflags, int *c, __u32 *accepting)
+{
+	if (!open_filter_on)
+		return NULL;
+	*c = call & (OPEN_CALLS - 1);
+	*accepting = open_terms_accepting[sflags & 3];
+	if (open_terms_any_path[*c] & *accepting)
+		return NULL;
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&open_scratches, &zero);
+}
+
 /* Whether the enter of the open of `call` (path `upath` in user memory,
  * scap flags `sflags`) is sent; its verdict on the path is kept for the
  * exit. */
 static __always_inline bool open_enter_wanted(int call, unsigned long upath, __u32 sflags)
 {
-	if (!open_filter_on)
-		return true;
-	int c = call & (OPEN_CALLS - 1);
-	__u32 accepting = open_terms_accepting[sflags & 3];
-	if (open_terms_any_path[c] & accepting)
-		return true;
-	__u32 zero = 0;
-	struct open_scratch *s = bpf_map_lookup_elem(&open_scratches, &zero);
+	int c;
+	__u32 accepting;
+	struct open_scratch *s = open_path_decides(call, sflags, &c, &accepting);
 	if (!s)
 		return true;
 	bool wanted = open_path_wanted(&s->key, c, upath, accepting);
@@ -174,14 +185,9 @@ static __always_inline bool open_enter_wanted(int call, unsigned long upath, __u
  * it). */
 static __always_inline bool open_wanted(int call, unsigned long upath, __u32 sflags, struct file *f)
 {
-	if (!open_filter_on)
-		return true;
-	int c = call & (OPEN_CALLS - 1);
-	__u32 accepting = open_terms_accepting[sflags & 3];
-	if (open_terms_any_path[c] & accepting)
-		return true;
-	__u32 zero = 0;
-	struct open_scratch *s = bpf_map_lookup_elem(&open_scratches, &zero);
+	int c;
+	__u32 accepting;
+	struct open_scratch *s = open_path_decides(call, sflags, &c, &accepting);
 	if (!s)
 		return true;
 	__u32 tid;

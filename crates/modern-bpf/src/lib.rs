@@ -455,13 +455,14 @@ impl ModernBpf {
         let _guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
         let storage_ptr: *mut MaybeUninit<OpenObject> = storage;
+        let root = tracefs_root();
         let mut exit_hooks = if config.baseline || config.syscalls.is_none() {
             // Every syscall wanted: the dispatcher alone is the cheapest (a
             // program on each syscall's own tracepoint costs more per event,
             // on a path of the kernel's made for perf).
             vec![ExitHook::Dispatcher; SYSCALL_TABLE_SIZE]
         } else {
-            exit_hooks(tracefs_root())
+            exit_hooks(root)
         };
         let mut left_out = Vec::new();
         let mut wanted = wanted;
@@ -489,7 +490,7 @@ impl ModernBpf {
             // Not a choice made by syscall: the kernel has no such hooks.
             without_tracepoint.clear();
         }
-        let loaded = Self::load(&config, &wanted, &exit_hooks, ncpus, storage);
+        let loaded = Self::load(&config, &wanted, &exit_hooks, root, ncpus, storage);
         let (skel, ring_maps, full_programs, tracepoints) = match loaded {
             Ok(v) => v,
             Err(e) => {
@@ -523,12 +524,14 @@ impl ModernBpf {
         Ok(probe)
     }
 
-    /// Opens and loads the object: settings, map sizes, which programs load.
+    /// Opens and loads the object: settings, map sizes, which programs load
+    /// (`root`: where tracefs describes the syscall tracepoints, if anywhere).
     #[allow(clippy::type_complexity)]
     fn load(
         config: &Config,
         wanted: &[&'static SyscallInfo],
         exit_hooks: &[ExitHook],
+        root: Option<&str>,
         ncpus: u32,
         storage: &'static mut MaybeUninit<OpenObject>,
     ) -> Result<(ProbeSkel<'static>, Vec<MapHandle>, Vec<&'static str>, bool), Error> {
@@ -563,7 +566,6 @@ impl ModernBpf {
         // Enter events come from per-syscall tracepoints when the kernel has
         // them (they run only for their syscall), else from the tp_btf
         // sys_enter dispatcher (which runs for every syscall).
-        let root = tracefs_root();
         let tracepoints = wants_enter && !config.baseline && root.is_some();
         let kind = if config.baseline { Some(config.baseline_kind) } else { None };
         let floor = kind == Some(Baseline::SyscallTracepoint);

@@ -479,6 +479,10 @@ pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, 
     let get_u64 = |key: &str| -> Result<Option<u64>, UsageError> {
         config.get::<u64>(key).map_err(|e| UsageError(format!("key '{key}' must be a non-negative integer ({e})")))
     };
+    let get_bool = |key: &str, default: bool| -> Result<bool, UsageError> {
+        let v = config.get::<bool>(key).map_err(|e| UsageError(format!("key '{key}' must be a boolean ({e})")))?;
+        Ok(v.unwrap_or(default))
+    };
     let kind: String = config.get("engine.kind").map_err(|e| UsageError(e.to_string()))?.unwrap_or_default();
     let (driver, capture) = match kind.as_str() {
         "auto" | "" => (Some(DEFAULT_DRIVER.to_string()), None),
@@ -517,19 +521,10 @@ pub fn engine_settings(config: &saker_config::Config) -> Result<EngineSettings, 
             .ok_or_else(|| UsageError(format!("key '{preset_key}' must be a preset from 1 to 10, not {p}")))?;
     }
     if kind == "kmod" {
-        live.drop_failed_exit = config
-            .get::<bool>("engine.kmod.drop_failed_exit")
-            .map_err(|e| UsageError(format!("key 'engine.kmod.drop_failed_exit' must be a boolean ({e})")))?
-            .unwrap_or(false);
+        live.drop_failed_exit = get_bool("engine.kmod.drop_failed_exit", false)?;
     }
-    live.kernel_filters = config
-        .get::<bool>("engine.modern_ebpf.kernel_filters")
-        .map_err(|e| UsageError(format!("key 'engine.modern_ebpf.kernel_filters' must be a boolean ({e})")))?
-        .unwrap_or(true);
-    live.unimplemented_syscalls = config
-        .get::<bool>("engine.modern_ebpf.unimplemented_syscalls")
-        .map_err(|e| UsageError(format!("key 'engine.modern_ebpf.unimplemented_syscalls' must be a boolean ({e})")))?
-        .unwrap_or(true);
+    live.kernel_filters = get_bool("engine.modern_ebpf.kernel_filters", true)?;
+    live.unimplemented_syscalls = get_bool("engine.modern_ebpf.unimplemented_syscalls", true)?;
     match get_u64("engine.modern_ebpf.buffer_size")? {
         None | Some(0) => {}
         Some(bytes) => live.buffer_size = bytes as usize,
