@@ -668,7 +668,7 @@ fn run_ruleset(ruleset: Ruleset) {
     let _ = ticker.wait();
     let end_ns = now_ns();
     let stopped = d.stop();
-    match unfiltered.compare(&stopped, end_ns) {
+    match unfiltered.compare(&stopped, end_ns, &[]) {
         Ok(line) => eprintln!("{ruleset:?} rules: {line}"),
         Err(e) => failures.push(format!("the kernel filters changed the alerts: {e}")),
     }

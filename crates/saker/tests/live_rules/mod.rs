@@ -420,7 +420,7 @@ pub fn run_group(g: &Group, w: &Path, n: &str, actions: &[Action]) -> GroupResul
     let end_ns = now_ns();
     let stopped = d.stop();
     assert!(stopped.status.success(), "saker detect: {}\n{}", stopped.status, stopped.stderr);
-    match unfiltered.compare(&stopped, end_ns) {
+    match unfiltered.compare(&stopped, end_ns, &g.any_container) {
         Ok(line) => report.push(format!("{}: {line}", g.label)),
         Err(e) => failures.push(format!("{}: the kernel filters changed the alerts: {e}", g.label)),
     }
