@@ -164,10 +164,11 @@ pub trait EventSource {
     /// Changes, while running, the system calls a live source captures
     /// (`None`: all of them), when the rules in force change (a reload).
     /// Returns false if the source cannot (a capture, which has what it
-    /// has); the default.
-    fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> bool {
+    /// has); the default. An error names the system calls wanted and not
+    /// captured (the kernel refused a program); the others are set.
+    fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> Result<bool, SourceError> {
         let _ = names;
-        false
+        Ok(false)
     }
 
     /// Replaces, while running, the kernel's open-family filter (`None`:

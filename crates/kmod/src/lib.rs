@@ -126,6 +126,7 @@ pub struct Kmod {
     stopped: bool,
     backoff: Duration,
     info: KmodInfo,
+    procexit: bool,
 }
 
 fn ioctl<T>(fd: &OwnedFd, req: u32, arg: *mut T, what: &str) -> Result<(), Error> {
@@ -193,22 +194,8 @@ impl Kmod {
         ioctl(&fd, abi::IOCTL_SET_SNAPLEN, &mut snaplen, "setting the snaplen")?;
         let mut drop_failed = config.drop_failed as u32;
         ioctl(&fd, abi::IOCTL_SET_DROP_FAILED, &mut drop_failed, "setting drop-failed")?;
-        let full: BTreeSet<&str> = sources::full_syscalls().collect();
-        let mut enter = false;
-        for s in &wanted {
-            let has = full.contains(s.name);
-            enter |= has && s.enter_event.is_some();
-            let mut m = SyscallMode { nr: s.nr, mode: if has { abi::SYSCALL_FULL } else { abi::SYSCALL_GENERIC } };
-            ioctl(&fd, abi::IOCTL_SET_SYSCALL, &mut m, &format!("enabling {}", s.name))?;
-        }
-        let mut tps = abi::TP_SYS_EXIT;
-        if enter {
-            tps |= abi::TP_SYS_ENTER;
-        }
-        if config.procexit {
-            tps |= abi::TP_SCHED_PROCESS_EXIT;
-        }
-        ioctl(&fd, abi::IOCTL_SET_TRACEPOINTS, &mut tps, "choosing the tracepoints")?;
+        // The module's table starts with every syscall off.
+        set_syscall_modes(&fd, wanted.iter().copied(), config.procexit)?;
         let mut info = KmodInfo::default();
         ioctl(&fd, abi::IOCTL_GET_INFO, &mut info, "reading the ring layout")?;
         let mut rings = Vec::with_capacity(info.n_cpus as usize);
@@ -225,6 +212,7 @@ impl Kmod {
             stopped: false,
             backoff: BACKOFF_MIN,
             info,
+            procexit: config.procexit,
         })
     }
 
@@ -305,7 +293,50 @@ impl fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// Captures the syscalls `on` (full events where the module has their
+/// fillers, generic ones otherwise) and chooses the tracepoints they need;
+/// leaves the others as they are.
+fn set_syscall_modes<'a>(
+    fd: &OwnedFd,
+    on: impl Iterator<Item = &'a saker_modern_bpf::SyscallInfo>,
+    procexit: bool,
+) -> Result<(), Error> {
+    let full: BTreeSet<&str> = sources::full_syscalls().collect();
+    let mut enter = false;
+    for s in on {
+        let has = full.contains(s.name);
+        enter |= has && s.enter_event.is_some();
+        let mut m = SyscallMode { nr: s.nr, mode: if has { abi::SYSCALL_FULL } else { abi::SYSCALL_GENERIC } };
+        ioctl(fd, abi::IOCTL_SET_SYSCALL, &mut m, &format!("enabling {}", s.name))?;
+    }
+    let mut tps = abi::TP_SYS_EXIT;
+    if enter {
+        tps |= abi::TP_SYS_ENTER;
+    }
+    if procexit {
+        tps |= abi::TP_SCHED_PROCESS_EXIT;
+    }
+    ioctl(fd, abi::IOCTL_SET_TRACEPOINTS, &mut tps, "choosing the tracepoints")
+}
+
 impl EventSource for Kmod {
+    /// The module takes a new set while capturing: each syscall's mode is
+    /// one store its probes read at their next event.
+    fn set_syscalls(&mut self, names: Option<&BTreeSet<String>>) -> Result<bool, SourceError> {
+        if let Some(unknown) = names.into_iter().flatten().find(|n| syscall_by_name(n).is_none()) {
+            return Err(SourceError::new(format!("unknown syscall '{unknown}'")));
+        }
+        let wanted = |name: &str| names.is_none_or(|set| set.contains(name));
+        for s in SYSCALLS.iter().filter(|s| !wanted(s.name)) {
+            let mut m = SyscallMode { nr: s.nr, mode: abi::SYSCALL_OFF };
+            ioctl(&self.fd, abi::IOCTL_SET_SYSCALL, &mut m, &format!("disabling {}", s.name))
+                .map_err(SourceError::new)?;
+        }
+        set_syscall_modes(&self.fd, SYSCALLS.iter().filter(|s| wanted(s.name)), self.procexit)
+            .map_err(SourceError::new)?;
+        Ok(true)
+    }
+
     fn next_event(&mut self) -> Result<Next<'_>, SourceError> {
         match self.next_raw() {
             Ok(Some((r, h))) => {

@@ -120,6 +120,41 @@ fn two_consumers_each_receive_every_event() {
     assert_eq!(param("consumers"), before);
 }
 
+/// A rules reload changes what a consumer captures while it runs: getppid
+/// (a generic event) at first, then only openat (full events, so the
+/// sys_enter tracepoint too), and the first no longer.
+#[test]
+fn syscalls_change_while_capturing() {
+    if !have_module("syscalls_change_while_capturing") {
+        return;
+    }
+    let mut k = Kmod::open(config(&["getppid"])).expect("open");
+    let path = format!("/tmp/saker-reload-{}", std::process::id());
+    std::fs::write(&path, "x").unwrap();
+    let of_child = |evs: &[(EventType, i64, String)], child: i64, t: EventType| {
+        evs.iter().filter(|(ty, tid, _)| *ty == t && *tid == child).count()
+    };
+    let child = workload(5, &path, 3);
+    let evs = drain(&mut k);
+    assert_eq!(of_child(&evs, child, EventType::GENERIC_X), 5, "getppid captured at first");
+    assert_eq!(of_child(&evs, child, EventType::SYSCALL_OPENAT_2_X), 0, "openat not captured at first");
+
+    let openat: BTreeSet<String> = ["openat".to_string()].into();
+    assert!(k.set_syscalls(Some(&openat)).expect("set_syscalls"));
+    let child = workload(5, &path, 3);
+    let evs = drain(&mut k);
+    assert_eq!(of_child(&evs, child, EventType::GENERIC_X), 0, "getppid no longer captured");
+    let opens = evs.iter().filter(|(t, tid, p)| *t == EventType::SYSCALL_OPENAT_2_X && *tid == child && *p == path);
+    assert_eq!(opens.count(), 3, "openat captured after the change");
+    assert_eq!(of_child(&evs, child, EventType::SYSCALL_OPENAT_2_E), 3, "openat's enter events (sys_enter attached)");
+
+    let unknown: BTreeSet<String> = ["no_such_call".to_string()].into();
+    let err = k.set_syscalls(Some(&unknown)).expect_err("an unknown syscall is refused");
+    assert!(err.to_string().contains("no_such_call"), "{err}");
+    assert_eq!(k.stats().drops(), 0);
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 fn tiny_ring_storm_counts_every_drop() {
     if !have_module("tiny_ring_storm_counts_every_drop") {

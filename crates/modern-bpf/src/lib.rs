@@ -877,29 +877,29 @@ impl ModernBpf {
 
     /// Turns capture of syscall `nr` on or off while running (only syscalls
     /// whose programs were loaded get full events; others become generic).
-    pub fn set_interesting(&mut self, nr: u32, on: bool) {
-        let Some(s) = syscall_by_nr(nr) else { return };
+    /// An error when it is wanted and cannot be captured: its tracepoint
+    /// refused the program and so did the dispatcher's.
+    pub fn set_interesting(&mut self, nr: u32, on: bool) -> Result<(), Error> {
+        let Some(s) = syscall_by_nr(nr) else { return Ok(()) };
         if self.exit_hooks[nr as usize] == ExitHook::Unimplemented && !self.unimplemented_syscalls {
             if on && !self.left_out.contains(&s.name) {
                 self.left_out.push(s.name);
             }
-            return;
+            return Ok(());
         }
         if matches!(self.exit_hooks[nr as usize], ExitHook::Tracepoint(_)) {
             if !on {
                 self.exit_links[nr as usize] = None;
             }
             if !on || self.detached || self.exit_links[nr as usize].is_some() || self.attach_exit(s).is_ok() {
-                return;
+                return Ok(());
             }
             // Not attached there: the dispatcher takes it.
         }
         if on && self.dispatcher.is_none() && !self.detached {
-            let object = self.skel.object_mut();
-            match object.progs_mut().find(|p| p.name() == "sys_exit").map(|p| p.attach()) {
-                Some(Ok(link)) => self.dispatcher = Some(link),
-                _ => return,
-            }
+            let prog = self.skel.object_mut().progs_mut().find(|p| p.name() == "sys_exit");
+            let prog = prog.ok_or_else(|| Error::bpf("attaching sys_exit", "the program is not loaded"))?;
+            self.dispatcher = Some(prog.attach().map_err(|e| Error::bpf("attaching sys_exit", e))?);
         }
         let full = self.full_programs.contains(&s.name);
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut()
@@ -913,6 +913,7 @@ impl ModernBpf {
                 1
             };
         }
+        Ok(())
     }
 
     /// Wanted syscalls not captured: the kernel does not implement them and
@@ -1045,16 +1046,24 @@ impl EventSource for ModernBpf {
         Ok(true)
     }
 
-    fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> bool {
+    fn set_syscalls(&mut self, names: Option<&std::collections::BTreeSet<String>>) -> Result<bool, SourceError> {
+        // Every syscall is set, whatever fails: one that cannot be captured
+        // does not keep the others from their new state.
+        let mut failed: Option<(Error, Vec<&'static str>)> = None;
         for nr in 0..SYSCALL_TABLE_SIZE as u32 {
-            let on = match (names, syscall_by_nr(nr)) {
-                (None, Some(_)) => true,
-                (Some(set), Some(s)) => set.contains(s.name),
-                (_, None) => false,
+            let (on, name) = match (names, syscall_by_nr(nr)) {
+                (None, Some(s)) => (true, s.name),
+                (Some(set), Some(s)) => (set.contains(s.name), s.name),
+                (_, None) => (false, ""),
             };
-            self.set_interesting(nr, on);
+            if let Err(e) = self.set_interesting(nr, on) {
+                failed.get_or_insert_with(|| (e, Vec::new())).1.push(name);
+            }
         }
-        true
+        match failed {
+            None => Ok(true),
+            Some((e, names)) => Err(SourceError::new(format!("{e}: not captured: {}", names.join(", ")))),
+        }
     }
 }
 

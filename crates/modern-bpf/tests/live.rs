@@ -227,7 +227,7 @@ fn selected_syscalls_on_their_own_tracepoints() {
     let mut probe = ModernBpf::open(Config { syscalls: set(&["getppid"]), ..Config::default() }).unwrap();
     assert_eq!(probe.dispatcher_attached(), !own);
     assert_eq!(generic_of_child(&mut probe), vec![libc::SYS_getppid as u64]);
-    assert!(probe.set_syscalls(set(&["getpid"]).as_ref()));
+    assert!(probe.set_syscalls(set(&["getpid"]).as_ref()).unwrap());
     assert_eq!(generic_of_child(&mut probe), vec![libc::SYS_getpid as u64]);
     assert_eq!(probe.dispatcher_attached(), !own);
 

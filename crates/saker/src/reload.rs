@@ -115,8 +115,14 @@ impl Reloader {
         let change: Option<saker_engine::SourceChange> = self.live.then(|| {
             let wanted = syscalls.clone();
             Box::new(move |source: &mut dyn saker_driver::EventSource| {
-                if !source.set_syscalls(wanted.as_ref()) {
-                    log::warn("the driver cannot change its system calls while running; restart to capture what the new rules need");
+                match source.set_syscalls(wanted.as_ref()) {
+                    Ok(true) => {}
+                    Ok(false) => log::warn(
+                        "the driver cannot change its system calls while running; restart to capture what the new rules need",
+                    ),
+                    Err(e) => log::error(format!(
+                        "cannot capture every system call the new rules need ({e}); restart to capture them"
+                    )),
                 }
                 match source.set_open_filter(open_filter.as_ref()) {
                     Ok(true) => crate::detect::log_open_filter(open_filter.as_ref()),
