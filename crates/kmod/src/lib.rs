@@ -169,13 +169,7 @@ pub fn module_info(device: &Path) -> Result<KmodInfo, Error> {
 impl Kmod {
     /// Opens a consumer: sets it up, maps its rings and starts capturing.
     pub fn open(config: Config) -> Result<Kmod, Error> {
-        let wanted: Vec<_> = match &config.syscalls {
-            None => SYSCALLS.iter().collect(),
-            Some(names) => names
-                .iter()
-                .map(|n| syscall_by_name(n).ok_or_else(|| Error(format!("unknown syscall '{n}'"))))
-                .collect::<Result<_, _>>()?,
-        };
+        let wanted = resolve_syscalls(config.syscalls.as_ref())?;
         let r = config.ring_bytes;
         if !r.is_power_of_two() || !(abi::RING_MIN..=abi::RING_MAX).contains(&r) {
             return Err(Error(format!(
@@ -195,7 +189,7 @@ impl Kmod {
         let mut drop_failed = config.drop_failed as u32;
         ioctl(&fd, abi::IOCTL_SET_DROP_FAILED, &mut drop_failed, "setting drop-failed")?;
         // The module's table starts with every syscall off.
-        set_syscall_modes(&fd, wanted.iter().copied(), config.procexit)?;
+        set_syscall_modes(&fd, wanted.into_iter(), config.procexit)?;
         let mut info = KmodInfo::default();
         ioctl(&fd, abi::IOCTL_GET_INFO, &mut info, "reading the ring layout")?;
         let mut rings = Vec::with_capacity(info.n_cpus as usize);
@@ -293,6 +287,16 @@ impl fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// The syscalls of these names (`None`: every one), or which name is unknown.
+fn resolve_syscalls(names: Option<&BTreeSet<String>>) -> Result<Vec<&'static saker_modern_bpf::SyscallInfo>, Error> {
+    match names {
+        None => Ok(SYSCALLS.iter().collect()),
+        Some(names) => {
+            names.iter().map(|n| syscall_by_name(n).ok_or_else(|| Error(format!("unknown syscall '{n}'")))).collect()
+        }
+    }
+}
+
 /// Captures the syscalls `on` (full events where the module has their
 /// fillers, generic ones otherwise) and chooses the tracepoints they need;
 /// leaves the others as they are.
@@ -323,17 +327,13 @@ impl EventSource for Kmod {
     /// The module takes a new set while capturing: each syscall's mode is
     /// one store its probes read at their next event.
     fn set_syscalls(&mut self, names: Option<&BTreeSet<String>>) -> Result<bool, SourceError> {
-        if let Some(unknown) = names.into_iter().flatten().find(|n| syscall_by_name(n).is_none()) {
-            return Err(SourceError::new(format!("unknown syscall '{unknown}'")));
-        }
-        let wanted = |name: &str| names.is_none_or(|set| set.contains(name));
-        for s in SYSCALLS.iter().filter(|s| !wanted(s.name)) {
+        let wanted = resolve_syscalls(names).map_err(SourceError::new)?;
+        for s in SYSCALLS.iter().filter(|s| !wanted.iter().any(|w| w.nr == s.nr)) {
             let mut m = SyscallMode { nr: s.nr, mode: abi::SYSCALL_OFF };
             ioctl(&self.fd, abi::IOCTL_SET_SYSCALL, &mut m, &format!("disabling {}", s.name))
                 .map_err(SourceError::new)?;
         }
-        set_syscall_modes(&self.fd, SYSCALLS.iter().filter(|s| wanted(s.name)), self.procexit)
-            .map_err(SourceError::new)?;
+        set_syscall_modes(&self.fd, wanted.into_iter(), self.procexit).map_err(SourceError::new)?;
         Ok(true)
     }
 
