@@ -4,8 +4,10 @@
 //! by the same with the kernel-side filters off
 //! (`-o engine.modern_ebpf.kernel_filters=false`), and the floor: bare
 //! programs that return at once, on one syscall's own tracepoint and on the
-//! tp_btf hooks the probe uses, and one there that only reads the clock the
-//! events' timestamps come from.
+//! tp_btf hooks the probe uses, one there that only reads the clock the
+//! events' timestamps come from, and ones that write a generic event for
+//! every syscall (or openat) and read only openat's path (what sending
+//! costs).
 //!
 //! Every run measures the storm alone right before it runs under the probe
 //! or saker, so each slowdown compares runs of the same moment; the rows
@@ -94,6 +96,12 @@ const ROWS: &[Row] = &[
         measure: Measure::Detect("fork-exec", KERNEL_FILTERS_OFF),
     },
     Row {
+        label: "... syscalls the kernel lacks left out (`unimplemented_syscalls=false`)",
+        falco: "-",
+        target: Target::SlowdownCpu(1.03, 0.08),
+        measure: Measure::Detect("fork-exec", UNIMPLEMENTED_OUT),
+    },
+    Row {
         label: "`detect` with the stable rules: getppid (no rule wants it)",
         falco: "1.74x",
         target: Target::NearFloor(1.05),
@@ -159,10 +167,40 @@ const ROWS: &[Row] = &[
         target: Target::None,
         measure: Measure::Raw("open-read-close", Mode::BareBoth),
     },
+    Row {
+        label: "getppid, a generic event written straight into the ring on tp_btf `sys_exit`",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("getppid", Mode::BareEvent),
+    },
+    Row {
+        label: "open+read+close, the same (openat's reading its path), and one on openat's enter",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("open-read-close", Mode::BareEventBoth),
+    },
+    Row {
+        label: "open+read+close, the same on openat's own enter and exit tracepoints only",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("open-read-close", Mode::BareEventOpenat),
+    },
+    Row {
+        label: "fork+exec, one bare program on `syscalls:sys_exit_openat`",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("fork-exec", Mode::BareTracepoint),
+    },
+    Row {
+        label: "fork+exec, bare program on tp_btf `sys_exit`",
+        falco: "-",
+        target: Target::None,
+        measure: Measure::Raw("fork-exec", Mode::Bare),
+    },
 ];
 
 /// The row whose slowdown is the floor of `Target::NearFloor`.
-const FLOOR: usize = 11;
+const FLOOR: usize = 12;
 
 /// One run of a row.
 struct Sample {
@@ -226,7 +264,7 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64, only: &[usize])
             // A fork+exec storm makes few operations a second (about 1700
             // here), each of varying length: three times as long a run
             // narrows its rounds' spread.
-            let fork_exec = matches!(row.measure, Measure::Detect("fork-exec", _));
+            let fork_exec = matches!(row.measure, Measure::Detect("fork-exec", _) | Measure::Raw("fork-exec", _));
             let s = measure(saker, rules, row.measure, if fork_exec { 3.0 * secs } else { secs })?;
             eprintln!(
                 "bench: cost round {round}: {}: alone {:.0}/s, under saker {:.0}/s ({:.2}x), {:.0} events/s, {} drops, CPU {:.0}%",
@@ -278,9 +316,19 @@ pub fn bench(saker: &Path, rules: &Path, runs: usize, secs: f64, only: &[usize])
         };
         println!("| {} | {} | {saker} | {target} | {met} |", row.label, row.falco);
     }
-    let floor_rows = FLOOR..FLOOR + 7;
+    let floor_rows = FLOOR..FLOOR + 10;
     if floor_rows.clone().all(|i| !slow[i].is_nan()) {
         print_floor(&slow[floor_rows]);
+    }
+    let fork_exec_floor = FLOOR + 10..FLOOR + 12;
+    if fork_exec_floor.clone().all(|i| !slow[i].is_nan()) {
+        let s = &slow[fork_exec_floor];
+        println!(
+            "\nOn the fork+exec storm, one bare program on `syscalls:sys_exit_openat` costs {:.2}x (what `detect` pays \
+             before its programs run, when each syscall it wants is on its own tracepoint); the dispatcher's hook, a \
+             bare program on tp_btf `sys_exit`, {:.2}x.",
+            s[0], s[1]
+        );
     }
     println!(
         "\nWhen only some syscalls are wanted (`detect`, the openat+execve row), each is caught on its own \
@@ -321,8 +369,13 @@ fn print_floor(s: &[f64]) {
          looking up each open's path (at its enter; the exit takes that verdict) and sending nothing costs {:.2}x: what `detect` pays \
          before it sends an event, since its filters must look at every open; a bare program on `sys_exit` \
          costs {:.2}x, bare ones on both hooks {:.2}x: what the open+read+close rows pay before the probe does \
-         anything.",
-        s[0], s[1], s[2], s[3], s[4], s[5], s[6]
+         anything. Sending costs on top of that: a generic event written straight into the ring (the clock, reserve, \
+         header, commit; no table, tail call, counter, filter or fd lookup) on every syscall's exit costs {:.2}x \
+         on the getppid storm: what capturing every syscall costs at the least. On the open+read+close storm, with \
+         one more on openat's enter (4 events an operation, as the raw consumer's capture) and each openat reading \
+         its path, {:.2}x; the same on openat's own enter and exit tracepoints only (what capturing openat costs at \
+         the least), {:.2}x.",
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]
     );
 }
 

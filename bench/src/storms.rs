@@ -15,10 +15,12 @@
 //! - `nothing`: the probe attached, no syscall interesting;
 //! - `all`: the probe capturing every syscall.
 //!
-//! (`cost.rs` uses four more: bare programs on tp_btf sys_exit and
-//! sys_enter, one on tp_btf sys_exit that reads the clock, one bare program
-//! on the `syscalls:sys_exit_openat` tracepoint, and the probe capturing only
-//! openat and execve.)
+//! (`cost.rs` uses more: bare programs on tp_btf sys_exit and sys_enter,
+//! one on tp_btf sys_exit that reads the clock, one bare program on the
+//! `syscalls:sys_exit_openat` tracepoint, ones that only write a generic
+//! event for every syscall (or openat) and read openat's path, the probe
+//! capturing only openat and execve, and only openat with every open
+//! filtered out.)
 //!
 //! The legacy probe (`--driver ebpf`: the object `SAKER_BPF_PROBE` names, or
 //! one built for this kernel into target/) has no bare programs: its rows
@@ -107,6 +109,14 @@ pub(crate) enum Mode {
     BareTracepoint,
     /// One program on tp_btf sys_exit that reads the clock and returns.
     BareClock,
+    /// A generic event written straight into the ring on every syscall's
+    /// exit (tp_btf sys_exit), openat's reading its path: what sending
+    /// costs, with none of the probe's choices or other reads.
+    BareEvent,
+    /// The same, and one on openat's enter (its own tracepoint).
+    BareEventBoth,
+    /// The same on openat's own enter and exit tracepoints only.
+    BareEventOpenat,
     /// The probe capturing only openat and execve.
     OpenExec,
     /// The probe capturing only openat, with an open filter that sends no
@@ -126,6 +136,9 @@ impl Mode {
             Mode::BareBoth => "bare sys_exit + sys_enter",
             Mode::BareTracepoint => "bare syscalls:sys_exit_openat",
             Mode::BareClock => "bare sys_exit reading the clock",
+            Mode::BareEvent => "a generic event on sys_exit",
+            Mode::BareEventBoth => "a generic event on sys_exit and openat's enter",
+            Mode::BareEventOpenat => "a generic event on openat's enter and exit",
             Mode::OpenExec => "openat + execve",
             Mode::OpenFilteredOut => "openat, every open filtered out",
         }
@@ -143,6 +156,13 @@ impl Mode {
             Mode::BareBoth => Some(bare),
             Mode::BareTracepoint => Some(Config { syscalls: none, baseline_kind: Baseline::SyscallTracepoint, ..bare }),
             Mode::BareClock => Some(Config { syscalls: none, baseline_kind: Baseline::Clock, ..bare }),
+            Mode::BareEvent => Some(Config { syscalls: none, baseline_kind: Baseline::Event, ..bare }),
+            Mode::BareEventBoth => Some(Config { baseline_kind: Baseline::Event, ..bare }),
+            Mode::BareEventOpenat => Some(Config {
+                syscalls: Some(["openat".to_string()].into()),
+                baseline_kind: Baseline::EventOpenat,
+                ..bare
+            }),
             Mode::OpenExec => Some(Config {
                 syscalls: Some(["openat", "execve"].iter().map(|s| s.to_string()).collect()),
                 ..Config::default()

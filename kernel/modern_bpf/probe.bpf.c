@@ -112,6 +112,60 @@ int BPF_PROG(bare_clock_exit, struct pt_regs *regs, long ret)
 }
 
 /*
+ * The cost of sending an event at all: a generic event for every syscall's
+ * exit (on the dispatcher's hook) and for openat's enter (on its own
+ * tracepoint, as the probe's enter events), or only for openat's enter and
+ * exit on their own tracepoints; each openat reads its path (into a
+ * scratch). Written straight into the CPU's ring (the clock, reserve,
+ * header, commit), with none of the probe's choices: no table of
+ * interesting syscalls, tail call, counters, filter, or other argument
+ * read. The consumer's own syscalls are left out, as the probe does. What
+ * sending the events costs before the probe does any of its own work.
+ */
+static __always_inline int bare_event(__u16 type, long id, unsigned long upath)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) == saker_tgid)
+		return 0;
+	if (upath) {
+		struct pathbuf *pb = pathbuf_get();
+		if (pb)
+			bpf_probe_read_user_str(pb->buf, MAX_PATH, (const void *)upath);
+	}
+	void *rb = cpu_ringbuf();
+	if (!rb)
+		return 0;
+	__u8 *data = bpf_ringbuf_reserve(rb, PPME_GENERIC_X_SIZE, 0);
+	if (!data)
+		return 0;
+	write_header(data, type, PPME_GENERIC_X_NPARAMS, PPME_GENERIC_X_SIZE);
+	*(__u16 *)(data + HDR_LEN) = 2;
+	*(__u16 *)(data + HDR_LEN + 2) = 2;
+	*(__u16 *)(data + HDR_LEN + 4) = ppm_sc_of[id & (SYSCALL_TABLE_SIZE - 1)];
+	*(__u16 *)(data + HDR_LEN + 6) = (__u16)id;
+	bpf_ringbuf_submit(data, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(bare_event_exit, struct pt_regs *regs, long ret)
+{
+	unsigned long id = regs->orig_ax;
+	return bare_event(PPME_GENERIC_X, id, id == SAKER_NR_openat ? regs->si : 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int bare_event_enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	return bare_event(PPME_GENERIC_E, ctx->id, ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int bare_event_exit_openat(struct syscall_trace_exit *ctx)
+{
+	return bare_event(PPME_GENERIC_X, ctx->nr, current_regs()->si);
+}
+
+/*
  * The floor of the benchmark: one program that returns at once on one
  * syscall's own tracepoint. Any program there makes every syscall of every
  * task take the kernel's traced slow path (syscall_trace_enter/exit), which

@@ -167,6 +167,16 @@ pub enum Baseline {
     /// One program on tp_btf `sys_exit` that reads the events' clock
     /// (`bpf_ktime_get_boot_ns`) and returns: what a timestamp costs.
     Clock,
+    /// A generic event written straight into the CPU's ring for every
+    /// syscall's exit (tp_btf `sys_exit`), and for openat's enter (on its
+    /// own tracepoint) when a syscall with enter events is wanted; each
+    /// openat reads its path: what sending costs, with none of the probe's
+    /// choices or other reads.
+    Event,
+    /// The same for openat's enter and exit only, each on its own
+    /// tracepoint (5.15+: the exit reads the path through
+    /// bpf_task_pt_regs): what capturing only openat costs at the least.
+    EventOpenat,
     /// One program that returns at once on the `syscalls:sys_exit_openat`
     /// tracepoint, the cheapest hook there is (every syscall then takes the
     /// kernel's traced path).
@@ -569,7 +579,8 @@ impl ModernBpf {
         let tracepoints = wants_enter && !config.baseline && root.is_some();
         let kind = if config.baseline { Some(config.baseline_kind) } else { None };
         let floor = kind == Some(Baseline::SyscallTracepoint);
-        if floor && root.is_none() {
+        let own_tracepoints = floor || kind == Some(Baseline::EventOpenat);
+        if (own_tracepoints || (kind == Some(Baseline::Event) && wants_enter)) && root.is_none() {
             return Err(Error::bpf("loading the baseline", "no syscall tracepoints (tracefs) on this kernel"));
         }
         let mut full_programs = Vec::new();
@@ -581,6 +592,11 @@ impl ModernBpf {
                 "bare_exit" => kind == Some(Baseline::Bare),
                 "bare_enter" => kind == Some(Baseline::Bare) && wants_enter,
                 "bare_clock_exit" => kind == Some(Baseline::Clock),
+                "bare_event_exit" => kind == Some(Baseline::Event),
+                "bare_event_enter_openat" => {
+                    kind == Some(Baseline::Event) && wants_enter || kind == Some(Baseline::EventOpenat)
+                }
+                "bare_event_exit_openat" => kind == Some(Baseline::EventOpenat),
                 "bare_tp_exit_openat" => floor,
                 "sched_proc_exit" => !config.baseline && config.procexit,
                 "tp_exit_generic" => exit_hooks.iter().any(|h| matches!(h, ExitHook::Tracepoint(_))),
@@ -712,6 +728,13 @@ impl ModernBpf {
             attach.push("bare_tp_exit_openat");
         } else if config.baseline && config.baseline_kind == Baseline::Clock {
             attach.push("bare_clock_exit");
+        } else if config.baseline && config.baseline_kind == Baseline::Event {
+            attach.push("bare_event_exit");
+            if wants_enter {
+                attach.push("bare_event_enter_openat");
+            }
+        } else if config.baseline && config.baseline_kind == Baseline::EventOpenat {
+            attach.extend(["bare_event_enter_openat", "bare_event_exit_openat"]);
         } else if config.baseline {
             attach.push("bare_exit");
             if wants_enter {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use saker_abi::EventType as T;
 use saker_driver::{EventSource, Next};
-use saker_modern_bpf::{Config, ModernBpf, syscall_by_name};
+use saker_modern_bpf::{Baseline, Config, ModernBpf, syscall_by_name};
 
 fn set(names: &[&str]) -> Option<BTreeSet<String>> {
     Some(names.iter().map(|s| s.to_string()).collect())
@@ -197,6 +197,44 @@ fn stop_drains_then_ends() {
 fn own_tracepoints() -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     saker_modern_bpf::kernel_version(release.trim()).is_some_and(|v| (v.0, v.1) >= (5, 15))
+}
+
+/// The benchmark's baselines (the floor rows of `bench/run cost`) pass this
+/// kernel's verifier and attach; the event ones send a generic event for
+/// each syscall's exit and for openat's enter, or only for openat's enter
+/// and exit, with the native number of each.
+#[test]
+fn bench_baselines_load_and_the_event_ones_send() {
+    if !can_run("bench_baselines") {
+        return;
+    }
+    let config =
+        |kind, syscalls| Config { baseline: true, baseline_kind: kind, syscalls, procexit: false, ..Config::default() };
+    for kind in [Baseline::Bare, Baseline::Clock, Baseline::SyscallTracepoint] {
+        ModernBpf::open(config(kind, set(&[]))).unwrap();
+        ModernBpf::open(config(kind, None)).unwrap();
+    }
+    let natives = |probe: &mut ModernBpf| {
+        let pid = fork_run(|| unsafe {
+            libc::syscall(libc::SYS_getppid);
+            libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c"/".as_ptr(), libc::O_RDONLY);
+        });
+        let evs = events_of(probe, pid);
+        let of = |ty| of_type(&evs, ty).iter().map(|o| uint(&o.ev(), 1) as i64).collect::<BTreeSet<_>>();
+        (of(T::GENERIC_E), of(T::GENERIC_X))
+    };
+    let (enters, exits) = natives(&mut ModernBpf::open(config(Baseline::Event, None)).unwrap());
+    assert_eq!(enters, [libc::SYS_openat].into());
+    assert!(exits.is_superset(&[libc::SYS_getppid, libc::SYS_openat].into()), "{exits:?}");
+    let (enters, exits) = natives(&mut ModernBpf::open(config(Baseline::Event, set(&[]))).unwrap());
+    assert!(enters.is_empty() && exits.contains(&libc::SYS_getppid), "{enters:?} {exits:?}");
+    if !own_tracepoints() {
+        eprintln!("SKIP-PART bench_baselines: kernel < 5.15, no bpf_task_pt_regs for the openat-only baseline");
+        return;
+    }
+    let openat = set(&["openat"]);
+    let (enters, exits) = natives(&mut ModernBpf::open(config(Baseline::EventOpenat, openat)).unwrap());
+    assert_eq!((enters, exits), ([libc::SYS_openat].into(), [libc::SYS_openat].into()));
 }
 
 /// The native numbers of the generic events a child making getppid and
