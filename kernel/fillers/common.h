@@ -66,6 +66,11 @@ static __always_inline enum drop_category drop_category_of(__u16 type)
 	}
 }
 
+/* The cgroup subsystems a process event names (`subsys=/path` each). */
+#define CGROUP_SUBSYS_MAX 12
+/* Bytes of a subsystem's name read, with its NUL. */
+#define CGROUP_SUBSYS_NAME 32
+
 /* Per-CPU area where paths are assembled backwards. */
 struct pathbuf {
 	char buf[2 * MAX_PATH];
@@ -75,6 +80,13 @@ struct pathbuf {
 	__u64 pos;
 	__u32 left;
 	__u32 sum;
+	/* The task's cgroup subsystem states, read in one go (aev_cgroups). */
+	void *css[CGROUP_SUBSYS_MAX];
+	/* Subsystem i's name (the kernel's cgroup_subsys[i]->name, the same
+	 * for as long as it runs), read by the first event on this CPU that
+	 * needs it; its length with the NUL, 0 until then. */
+	char ssname[CGROUP_SUBSYS_MAX][CGROUP_SUBSYS_NAME];
+	__u8 sslen[CGROUP_SUBSYS_MAX];
 };
 
 #endif /* SAKER_FILLERS_COMMON_H */

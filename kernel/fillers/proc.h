@@ -280,14 +280,18 @@ static __always_inline __s64 reaper_tid(struct task_struct *p)
 	return init ? BPF_CORE_READ(init, pid) : 0;
 }
 
-/* `subsys=/path` for each cgroup subsystem of the task, NUL-separated. */
-#define CGROUP_SUBSYS_MAX 12
+/*
+ * `subsys=/path` for each cgroup subsystem of the task, NUL-separated, in the
+ * order of the kernel's subsystems (at most CGROUP_SUBSYS_MAX). A process
+ * event pays this for each, so the reads are few: the subsystems' states in
+ * one read, each name once per CPU (pathbuf.ssname), and nothing to copy
+ * for a root cgroup ("/", the most common).
+ */
 #define CGROUP_DEPTH 16
 
 struct cgroup_walk {
 	__u8 *data;
 	struct pathbuf *pb;
-	struct css_set *cset;
 	struct kernfs_node *kn;
 };
 
@@ -320,34 +324,40 @@ static __always_inline long cgroup_subsys_step(struct cgroup_walk *w, __u32 i)
 {
 	struct pathbuf *pb = w->pb;
 	__u8 *data = w->data;
-	struct cgroup_subsys_state *css = NULL;
-	bpf_probe_read_kernel(&css, sizeof(css), &w->cset->subsys[i & 15]);
+	if (i >= CGROUP_SUBSYS_MAX)
+		return 1;
+	struct cgroup_subsys_state *css = pb->css[i];
 	if (!css)
 		return 0;
-	const char *ssname = BPF_CORE_READ(css, ss, name);
+	__u32 n = pb->sslen[i];
+	if (!n) {
+		long r = bpf_probe_read_kernel_str(pb->ssname[i], CGROUP_SUBSYS_NAME, BPF_CORE_READ(css, ss, name));
+		if (r <= 1)
+			return 0;
+		n = r;
+		pb->sslen[i] = n;
+	}
 	__u64 pos = pb->pos;
-	long n = bpf_probe_read_kernel_str(data + SAFE(pos), 32, ssname);
-	if (n <= 1)
-		return 0;
-	pos += n - 1;
+	/* the whole slot, NUL-padded: what follows the name is written over */
+	__builtin_memcpy(data + SAFE(pos), pb->ssname[i], CGROUP_SUBSYS_NAME);
+	pos += BOUND(n - 1, CGROUP_SUBSYS_NAME - 1);
 	data[SAFE(pos)] = '=';
 	pos += 1;
-	w->kn = BPF_CORE_READ(css, cgroup, kn);
+	w->kn = BPF_CORE_READ((struct cgroup_subsys_state *)css, cgroup, kn);
 	pb->cur = MAX_PATH;
 	NO_UNROLL
 	for (int j = 0; j < CGROUP_DEPTH; j++)
 		if (cgroup_path_step(w))
 			break;
 	__u32 cur = pb->cur;
-	if (cur > MAX_PATH)
-		cur = MAX_PATH;
-	if (cur == MAX_PATH) {
-		cur -= 1;
-		pb->buf[BOUND(cur, MAX_PATH - 1)] = '/';
+	if (cur >= MAX_PATH) {
+		data[SAFE(pos)] = '/';
+		pos += 1;
+	} else {
+		__u64 len = BOUND(MAX_PATH - cur, MAX_PATH - 1);
+		bpf_probe_read_kernel(data + SAFE(pos), len, pb->buf + BOUND(cur, MAX_PATH - 1));
+		pos += len;
 	}
-	__u64 len = BOUND(MAX_PATH - cur, MAX_PATH - 1);
-	bpf_probe_read_kernel(data + SAFE(pos), len, pb->buf + BOUND(cur, MAX_PATH - 1));
-	pos += len;
 	data[SAFE(pos)] = 0;
 	pos += 1;
 	pb->pos = pos;
@@ -358,12 +368,17 @@ static __always_inline void aev_cgroups(struct aev *ev, struct task_struct *t)
 {
 	struct cgroup_walk w = {
 		.pb = pathbuf_get(),
-		.cset = BPF_CORE_READ(t, cgroups),
 	};
-	if (!w.pb || !w.cset) {
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
+	if (!w.pb || !cset) {
 		aev_empty(ev);
 		return;
 	}
+	__u32 count = css_set_subsys_count(cset);
+	if (count > CGROUP_SUBSYS_MAX)
+		count = CGROUP_SUBSYS_MAX;
+	__builtin_memset(w.pb->css, 0, sizeof(w.pb->css));
+	bpf_probe_read_kernel(w.pb->css, BOUND(count, 15) * sizeof(void *), &cset->subsys[0]);
 	__u64 start = ev->pos;
 	w.pb->pos = ev->pos;
 	w.data = ev->data;

@@ -270,6 +270,11 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 #endif
 }
 
+static __always_inline __u32 css_set_subsys_count(struct css_set *cset)
+{
+	return CGROUP_SUBSYS_COUNT;
+}
+
 /*
  * A process's child-subreaper flags. Bitfields have no address to read
  * without faulting: read directly, from a signal_struct the caller reached

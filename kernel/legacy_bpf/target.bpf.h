@@ -533,6 +533,12 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 #endif
 }
 
+/* The cgroup subsystems of the target kernel (CGROUP_SUBSYS_COUNT). */
+static __always_inline __u32 css_set_subsys_count(struct css_set *cset)
+{
+	return sizeof(cset->subsys) / sizeof(cset->subsys[0]);
+}
+
 /* Bitfields: the struct copied into a per-CPU buffer, read with plain C. */
 static __always_inline struct signal_struct *signal_copy(struct signal_struct *sig)
 {

@@ -184,6 +184,12 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 	return BPF_CORE_READ(o, parent);
 }
 
+/* The cgroup subsystems the running kernel has (CGROUP_SUBSYS_COUNT). */
+static __always_inline __u32 css_set_subsys_count(struct css_set *cset)
+{
+	return bpf_core_field_size(cset->subsys) / sizeof(cset->subsys[0]);
+}
+
 /* A process's child-subreaper flags (bitfields of signal_struct). */
 static __always_inline bool signal_is_child_subreaper(struct signal_struct *sig)
 {
