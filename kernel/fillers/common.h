@@ -80,7 +80,8 @@ struct pathbuf {
 	__u64 pos;
 	__u32 left;
 	__u32 sum;
-	/* The task's cgroup subsystem states, read in one go (aev_cgroups). */
+	/* The task's cgroup subsystem states, read in one go (aev_cgroups);
+	 * those past the kernel's count of subsystems are never written. */
 	void *css[CGROUP_SUBSYS_MAX];
 	/* Subsystem i's name (the kernel's cgroup_subsys[i]->name, the same
 	 * for as long as it runs), read by the first event on this CPU that

@@ -343,7 +343,7 @@ static __always_inline long cgroup_subsys_step(struct cgroup_walk *w, __u32 i)
 	pos += BOUND(n - 1, CGROUP_SUBSYS_NAME - 1);
 	data[SAFE(pos)] = '=';
 	pos += 1;
-	w->kn = BPF_CORE_READ((struct cgroup_subsys_state *)css, cgroup, kn);
+	w->kn = BPF_CORE_READ(css, cgroup, kn);
 	pb->cur = MAX_PATH;
 	NO_UNROLL
 	for (int j = 0; j < CGROUP_DEPTH; j++)
@@ -377,7 +377,8 @@ static __always_inline void aev_cgroups(struct aev *ev, struct task_struct *t)
 	__u32 count = css_set_subsys_count(cset);
 	if (count > CGROUP_SUBSYS_MAX)
 		count = CGROUP_SUBSYS_MAX;
-	__builtin_memset(w.pb->css, 0, sizeof(w.pb->css));
+	/* The entries past `count` stay as every target creates the buffer,
+	 * zeroed (count is the kernel's, the same for every event). */
 	bpf_probe_read_kernel(w.pb->css, BOUND(count, 15) * sizeof(void *), &cset->subsys[0]);
 	__u64 start = ev->pos;
 	w.pb->pos = ev->pos;
